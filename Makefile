@@ -1,0 +1,34 @@
+# Two commands do all setup: `make run` and `make test`.
+# Each creates the virtual environment when it is missing (VENV=path to use another).
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.phasebrush-installed
+
+export QT_API := pyside6
+
+.PHONY: run test bench lint clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,audio]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/phasebrush --demo chirp
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests
+
+bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check app core tests
+
+clean:
+	rm -rf build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,288 @@
+"""The command-line interface over core: ``phasebrush transform|invert|retrieve``.
+
+Pure core: no Qt import, so scripts and batch jobs start fast and run headless.
+Every error a user can cause ends in one line on stderr and exit status 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main", "COMMANDS"]
+
+COMMANDS = ("transform", "invert", "retrieve")
+SIGNAL_SUFFIXES = (".wav", ".flac", ".ogg", ".csv", ".txt", ".npy")
+
+
+def _add_load_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--channel", default="first",
+                   help="multichannel audio: 'first', 'mix' or a channel number (default first)")
+    p.add_argument("--block", type=int, default=None,
+                   help="JCAMP-DX multi-block file: block index (default: first with data)")
+
+
+def _add_transform_options(p: argparse.ArgumentParser, *, kinds, default_kind) -> None:
+    from core.transforms import WAVELETS
+
+    g = p.add_argument_group("transform")
+    g.add_argument("--kind", "--tfr", dest="kind", choices=kinds, default=default_kind,
+                   help=f"transform kind (default {default_kind})")
+    g.add_argument("--wavelet", choices=WAVELETS, default="gmw", help="CWT wavelet (default gmw)")
+    g.add_argument("--nv", type=int, default=32, help="CWT voices per octave (default 32)")
+    g.add_argument("--scales", choices=("log", "log-piecewise"), default="log",
+                   help="CWT scale distribution (default log: inverts best)")
+    g.add_argument("--fmin", type=float, default=None, help="CWT lowest frequency (signal units)")
+    g.add_argument("--fmax", type=float, default=None, help="CWT highest frequency")
+    g.add_argument("--no-edge-rows", dest="edge_rows", action="store_false",
+                   help="CWT: drop the low/high-pass rows that make the full inverse exact")
+    g.add_argument("--window", default="hann", help="STFT window name (default hann)")
+    g.add_argument("--n-fft", type=int, default=256, help="STFT FFT length (default 256)")
+    g.add_argument("--win-len", type=int, default=None, help="STFT window length (default n-fft)")
+    g.add_argument("--hop", type=int, default=None,
+                   help="STFT hop (default 1 for transform/invert, n-fft/4 for retrieve)")
+
+
+def _spec_from_args(args, *, default_hop: int):
+    from core.transforms import TransformSpec
+
+    return TransformSpec(
+        kind=args.kind, wavelet=args.wavelet, nv=args.nv, scales=args.scales,
+        fmin=args.fmin, fmax=args.fmax, edge_rows=args.edge_rows, window=args.window,
+        n_fft=args.n_fft, win_len=args.win_len,
+        hop=default_hop if args.hop is None else args.hop)
+
+
+def _channel(value: str):
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+def _load(args):
+    from core.io import load_signal
+
+    signal = load_signal(args.input, channel=_channel(args.channel), block=args.block)
+    for note in signal.notes:
+        print(f"phasebrush: {args.input}: {note}", file=sys.stderr)
+    return signal
+
+
+def _check_output(out: Path, *inputs: Path, suffixes=None) -> Path:
+    from core.errors import ParameterError
+
+    out = Path(out)
+    for inp in inputs:
+        if inp is not None and out.exists() and Path(inp).exists() \
+                and out.resolve() == Path(inp).resolve():
+            raise ParameterError(f"{out}: output would overwrite the input; choose another path")
+    if suffixes and out.suffix.lower() not in suffixes:
+        raise ParameterError(
+            f"{out}: unsupported output type {out.suffix!r}; use one of {', '.join(suffixes)}")
+    return out
+
+
+def _save(signal, y, out: Path, name: str) -> None:
+    from core.io import save_signal
+
+    for note in save_signal(signal.with_samples(y, name=name), out, refuse=signal.source):
+        print(f"phasebrush: {out}: {note}", file=sys.stderr)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def cmd_transform(args) -> int:
+    from core.tfr_io import save_tfr
+    from core.transforms import transform
+
+    out = _check_output(args.out, args.input, suffixes=(".npz",))
+    signal = _load(args)
+    tfr = transform(signal, _spec_from_args(args, default_hop=1))
+    save_tfr(out, tfr)
+    if not args.quiet:
+        print(f"{out}: {tfr.n_rows} rows x {tfr.n_frames} frames ({tfr.spec.kind})",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_invert(args) -> int:
+    import numpy as np
+
+    from core.bands import band_ranges, load_bands
+    from core.inversion import RangeInverter
+    from core.masks import merge_ranges
+    from core.transforms import transform
+
+    out = _check_output(args.out, args.input, suffixes=SIGNAL_SUFFIXES)
+    res = None
+    if args.residual is not None:
+        res = _check_output(args.residual, args.input, suffixes=SIGNAL_SUFFIXES)
+    bands = load_bands(args.bands)
+    signal = _load(args)
+    tfr = transform(signal, _spec_from_args(args, default_hop=1))
+    ranges = [band_ranges(b, tfr) for b in bands]
+    # Overlapping bands must count their shared rows once: merge to disjoint ranges.
+    start, end = merge_ranges(np.stack([r[0] for r in ranges]), np.stack([r[1] for r in ranges]))
+    band, residual = RangeInverter(tfr).band_and_residual(start, end)
+    _save(signal, band, out, f"{signal.name} band")
+    if res is not None:
+        _save(signal, residual, res, f"{signal.name} residual")
+    if not args.quiet:
+        print(f"{out}: {len(bands)} band(s) inverted from {tfr.spec.kind}", file=sys.stderr)
+    return 0
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr, redrawn at most ~10 times a second."""
+
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total = max(int(total), 1)
+        self.stream = stream
+        self._last = 0.0
+
+    def __call__(self, iteration, loss, inconsistency, estimate=None):
+        now = time.perf_counter()
+        if now - self._last < 0.1 and iteration < self.total:
+            return
+        self._last = now
+        done = min(iteration / self.total, 1.0)
+        bar = "#" * int(30 * done)
+        self.stream.write(f"\r[{bar:<30}] {iteration}/{self.total}  "
+                          f"inconsistency {inconsistency:.3e}")
+        self.stream.flush()
+
+    def close(self):
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def cmd_retrieve(args) -> int:
+    import numpy as np
+
+    from core.atomic import atomic_write
+    from core.metrics import rel_l2, spectral_convergence_db
+    from core.retrieval import retrieve
+    from core.signal import Signal
+    from core.tfr_io import load_magnitude
+    from core.transforms import transform
+
+    out = _check_output(args.output, args.input, suffixes=SIGNAL_SUFFIXES)
+    report = None if args.report is None else _check_output(args.report, args.input)
+    original = None
+    if Path(args.input).suffix.lower() == ".npz":
+        target = load_magnitude(args.input)
+        S, spec, n, dx = target.S, target.spec, target.n_samples, target.dx
+        template = Signal(np.zeros(n), dx=dx, x0=target.x0, unit=target.unit,
+                          name=Path(args.input).stem)
+    else:
+        original = _load(args)
+        spec = _spec_from_args(args, default_hop=max(args.n_fft // 4, 1))
+        tfr = transform(original, spec)
+        S, n, dx, template = tfr.magnitude, original.n, original.dx, original
+
+    progress = None if args.quiet else _ProgressBar(args.iters)
+    t0 = time.perf_counter()
+    result = retrieve(
+        S, spec, n_samples=n, dx=dx, method=args.method, optimizer=args.optimizer,
+        lr=args.lr, n_iter=args.iters, tol=args.tol, seed=args.seed, device=args.device,
+        init=args.init, padding=args.padding, progress=progress)
+    wall = time.perf_counter() - t0
+    if progress is not None:
+        progress.close()
+    y = np.asarray(result.y, dtype=np.float64)
+    _save(template, y, out, f"{template.name} retrieved")
+
+    S_hat = transform(template.with_samples(y), spec).magnitude
+    summary = {
+        "input": str(args.input), "output": str(out), "method": result.method,
+        "optimizer": args.optimizer if "gd" in result.method else None,
+        "iterations": int(result.n_iter), "evaluations": int(result.n_eval),
+        "wall_s": round(wall, 4), "stop_reason": result.stop_reason,
+        "device": str(result.device),
+        "inconsistency": float(np.linalg.norm(S_hat - S) / np.linalg.norm(S)),
+        "sc_db": float(spectral_convergence_db(S, S_hat)),
+        "rel_l2": None if original is None else float(rel_l2(original.y, y)),
+        "spec": spec.to_dict(),
+    }
+    if report is not None:
+        text = json.dumps(summary, indent=2)
+        atomic_write(report, lambda f: f.write(text))
+    if not args.quiet:
+        rl2 = "" if summary["rel_l2"] is None else f", rel-L2 {summary['rel_l2']:.4f}"
+        print(f"{out}: {summary['iterations']} iterations, SC {summary['sc_db']:.2f} dB{rl2}, "
+              f"{summary['wall_s']:.2f} s ({summary['stop_reason']})", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from core.transforms import KINDS
+
+    parser = argparse.ArgumentParser(
+        prog="phasebrush",
+        description="Time-frequency painting and phase retrieval. "
+                    "Run without a command to open the app.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+
+    p = sub.add_parser("transform", parents=[common], help="transform a signal and save the coefficients (NPZ)")
+    p.add_argument("input", type=Path, help="signal file (WAV/FLAC/OGG, CSV/TXT, NPY, JCAMP-DX)")
+    p.add_argument("--out", type=Path, required=True, help="output .npz")
+    _add_load_options(p)
+    _add_transform_options(p, kinds=KINDS, default_kind="cwt")
+    p.set_defaults(func=cmd_transform)
+
+    p = sub.add_parser("invert", parents=[common], help="invert the bands of BANDS.json to a signal")
+    p.add_argument("input", type=Path, help="signal file")
+    p.add_argument("--bands", type=Path, required=True,
+                   help='JSON: {"bands": [{"upper": [[t, f], ...], "lower": [[t, f], ...]}]}')
+    p.add_argument("--out", type=Path, required=True, help="band signal (.wav/.flac/.csv/.npy)")
+    p.add_argument("--residual", type=Path, default=None, help="also write the residual here")
+    _add_load_options(p)
+    _add_transform_options(p, kinds=KINDS, default_kind="cwt")
+    p.set_defaults(func=cmd_invert)
+
+    p = sub.add_parser("retrieve", parents=[common], help="recover a signal from a magnitude (phase retrieval)")
+    p.add_argument("input", type=Path,
+                   help="signal file (its magnitude is the target) or NPZ from `transform`")
+    p.add_argument("output", type=Path, help="recovered signal (.wav/.flac/.csv/.npy)")
+    _add_load_options(p)
+    _add_transform_options(p, kinds=("stft", "cwt"), default_kind="stft")
+    g = p.add_argument_group("retrieval")
+    g.add_argument("--method", default="auto",
+                   help="auto (best measured), gd, gla, fgla, raar, dm, or hybrids like raar+gd")
+    g.add_argument("--optimizer", choices=("adam", "sgdm", "lbfgs", "rmsprop"), default="sgdm",
+                   help="optimiser for gd (default sgdm)")
+    g.add_argument("--iters", type=int, default=300, help="maximum iterations (default 300)")
+    g.add_argument("--tol", type=float, default=None,
+                   help="stop when the normalised inconsistency falls below this")
+    g.add_argument("--lr", type=float, default=None, help="gd learning rate (default per optimiser)")
+    g.add_argument("--init", default="random", choices=("random", "zeros", "fgla"),
+                   help="initial phase / signal (default random)")
+    g.add_argument("--padding", type=int, default=10, help="symmetric padding in samples")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    g.add_argument("--report", type=Path, default=None, help="write a JSON report here")
+    p.set_defaults(func=cmd_retrieve)
+    return parser
+
+
+def main(argv=None) -> int:
+    from core.errors import PhaseBrushError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except PhaseBrushError as exc:
+        print(f"phasebrush: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("phasebrush: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

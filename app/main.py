@@ -1,0 +1,84 @@
+"""``phasebrush``: the desktop app, or the CLI when the first argument is a subcommand.
+
+    phasebrush                     the app on the chirp demo
+    phasebrush FILE                the app on a file
+    phasebrush --demo speech       the app on a demo (chirp, speech, ir)
+    phasebrush --screenshot P.png  render the window (chirp, a band, a short retrieval)
+    phasebrush transform|invert|retrieve ...   the command-line tools (app.cli)
+
+Qt is imported only on the GUI path and torch only when a retrieval starts,
+so the window appears fast and the CLI never loads Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+__all__ = ["main", "build_parser", "CLI_COMMANDS"]
+
+CLI_COMMANDS = ("transform", "invert", "retrieve")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="phasebrush",
+        description="See a 1-D signal in time-frequency, paint a region, get that region back "
+                    "as a signal; recover signals from magnitudes. Command-line tools: "
+                    f"phasebrush {{{','.join(CLI_COMMANDS)}}} --help")
+    p.add_argument("file", nargs="?", help="signal file to open (audio, CSV, NPY/NPZ, JCAMP-DX)")
+    p.add_argument("--demo", choices=("chirp", "speech", "ir"),
+                   help="open a demo signal (default when no file is given: chirp)")
+    p.add_argument("--screenshot", metavar="PATH",
+                   help="render the main window (chirp demo, a band, a short retrieval) "
+                        "to a PNG at 1280x800 and exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run PhaseBrush; returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in CLI_COMMANDS:
+        from app import cli  # no Qt on this path
+
+        return cli.main(argv)
+    args = build_parser().parse_args(argv)
+    if args.screenshot:
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from app.screenshot import render_screenshot
+
+        app = _application()
+        path = render_screenshot(args.screenshot)
+        print(f"wrote {path}")
+        app.processEvents()
+        return 0
+
+    app = _application()
+    from app.main_window import MainWindow
+
+    win = MainWindow()
+    win.show()
+    if args.file:
+        if not win.open_path(args.file):
+            win.open_demo(args.demo or "chirp")
+    else:
+        win.open_demo(args.demo or "chirp")
+    return app.exec()
+
+
+def _application():
+    os.environ.setdefault("QT_API", "pyside6")
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QApplication
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("PhaseBrush")
+    app.setOrganizationName("PhaseBrush")
+    return app
+
+
+if __name__ == "__main__":
+    sys.exit(main())

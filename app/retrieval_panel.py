@@ -1,0 +1,198 @@
+"""Phase-retrieval panel: parameters, Run / Cancel, live loss plot, result metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from app.document import RetrievalParams
+from app.transform_panel import KIND_LABELS
+from core.transforms import KINDS
+
+__all__ = ["RetrievalPanel", "METHODS", "OPTIMIZERS"]
+
+# Names as core.retrieval.retrieve takes them (kept here so the panel never imports torch).
+METHODS = {"gd": "Gradient descent on |T x| (torch)",
+           "gla": "Griffin-Lim style projections",
+           "fgla": "Fast Griffin-Lim (momentum)"}
+OPTIMIZERS = ("adam", "lbfgs", "sgd")
+
+
+class RetrievalPanel(QWidget):
+    """Collects RetrievalParams, starts / cancels the document's run, plots the loss."""
+
+    export_requested = None  # set by the main window (a callable)
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.doc = document
+        form = QGridLayout()
+        form.setVerticalSpacing(3)
+        form.setHorizontalSpacing(6)
+        self.target = QComboBox()
+        self.target.addItem("whole", "whole")
+        self.target.addItem("selection", "region")
+        self.target.setToolTip("What the estimate must match: every magnitude of the "
+                               "transform, or only the cells of the current selection")
+        self.kind = QComboBox()
+        self.kind.addItem("as view", None)
+        for k in KINDS:
+            self.kind.addItem(KIND_LABELS[k], k)
+        self.kind.setToolTip("Transform whose magnitudes are the target (default: the one "
+                             "shown)")
+        self.method = QComboBox()
+        for key, tip in METHODS.items():
+            self.method.addItem(key, key)
+            self.method.setItemData(self.method.count() - 1, tip)
+        self.method.setToolTip("Retrieval algorithm")
+        self.optimizer = QComboBox()
+        self.optimizer.addItems(list(OPTIMIZERS))
+        self.optimizer.setToolTip("Optimiser for gradient descent")
+        self.n_iter = QSpinBox()
+        self.n_iter.setRange(1, 100_000)
+        self.n_iter.setValue(200)
+        self.n_iter.setToolTip("Maximum number of iterations")
+        self.tol = QLineEdit("1e-6")
+        self.tol.setToolTip("Stop when the relative loss change falls below this")
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(4)
+        self.lr.setRange(1e-4, 10.0)
+        self.lr.setValue(0.05)
+        self.lr.setSingleStep(0.01)
+        self.lr.setToolTip("Learning rate (gradient descent)")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("Random seed of the initial phase (same seed, same result)")
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda"])
+        self.device.setToolTip("Where torch runs: auto picks CUDA when available")
+        cells = (("Target", self.target), ("Transform", self.kind),
+                 ("Method", self.method), ("Optimiser", self.optimizer),
+                 ("Iterations", self.n_iter), ("Tolerance", self.tol),
+                 ("Rate", self.lr), ("Seed", self.seed), ("Device", self.device))
+        for i, (label, w) in enumerate(cells):
+            r, c = divmod(i, 2)
+            lab = QLabel(label)
+            lab.setToolTip(w.toolTip())
+            form.addWidget(lab, r, 2 * c)
+            form.addWidget(w, r, 2 * c + 1)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Recover a signal from the magnitudes (background thread)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the run; the best estimate so far is kept")
+        self.cancel_button.setEnabled(False)
+        self.preview = QCheckBox("preview")
+        self.preview.setChecked(True)
+        self.preview.setToolTip("Show the current estimate in the signal plot while it runs")
+        row = QHBoxLayout()
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.preview)
+
+        self.loss_plot = pg.PlotWidget(background="#15171a")
+        self.loss_plot.setLogMode(x=False, y=True)
+        self.loss_plot.setLabel("bottom", "iteration")
+        self.loss_plot.setLabel("left", "loss")
+        self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.loss_plot.setMinimumHeight(120)
+        self.loss_plot.setToolTip("Loss per iteration (log scale), updated live")
+        self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#34c759", width=1.5))
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setToolTip("Progress and, when done, spectral convergence (SC, dB: lower "
+                               "is better) and relative L2 error against the original")
+        self.export_button = QPushButton("Export reconstruction…")
+        self.export_button.setToolTip("Save the recovered signal (WAV, CSV, NPY ...)")
+        self.export_button.setEnabled(False)
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(row)
+        lay.addWidget(self.loss_plot, 1)
+        lay.addWidget(self.status)
+        lay.addWidget(self.export_button)
+
+        self._iters: list[int] = []
+        self._losses: list[float] = []
+        self.run_button.clicked.connect(self._on_run)
+        self.cancel_button.clicked.connect(document.cancel_retrieval)
+        self.preview.toggled.connect(self._on_preview_toggled)
+        document.retrieval_started.connect(self._on_started)
+        document.retrieval_progressed.connect(self._on_progressed)
+        document.retrieval_finished.connect(self._on_finished)
+        document.retrieval_ended.connect(self._on_ended)
+
+    def params(self) -> RetrievalParams:
+        """The parameters the widgets describe."""
+        try:
+            tol = float(self.tol.text())
+        except ValueError:
+            tol = 1e-6
+            self.tol.setText("1e-6")
+        kind = self.kind.currentData()
+        spec = None
+        if kind is not None and self.doc.spec.kind != kind:
+            from dataclasses import replace
+            spec = replace(self.doc.spec, kind=kind, hop=1)
+        return RetrievalParams(target=self.target.currentData(), spec=spec,
+                               method=self.method.currentData(),
+                               optimizer=self.optimizer.currentText(),
+                               n_iter=self.n_iter.value(), tol=tol, lr=self.lr.value(),
+                               seed=self.seed.value(), device=self.device.currentText())
+
+    def loss_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """(iterations, losses) drawn so far."""
+        return np.array(self._iters), np.array(self._losses)
+
+    def _on_run(self) -> None:
+        self.doc.start_retrieval(self.params())
+
+    def _on_started(self) -> None:
+        self._iters, self._losses = [], []
+        self.loss_curve.setData([], [])
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText("starting (loading torch)…")
+
+    def _on_progressed(self, report) -> None:
+        it, loss = report["iteration"], report["loss"]
+        if math.isfinite(loss) and loss > 0:
+            self._iters.append(it)
+            self._losses.append(loss)
+            self.loss_curve.setData(self._iters, self._losses)
+        inc = report.get("inconsistency")
+        extra = f", inconsistency {inc:.3g}" if inc is not None else ""
+        self.status.setText(f"iteration {it}: loss {loss:.4g}{extra}")
+
+    def _on_finished(self, result) -> None:
+        hist = getattr(result, "loss_history", None)
+        if hist is not None and len(hist):
+            h = np.asarray(hist, float)
+            ok = np.isfinite(h) & (h > 0)
+            it = np.arange(1, h.size + 1)
+            self._iters, self._losses = list(it[ok]), list(h[ok])
+            self.loss_curve.setData(self._iters, self._losses)
+        m = self.doc.retrieval_metrics
+        parts = [f"stopped: {getattr(result, 'stop_reason', 'done')}"]
+        if "sc_db" in m:
+            parts.append(f"SC {m['sc_db']:.1f} dB")
+        if "rel_l2" in m:
+            parts.append(f"rel-L2 {m['rel_l2']:.3g}")
+        self.status.setText(" · ".join(parts))
+        self.export_button.setEnabled(True)
+
+    def _on_ended(self) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if self.status.text().startswith(("starting", "iteration")):
+            self.status.setText("failed - see the message")
+
+    def _on_preview_toggled(self, on: bool) -> None:
+        self.doc.preview_enabled = bool(on)

@@ -1,0 +1,117 @@
+"""The signal plot: the original and its overlays (band inversion, residual, retrieval)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+__all__ = ["SignalView", "CURVES"]
+
+# name -> (label, colour, width, tooltip)
+CURVES = {
+    "original": ("original", "#c8ccd2", 1.0, "The loaded signal"),
+    "inversion": ("selection", "#ff9f0a", 1.4,
+                  "Inverse of the selected region (band ranges or painted mask)"),
+    "residual": ("residual", "#64d2ff", 1.0, "Original minus the selection's inverse"),
+    "retrieval": ("retrieval", "#34c759", 1.2,
+                  "Signal recovered from magnitudes only (phase retrieval)"),
+    "estimate": ("live estimate", "#8be3a0", 1.0,
+                 "Current estimate while a retrieval runs (preview)"),
+}
+
+
+class SignalView(QWidget):
+    """Curves over the signal axis; the checkboxes show or hide each overlay."""
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.doc = document
+        self.plot_widget = pg.PlotWidget(background="#15171a")
+        self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
+        self.plot.setDownsampling(auto=True, mode="peak")
+        self.plot.setClipToView(True)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.getAxis("left").setWidth(58)
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.toggles: dict[str, QCheckBox] = {}
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 2, 6, 0)
+        self.title = QLabel("")
+        self.title.setToolTip("Signal name and length")
+        bar.addWidget(self.title)
+        bar.addStretch(1)
+        for key, (label, color, width, tip) in CURVES.items():
+            style = Qt.PenStyle.DashLine if key == "estimate" else Qt.PenStyle.SolidLine
+            c = self.plot.plot([], [], pen=pg.mkPen(color, width=width, style=style), name=label)
+            c.setZValue({"original": 0, "residual": 1, "inversion": 3}.get(key, 2))
+            self.curves[key] = c
+            box = QCheckBox(label)
+            box.setChecked(True)
+            box.setStyleSheet(f"QCheckBox {{ color: {color}; }}")
+            box.setToolTip(f"Show or hide: {tip.lower()}")
+            box.toggled.connect(lambda on, k=key: self.set_visible(k, on))
+            bar.addWidget(box)
+            self.toggles[key] = box
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addLayout(bar)
+        lay.addWidget(self.plot_widget, 1)
+
+        document.signal_changed.connect(self._on_signal_changed)
+        document.inversion_changed.connect(self._on_inversion_changed)
+        document.retrieval_finished.connect(self._on_retrieval_finished)
+        document.retrieval_started.connect(self._on_retrieval_started)
+        document.retrieval_progressed.connect(self._on_retrieval_progressed)
+        for key in ("inversion", "residual", "retrieval", "estimate"):
+            self.toggles[key].setEnabled(False)
+
+    def set_visible(self, key: str, on: bool) -> None:
+        self.curves[key].setVisible(bool(on))
+        if self.toggles[key].isChecked() != bool(on):
+            self.toggles[key].setChecked(bool(on))
+
+    def _set(self, key: str, y) -> None:
+        c = self.curves[key]
+        if y is None:
+            c.setData([], [])
+            self.toggles[key].setEnabled(False)
+            return
+        x = self.doc.signal.x
+        c.setData(x, np.asarray(y, float))
+        self.toggles[key].setEnabled(True)
+        c.setVisible(self.toggles[key].isChecked())
+
+    def _on_signal_changed(self) -> None:
+        s = self.doc.signal
+        self.plot.invertX(bool(s.descending))
+        unit = s.unit or "samples"
+        self.plot.setLabel("bottom", f"{'time' if s.unit == 's' else 'position'} ({unit})")
+        self.plot.setLabel("left", s.y_unit or "amplitude")
+        self.title.setText(f"<b>{s.name}</b>  {s.n} samples")
+        self._set("original", s.y)
+        for key in ("inversion", "residual", "retrieval", "estimate"):
+            self._set(key, None)
+        self.plot.enableAutoRange()
+
+    def _on_inversion_changed(self) -> None:
+        self._set("inversion", self.doc.inversion)
+        self._set("residual", self.doc.residual)
+
+    def _on_retrieval_started(self) -> None:
+        self._set("estimate", None)
+
+    def _on_retrieval_progressed(self, report) -> None:
+        est = report.get("estimate") if isinstance(report, dict) else None
+        if not self.doc.preview_enabled:
+            self._set("estimate", None)
+        elif est is not None and np.size(est) == self.doc.signal.n:
+            self._set("estimate", est)
+
+    def _on_retrieval_finished(self, result) -> None:
+        self._set("estimate", None)
+        self._set("retrieval", self.doc.retrieval_y())

@@ -1,0 +1,493 @@
+"""The time-frequency image with its mask tools.
+
+:class:`TfrView` is a GraphicsLayoutWidget holding one PlotItem (the image,
+physical axes, log-frequency for CWT kinds), a ColorBarItem (dB floor and
+ceiling, colormap) and the drawings of the layers (a translucent fill per
+layer, two draggable polylines per band). The mouse tools only turn pointer
+positions into (time, frequency) or (row, column) and call the
+:class:`~app.layers.LayerModel`; all mask logic is in the model and core.
+
+Tools (shortcut):  pan (H), band (B), brush (P), rectangle (R), lasso (L).
+Band: click vertices along the upper edge, Enter or double-click, then along
+the lower edge, Enter or double-click; Esc abandons. Rectangle / lasso:
+plain drag replaces the target mask, Shift adds, Alt subtracts. Brush: the
+panel's add/erase mode, Shift forces add, Alt forces erase.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsRectItem
+
+from app.grid import ImageGrid
+from core import masks as cmasks
+
+__all__ = ["TfrView", "LogFrequencyAxis", "TOOLS", "format_freq"]
+
+TOOLS = ("pan", "band", "brush", "rect", "lasso")
+
+
+def format_freq(f: float) -> str:
+    """Compact label: 950, 1.2k, 48k, 0.05 ..."""
+    a = abs(f)
+    if a >= 1e6:
+        return f"{f / 1e6:.3g}M"
+    if a >= 1e3:
+        return f"{f / 1e3:.3g}k"
+    return f"{f:.3g}"
+
+
+class LogFrequencyAxis(pg.AxisItem):
+    """Left axis whose display values are log10(frequency) when ``log`` is on."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.log = False
+
+    def tickValues(self, minVal, maxVal, size):
+        if not self.log:
+            return super().tickValues(minVal, maxVal, size)
+        lo, hi = sorted((minVal, maxVal))
+        if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo > 30:
+            return []
+        decades = range(math.floor(lo), math.ceil(hi) + 1)
+        major = [float(d) for d in decades if lo <= d <= hi]
+        minor = [d + math.log10(m) for d in decades for m in (2, 3, 5, 7)
+                 if lo <= d + math.log10(m) <= hi]
+        if len(major) < 2:  # less than a decade on screen: promote 2, 5
+            sub = [d + math.log10(m) for d in decades for m in (2, 5) if lo <= d + math.log10(m) <= hi]
+            major, minor = sorted(major + sub), [v for v in minor if v not in sub]
+        return [(1.0, major), (0.1, minor)]
+
+    def tickStrings(self, values, scale, spacing):
+        if not self.log:
+            return super().tickStrings(values, scale, spacing)
+        return [format_freq(10.0 ** v) for v in values]
+
+
+class _ToolViewBox(pg.ViewBox):
+    """A ViewBox that hands left-button clicks and drags to the active tool."""
+
+    def __init__(self, view: "TfrView"):
+        super().__init__()
+        self._view = view
+
+    def mouseClickEvent(self, ev):
+        if self._view.tool != "pan" and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            p = self.mapSceneToView(ev.scenePos())
+            self._view._tool_click(p.x(), p.y(), ev.modifiers(), ev.double())
+            return
+        super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None):
+        if (self._view.tool in ("brush", "rect", "lasso")
+                and ev.button() == Qt.MouseButton.LeftButton):
+            ev.accept()
+            if ev.isStart():
+                # The drag is reported from its first move: begin where the button went down.
+                p0 = self.mapSceneToView(ev.buttonDownScenePos())
+                self._view._tool_drag("start", p0.x(), p0.y(), ev.modifiers())
+            p = self.mapSceneToView(ev.scenePos())
+            phase = "finish" if ev.isFinish() else "move"
+            self._view._tool_drag(phase, p.x(), p.y(), ev.modifiers())
+            return
+        super().mouseDragEvent(ev, axis)
+
+
+class TfrView(pg.GraphicsLayoutWidget):
+    """Time-frequency image + colour bar + layer drawings + mouse tools.
+
+    Signals
+    -------
+    tool_changed(str)
+    cursor_read(str)
+        Status-bar text for the point under the mouse (time, frequency, dB).
+    levels_changed(float, float)
+        The colour bar's dB floor and ceiling moved.
+    band_progress(str)
+        Instructions while a band is being drawn ("" when done).
+    """
+
+    tool_changed = Signal(str)
+    cursor_read = Signal(str)
+    levels_changed = Signal(float, float)
+    band_progress = Signal(str)
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.doc = document
+        self.layers = document.layers
+        self.tool = "pan"
+        self.brush_size_px = 12.0
+        self.brush_erase = False
+        self.grid: ImageGrid | None = None
+        self.setBackground("#15171a")
+
+        self._axis = LogFrequencyAxis(orientation="left")
+        self.vb = _ToolViewBox(self)
+        self.plot: pg.PlotItem = self.addPlot(row=0, col=0, viewBox=self.vb,
+                                              axisItems={"left": self._axis})
+        self.plot.setLabel("bottom", "time")
+        self.plot.setLabel("left", "frequency")
+        self.plot.showGrid(x=False, y=False)
+        for name in ("bottom", "left"):
+            self.plot.getAxis(name).enableAutoSIPrefix(False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setAutoDownsample(True)
+        self.plot.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(values=(-80.0, 0.0), colorMap="viridis", label="dB",
+                                        interactive=True, rounding=1, width=18)
+        self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        self.colorbar.sigLevelsChanged.connect(self._on_colorbar_levels)
+
+        self._overlays: dict[int, pg.ImageItem] = {}
+        self._rois: dict[int, tuple[pg.PolyLineROI, pg.PolyLineROI]] = {}
+        self._band_pts: list[tuple[float, float]] = []   # display coords
+        self._band_upper: list[tuple[float, float]] | None = None
+        self._band_curve = pg.PlotDataItem(pen=pg.mkPen("#ff3b30", width=2),
+                                           symbol="o", symbolSize=7, symbolBrush="#ff3b30")
+        self._band_curve.setZValue(20)
+        self.plot.addItem(self._band_curve)
+        self._stroke = None
+        self._drag_item = None
+        self._busy_text = pg.TextItem("computing transform…", color="#ddd", anchor=(0.5, 0.5))
+        self._busy_text.setZValue(30)
+
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        document.tfr_changed.connect(self._on_tfr_changed)
+        document.busy_changed.connect(self._on_busy_changed)
+        self.layers.layers_changed.connect(self._on_layers_changed)
+        self.layers.layer_edited.connect(self._on_layer_edited)
+
+    # -- public -------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        if tool not in TOOLS:
+            raise ValueError(f"tool {tool!r} is not one of {TOOLS}")
+        if tool != self.tool:
+            self.cancel_band()
+            self.tool = tool
+            self.vb.setMouseEnabled(x=True, y=True)
+            self.setCursor(Qt.CursorShape.ArrowCursor if tool == "pan"
+                           else Qt.CursorShape.CrossCursor)
+            self.tool_changed.emit(tool)
+
+    def set_levels(self, floor: float, ceiling: float) -> None:
+        self.colorbar.setLevels((float(floor), float(ceiling)))
+
+    def levels(self) -> tuple[float, float]:
+        lo, hi = self.colorbar.levels()
+        return float(lo), float(hi)
+
+    def set_colormap(self, name: str) -> None:
+        self.colorbar.setColorMap(pg.colormap.get(name))
+
+    def data_to_widget(self, time: float, freq: float):
+        """Widget (viewport) pixel of a (time, frequency) point (tests, tools)."""
+        y = float(self.grid.freq_to_y(freq))
+        scene = self.vb.mapViewToScene(QPointF(float(time), y))
+        return self.mapFromScene(scene)
+
+    def widget_to_data(self, pos) -> tuple[float, float]:
+        """(time, frequency) under a viewport pixel."""
+        p = self.vb.mapSceneToView(self.mapToScene(pos))
+        return p.x(), float(self.grid.y_to_freq(p.y()))
+
+    # -- document -> view ---------------------------------------------------
+    def _on_busy_changed(self, busy: bool) -> None:
+        if busy:
+            if self._busy_text.scene() is None:
+                self.plot.addItem(self._busy_text, ignoreBounds=True)
+            r = self.vb.viewRect()
+            self._busy_text.setPos(r.center())
+        elif self._busy_text.scene() is not None:
+            self.plot.removeItem(self._busy_text)
+
+    def _on_tfr_changed(self) -> None:
+        tfr, img = self.doc.tfr, self.doc.image_db
+        first = self.grid is None
+        old_log = None if first else self.grid.log_y
+        self.grid = ImageGrid.from_tfr(tfr)
+        self._axis.log = self.grid.log_y
+        self._axis.picture = None
+        self._axis.update()
+        self.image.setImage(img, autoLevels=False)
+        self.image.setRect(QRectF(*self.grid.rect()))
+        if first or old_log != self.grid.log_y:
+            hi = float(np.ceil(np.percentile(img, 99.9) / 5.0) * 5.0)
+            self.set_levels(hi - 80.0, hi)
+        unit = tfr.unit or "samples"
+        funit = self.doc.signal.freq_unit if self.doc.signal is not None else ""
+        self.plot.getAxis("bottom").setLabel(f"{'time' if unit == 's' else 'position'} ({unit})")
+        self._axis.setLabel(f"frequency ({funit})")
+        self.plot.invertX(bool(getattr(self.doc.signal, "descending", False)))
+        x, y, w, h = self.grid.rect()
+        self.vb.setLimits(xMin=x - 0.05 * w, xMax=x + 1.05 * w, yMin=y - 0.05 * h,
+                          yMax=y + 1.05 * h)
+        self.vb.setRange(QRectF(x, y, w, h), padding=0)
+        self._on_layers_changed()
+
+    def _on_colorbar_levels(self, bar) -> None:
+        lo, hi = self.levels()
+        self.levels_changed.emit(lo, hi)
+
+    # -- layers -> drawings -------------------------------------------------
+    def _on_layers_changed(self) -> None:
+        for item in self._overlays.values():
+            self.plot.removeItem(item)
+        for pair in self._rois.values():
+            for roi in pair:
+                self.plot.removeItem(roi)
+        self._overlays.clear()
+        self._rois.clear()
+        if self.grid is None:
+            return
+        for i, lay in enumerate(self.layers):
+            if not lay.visible:
+                continue
+            ov = pg.ImageItem(axisOrder="row-major")
+            ov.setAutoDownsample(True)
+            ov.setZValue(5)
+            self.plot.addItem(ov)
+            self._overlays[i] = ov
+            self._draw_overlay(i)
+            if lay.is_band:
+                self._rois[i] = self._make_band_rois(i, lay)
+
+    def _on_layer_edited(self, index: int) -> None:
+        if index in self._overlays:
+            self._draw_overlay(index)
+        lay = self.layers[index] if 0 <= index < len(self.layers) else None
+        if lay is not None and lay.is_band and index in self._rois:
+            up, lo = self._rois[index]
+            for roi, edge in ((up, lay.upper), (lo, lay.lower)):
+                roi.blockSignals(True)
+                roi.setPoints(self._edge_to_display(edge))
+                roi.blockSignals(False)
+
+    def _draw_overlay(self, index: int, mask=None) -> None:
+        lay = self.layers[index]
+        mask = lay.mask if mask is None else mask
+        ov = self._overlays.get(index)
+        if ov is None or mask is None:
+            return
+        c = QColor(lay.color)
+        alpha = 70 if lay.is_band else 110
+        lut = np.array([[0, 0, 0, 0], [c.red(), c.green(), c.blue(), alpha]], np.uint8)
+        ov.setImage(mask.view(np.uint8), levels=(0, 1), lut=lut, autoLevels=False)
+        ov.setRect(QRectF(*self.grid.rect()))
+
+    def _edge_to_display(self, edge) -> list[tuple[float, float]]:
+        e = np.asarray(edge, float)
+        return list(zip(e[:, 0].tolist(), self.grid.freq_to_y(e[:, 1]).tolist()))
+
+    def _make_band_rois(self, index: int, lay):
+        rois = []
+        for edge, style in ((lay.upper, Qt.PenStyle.SolidLine), (lay.lower, Qt.PenStyle.DashLine)):
+            pen = pg.mkPen(lay.color, width=2, style=style)
+            roi = pg.PolyLineROI(self._edge_to_display(edge), closed=False, pen=pen,
+                                 movable=False, rotatable=False, resizable=False)
+            roi.setZValue(10)
+            for h in roi.getHandles():
+                h.pen = pg.mkPen(lay.color, width=2)
+                h.currentPen = h.pen
+                h.update()
+            roi.sigRegionChangeFinished.connect(lambda _r, i=index: self._on_band_dragged(i))
+            self.plot.addItem(roi)
+            rois.append(roi)
+        return tuple(rois)
+
+    def _roi_points(self, roi) -> np.ndarray:
+        pts = [roi.mapToParent(p) for _, p in roi.getLocalHandlePositions()]
+        xy = np.array([[p.x(), p.y()] for p in pts], float)
+        return np.column_stack([xy[:, 0], self.grid.y_to_freq(xy[:, 1])])
+
+    def _on_band_dragged(self, index: int) -> None:
+        if index not in self._rois or index >= len(self.layers):
+            return
+        up, lo = self._rois[index]
+        try:
+            self.layers.set_band_edges(index, self._roi_points(up), self._roi_points(lo))
+        except ValueError:
+            self._on_layer_edited(index)  # put the handles back
+
+    # -- cursor read-out ------------------------------------------------------
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self.grid is None or not self.vb.sceneBoundingRect().contains(scene_pos):
+            return
+        p = self.vb.mapSceneToView(scene_pos)
+        cell = self.grid.cell_at(p.x(), p.y())
+        if cell is None:
+            self.cursor_read.emit("")
+            return
+        r, c = cell
+        tfr = self.doc.tfr
+        unit = tfr.unit or ""
+        funit = self.doc.signal.freq_unit if self.doc.signal is not None else ""
+        self.cursor_read.emit(
+            f"{'t' if unit == 's' else 'x'} = {float(tfr.times[c]):.6g} {unit}   "
+            f"f = {format_freq(float(tfr.frequencies[r]))} {funit}   "
+            f"|W| = {float(self.doc.image_db[r, c]):.1f} dB   (row {r}, col {c})")
+
+    # -- tools: band ------------------------------------------------------------
+    def keyPressEvent(self, ev):
+        if self.tool == "band" and ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.finish_band_edge()
+            ev.accept()
+            return
+        if ev.key() == Qt.Key.Key_Escape and (self._band_pts or self._band_upper):
+            self.cancel_band()
+            ev.accept()
+            return
+        super().keyPressEvent(ev)
+
+    def _tool_click(self, x, y, mods, double: bool) -> None:
+        if self.grid is None:
+            return
+        if self.tool == "band":
+            if double:
+                self.finish_band_edge()
+            else:
+                self._band_pts.append((x, y))
+                self._redraw_band_preview()
+        elif self.tool == "brush":
+            self._tool_drag("start", x, y, mods)
+            self._tool_drag("finish", x, y, mods)
+
+    def _redraw_band_preview(self) -> None:
+        pts = list(self._band_upper or []) + ([(np.nan, np.nan)] if self._band_upper else [])
+        pts += self._band_pts
+        if pts:
+            a = np.array(pts, float)
+            self._band_curve.setData(a[:, 0], a[:, 1], connect="finite")
+        else:
+            self._band_curve.setData([], [])
+        if self._band_upper is None:
+            msg = (f"Band: upper edge, {len(self._band_pts)} vertex(es) - click along the top "
+                   "of the band, Enter / double-click to go on to the lower edge, Esc cancels")
+        else:
+            msg = (f"Band: lower edge, {len(self._band_pts)} vertex(es) - click along the bottom,"
+                   " Enter / double-click finishes, Esc cancels")
+        self.band_progress.emit(msg if (self._band_pts or self._band_upper) else "")
+
+    def finish_band_edge(self) -> None:
+        """End the edge being clicked (upper, then lower; the lower one adds the band)."""
+        pts = _dedupe(self._band_pts)
+        if len(pts) < 2:
+            self.band_progress.emit("Band: an edge needs at least two vertices")
+            return
+        if self._band_upper is None:
+            self._band_upper, self._band_pts = pts, []
+            self._redraw_band_preview()
+            return
+        upper, lower = self._band_upper, pts
+        self.cancel_band()
+        to_phys = lambda p: [(x, float(self.grid.y_to_freq(y))) for x, y in p]  # noqa: E731
+        self.layers.add_band(to_phys(upper), to_phys(lower))
+
+    def cancel_band(self) -> None:
+        self._band_pts, self._band_upper = [], None
+        self._band_curve.setData([], [])
+        self.band_progress.emit("")
+
+    # -- tools: brush / rectangle / lasso ----------------------------------------
+    def _op(self, mods, default: str) -> str:
+        if mods & Qt.KeyboardModifier.AltModifier:
+            return "subtract"
+        if mods & Qt.KeyboardModifier.ShiftModifier:
+            return "add"
+        return default
+
+    def _brush_radii(self) -> tuple[float, float]:
+        px_x, px_y = self.vb.viewPixelSize()   # view units per screen pixel
+        r = 0.5 * self.brush_size_px
+        return (max(r * abs(px_y) / self.grid.dy_row, 0.5),
+                max(r * abs(px_x) / self.grid.dx_col, 0.5))
+
+    def _tool_drag(self, phase: str, x: float, y: float, mods) -> None:
+        if self.grid is None:
+            return
+        row, col = self.grid.to_index(x, y)
+        if self.tool == "brush":
+            self._brush(phase, float(row), float(col), mods)
+        elif self.tool in ("rect", "lasso"):
+            self._shape(phase, x, y, mods)
+
+    def _brush(self, phase, row, col, mods) -> None:
+        if phase == "start":
+            erase = self._op(mods, "subtract" if self.brush_erase else "add") == "subtract"
+            self.layers.undo_stack.beginMacro("Erase stroke" if erase else "Brush stroke")
+            index = self.layers.paint_target()
+            self.layers.set_active(index)
+            live = self.layers[index].mask.copy()
+            self._stroke = {"index": index, "live": live, "last": (row, col),
+                            "value": not erase, "radii": self._brush_radii()}
+            if index not in self._overlays:
+                self._on_layers_changed()
+        s = self._stroke
+        if s is None:
+            return
+        rr, rc = s["radii"]
+        cmasks.paint_stroke(s["live"], [s["last"], (row, col)], rr, rc, s["value"])
+        s["last"] = (row, col)
+        self._draw_overlay(s["index"], s["live"])
+        if phase == "finish":
+            self._stroke = None
+            try:
+                self.layers.commit_mask(s["index"], s["live"],
+                                        "Brush stroke" if s["value"] else "Erase stroke")
+            finally:
+                self.layers.undo_stack.endMacro()
+
+    def _shape(self, phase, x, y, mods) -> None:
+        if phase == "start":
+            self._stroke = {"pts": [(x, y)], "op": self._op(mods, "replace")}
+            if self.tool == "rect":
+                item = QGraphicsRectItem()
+                pen = QPen(QColor("#ffffff"))
+                pen.setCosmetic(True)
+                pen.setStyle(Qt.PenStyle.DashLine)
+                item.setPen(pen)
+            else:
+                item = pg.PlotCurveItem(pen=pg.mkPen("#ffffff", width=1.5,
+                                                     style=Qt.PenStyle.DashLine))
+            item.setZValue(25)
+            self.vb.addItem(item, ignoreBounds=True)
+            self._drag_item = item
+        s = self._stroke
+        if s is None:
+            return
+        if phase != "start":
+            s["pts"].append((x, y))
+        pts = np.array(s["pts"], float)
+        if self.tool == "rect":
+            (x0, y0), (x1, y1) = pts[0], pts[-1]
+            self._drag_item.setRect(QRectF(min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0)))
+        else:
+            closed = np.vstack([pts, pts[:1]])
+            self._drag_item.setData(closed[:, 0], closed[:, 1])
+        if phase == "finish":
+            self.vb.removeItem(self._drag_item)
+            self._drag_item, self._stroke = None, None
+            rows, cols = self.grid.to_index(pts[:, 0], pts[:, 1])
+            region = np.zeros((self.grid.n_rows, self.grid.n_cols), bool)
+            if self.tool == "rect":
+                cmasks.fill_rectangle(region, rows[0], rows[-1], cols[0], cols[-1])
+                text = "Rectangle"
+            else:
+                cmasks.fill_polygon(region, np.column_stack([rows, cols]))
+                text = "Lasso"
+            self.layers.edit_mask(s["op"], region, text=text)
+
+
+def _dedupe(pts):
+    out = []
+    for p in pts:
+        if not out or p[0] != out[-1][0]:
+            out.append(p)
+    return out

@@ -1,0 +1,197 @@
+"""Settings dock: transform kind and parameters, display levels and colormap."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from core.transforms import KINDS, WAVELETS, TransformSpec
+
+__all__ = ["TransformPanel", "KIND_LABELS", "COLORMAPS"]
+
+KIND_LABELS = {"cwt": "CWT", "ssq_cwt": "SSQ-CWT", "stft": "STFT", "ssq_stft": "SSQ-STFT"}
+COLORMAPS = ("viridis", "inferno", "magma", "plasma", "cividis", "CET-L1")
+
+
+def _spin(lo, hi, value, tip, *, step=1, special=None):
+    w = QSpinBox()
+    w.setRange(lo, hi)
+    w.setSingleStep(step)
+    w.setValue(value)
+    w.setToolTip(tip)
+    if special:
+        w.setSpecialValueText(special)
+    return w
+
+
+def _dspin(lo, hi, value, tip, *, decimals=3, special=None, suffix=""):
+    w = QDoubleSpinBox()
+    w.setRange(lo, hi)
+    w.setDecimals(decimals)
+    w.setValue(value)
+    w.setToolTip(tip)
+    if special:
+        w.setSpecialValueText(special)
+    if suffix:
+        w.setSuffix(suffix)
+    return w
+
+
+class TransformPanel(QWidget):
+    """Edits a TransformSpec; Apply asks the document to recompute in the background.
+
+    Also holds the display controls (dB floor / ceiling, colormap), which
+    stay in step with the image's colour bar.
+    """
+
+    levels_edited = Signal(float, float)
+    colormap_chosen = Signal(str)
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.doc = document
+        form = QFormLayout()
+        self.kind = QComboBox()
+        for k in KINDS:
+            self.kind.addItem(KIND_LABELS[k], k)
+        self.kind.setToolTip("Transform: continuous wavelet (CWT), short-time Fourier (STFT), "
+                             "or their synchrosqueezed versions (sharper ridges)")
+        self.wavelet = QComboBox()
+        self.wavelet.addItems(list(WAVELETS))
+        self.wavelet.setToolTip("Mother wavelet (CWT kinds): gmw = generalised Morse")
+        self.nv = _spin(4, 64, 32, "Voices per octave (CWT kinds): more = finer frequency "
+                        "resolution, more rows, slower")
+        self.fmin = _dspin(0.0, 1e9, 0.0, "Lowest frequency shown (CWT kinds); auto = as low "
+                           "as the signal length allows", decimals=2, special="auto")
+        self.fmax = _dspin(0.0, 1e9, 0.0, "Highest frequency shown (CWT kinds); auto = Nyquist",
+                           decimals=2, special="auto")
+        self.n_fft = _spin(16, 8192, 256, "STFT FFT length (rows = n_fft / 2 + 1)", step=16)
+        self.window = QComboBox()
+        self.window.addItems(["hann", "hamming", "blackman", "dpss"])
+        self.window.setToolTip("STFT window")
+        self.hop = _spin(1, 4096, 1, "STFT hop in samples; 1 makes the band inverse exact "
+                         "(SSQ-STFT needs 1)")
+        form.addRow("Kind", self.kind)
+        form.addRow("Wavelet", self.wavelet)
+        form.addRow("Voices / octave", self.nv)
+        form.addRow("f min", self.fmin)
+        form.addRow("f max", self.fmax)
+        form.addRow("n_fft", self.n_fft)
+        form.addRow("Window", self.window)
+        form.addRow("Hop", self.hop)
+        self._cwt_rows = (self.wavelet, self.nv, self.fmin, self.fmax)
+        self._stft_rows = (self.n_fft, self.window, self.hop)
+
+        self.apply_button = QPushButton("Recompute")
+        self.apply_button.setToolTip("Compute the transform with these settings (in the "
+                                     "background; the window stays responsive)")
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumHeight(10)
+        self.busy.setTextVisible(False)
+        self.busy.setToolTip("A transform is being computed")
+        self.busy.hide()
+        row = QHBoxLayout()
+        row.addWidget(self.apply_button)
+        row.addWidget(self.busy, 1)
+
+        tgroup = QGroupBox("Transform")
+        tl = QVBoxLayout(tgroup)
+        tl.addLayout(form)
+        tl.addLayout(row)
+
+        dgroup = QGroupBox("Display")
+        dform = QFormLayout(dgroup)
+        self.floor = _dspin(-400, 400, -80, "Colour bar floor: magnitudes below are drawn "
+                            "with the lowest colour", decimals=0, suffix=" dB")
+        self.ceiling = _dspin(-400, 400, 0, "Colour bar ceiling", decimals=0, suffix=" dB")
+        self.colormap = QComboBox()
+        self.colormap.addItems(list(COLORMAPS))
+        self.colormap.setToolTip("Colour map of the time-frequency image")
+        dform.addRow("Floor", self.floor)
+        dform.addRow("Ceiling", self.ceiling)
+        dform.addRow("Colormap", self.colormap)
+        self.info = QLabel("")
+        self.info.setWordWrap(True)
+        self.info.setToolTip("Size of the current transform and the last inversion time")
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(tgroup)
+        lay.addWidget(dgroup)
+        lay.addWidget(self.info)
+        lay.addStretch(1)
+
+        self.kind.currentIndexChanged.connect(self._on_kind_changed)
+        self.apply_button.clicked.connect(self._on_apply)
+        self.floor.valueChanged.connect(self._on_levels_edited)
+        self.ceiling.valueChanged.connect(self._on_levels_edited)
+        self.colormap.currentTextChanged.connect(self.colormap_chosen)
+        document.busy_changed.connect(self._on_busy_changed)
+        document.tfr_changed.connect(self._on_tfr_changed)
+        document.inversion_changed.connect(self._on_tfr_changed)
+        self.show_spec(document.spec)
+
+    # -- model -> widgets -----------------------------------------------------
+    def show_spec(self, spec: TransformSpec) -> None:
+        widgets = (self.kind, self.wavelet, self.nv, self.fmin, self.fmax, self.n_fft,
+                   self.window, self.hop)
+        for w in widgets:
+            w.blockSignals(True)
+        self.kind.setCurrentIndex(max(self.kind.findData(spec.kind), 0))
+        self.wavelet.setCurrentText(spec.wavelet)
+        self.nv.setValue(spec.nv)
+        self.fmin.setValue(spec.fmin or 0.0)
+        self.fmax.setValue(spec.fmax or 0.0)
+        self.n_fft.setValue(spec.n_fft)
+        self.window.setCurrentText(spec.window)
+        self.hop.setValue(spec.hop)
+        for w in widgets:
+            w.blockSignals(False)
+        self._on_kind_changed()
+
+    def show_levels(self, floor: float, ceiling: float) -> None:
+        for w, v in ((self.floor, floor), (self.ceiling, ceiling)):
+            w.blockSignals(True)
+            w.setValue(round(v))
+            w.blockSignals(False)
+
+    def spec(self) -> TransformSpec:
+        """The spec the widgets describe."""
+        return replace(self.doc.spec, kind=self.kind.currentData(),
+                       wavelet=self.wavelet.currentText(), nv=self.nv.value(),
+                       fmin=self.fmin.value() or None, fmax=self.fmax.value() or None,
+                       n_fft=self.n_fft.value(), window=self.window.currentText(),
+                       hop=self.hop.value())
+
+    def _on_kind_changed(self, *_):
+        cwt = self.kind.currentData() in ("cwt", "ssq_cwt")
+        for w in self._cwt_rows:
+            w.setEnabled(cwt)
+        for w in self._stft_rows:
+            w.setEnabled(not cwt)
+        if self.kind.currentData() == "ssq_stft":
+            self.hop.setValue(1)
+            self.hop.setEnabled(False)
+
+    def _on_apply(self) -> None:
+        self.doc.set_spec(self.spec())
+
+    def _on_levels_edited(self, *_):
+        self.levels_edited.emit(self.floor.value(), self.ceiling.value())
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+        self.apply_button.setText("Computing…" if busy else "Recompute")
+
+    def _on_tfr_changed(self) -> None:
+        tfr = self.doc.tfr
+        if tfr is None:
+            self.info.setText("")
+            return
+        self.show_spec(tfr.spec)
+        self.info.setText(f"{KIND_LABELS.get(tfr.spec.kind, tfr.spec.kind)}: "
+                          f"{tfr.n_rows} rows x {tfr.n_frames} columns; selection inverse "
+                          f"{self.doc.inversion_ms:.0f} ms")

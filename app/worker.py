@@ -1,0 +1,122 @@
+"""The one worker class: any core task in a QThread, relayed as Qt signals.
+
+A *task* is a plain callable ``task(progress, cancel) -> result``: ``progress``
+takes whatever the task reports (a tuple, a dict ...) and ``cancel()`` returns
+True once the user asked to stop. The same callables run in scripts and tests
+without Qt; here they only gain a thread and signals.
+
+Progress is throttled in the worker thread (at most one ``progressed`` per
+``interval_s``, the last report always delivered) so a task that reports every
+millisecond cannot flood the GUI event loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QThread, Signal
+
+__all__ = ["Worker"]
+
+
+class Worker(QThread):
+    """Run ``task(progress, cancel)`` in its own thread.
+
+    Signals (all delivered in the GUI thread through queued connections)
+    -------
+    progressed(object)
+        The latest progress payload, at most every ``interval_s`` seconds.
+    succeeded(object)
+        The task's return value.
+    failed(str, object)
+        A readable one-line message and the exception; the app shows the message.
+    done()
+        Emitted after ``succeeded`` or ``failed``, exactly once.
+    """
+
+    progressed = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str, object)
+    done = Signal()
+
+    def __init__(self, task: Callable[[Callable[[Any], None], Callable[[], bool]], Any], *,
+                 name: str = "task", interval_s: float = 0.05, parent=None):
+        super().__init__(parent)
+        self._task = task
+        self.name = name
+        self.interval_s = float(interval_s)
+        self._cancel = threading.Event()
+        self._last_emit = 0.0
+        self._pending: Any = None
+        self._has_pending = False
+        self._lock = threading.Lock()
+        self.setObjectName(f"phasebrush-{name}")
+
+    # -- called from the GUI thread -------------------------------------------
+    def cancel(self) -> None:
+        """Ask the task to stop; it returns at its next cancel check."""
+        self._cancel.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    def stop(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel and wait for the thread to end (window close). True if it ended."""
+        self.cancel()
+        if not self.isRunning():
+            return True
+        return bool(self.wait(timeout_ms))
+
+    # -- called in the worker thread ------------------------------------------
+    def _progress(self, payload: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_emit >= self.interval_s:
+            self._last_emit = now
+            self._has_pending = False
+            self.progressed.emit(payload)
+        else:
+            # Kept so the final state is never lost to throttling.
+            self._pending, self._has_pending = payload, True
+
+    def _cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def run(self) -> None:  # noqa: D401 - QThread API
+        try:
+            result = self._task(self._progress, self._cancelled)
+        except BaseException as exc:  # every failure becomes a signal, never a crash
+            self._flush()
+            message = _describe(exc, self.name)
+            if not isinstance(exc, Exception) or _is_bug(exc):
+                message += "\n\n" + "".join(
+                    traceback.format_exception_only(type(exc), exc)).strip()
+            self.failed.emit(message, exc)
+        else:
+            self._flush()
+            self.succeeded.emit(result)
+        self.done.emit()
+
+    def _flush(self) -> None:
+        if self._has_pending:
+            self._has_pending = False
+            self.progressed.emit(self._pending)
+
+
+def _is_bug(exc: BaseException) -> bool:
+    try:
+        from core.errors import PhaseBrushError
+    except ImportError:  # pragma: no cover
+        return True
+    return not isinstance(exc, PhaseBrushError | MemoryError)
+
+
+def _describe(exc: BaseException, name: str) -> str:
+    if isinstance(exc, MemoryError):
+        return f"{name}: not enough memory (try a shorter signal or fewer voices)"
+    text = str(exc) or type(exc).__name__
+    return f"{name} failed: {text}"

@@ -1,0 +1,671 @@
+"""Load a signal from a file (audio, CSV/text, NumPy, JCAMP-DX) and save one.
+
+The format is read from the file's content (RIFF/fLaC/OggS/NumPy/zip magic,
+``##`` labels for JCAMP-DX, else text); the extension only decides when the
+content does not. Whatever loading did that the user should know (a channel
+mixed, a grid resampled, a block chosen, a misleading extension) is returned
+in :attr:`Signal.notes`. Every failure is a :class:`LoadError` (or, when
+writing, a :class:`~core.atomic.SaveError`) whose message starts with the path.
+Input files are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import io as _pyio
+import re
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from core.atomic import SaveError, atomic_write, atomic_write_text
+from core.errors import LoadError, ParameterError
+from core.signal import Signal
+
+__all__ = [
+    "load_signal",
+    "save_signal",
+    "signal_from_xy",
+    "read_input_bytes",
+    "sniff_format",
+    "unit_from_label",
+    "list_jcamp_blocks",
+    "LOAD_EXTENSIONS",
+    "SAVE_EXTENSIONS",
+    "SaveError",
+]
+
+AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".aif", ".aiff")
+TEXT_EXTENSIONS = (".csv", ".txt", ".tsv", ".dat", ".xy", ".asc", ".prn")
+JCAMP_EXTENSIONS = (".jdx", ".dx", ".jcamp", ".jcm")
+NUMPY_EXTENSIONS = (".npy", ".npz")
+#: Every extension :func:`load_signal` accepts (for file dialogs).
+LOAD_EXTENSIONS = AUDIO_EXTENSIONS + TEXT_EXTENSIONS + JCAMP_EXTENSIONS + NUMPY_EXTENSIONS
+#: format name -> extension, for :func:`save_signal`.
+SAVE_EXTENSIONS = {"wav": ".wav", "flac": ".flac", "ogg": ".ogg", "csv": ".csv",
+                   "npy": ".npy", "npz": ".npz"}
+
+#: Relative spread of the x steps above which an axis counts as non-uniform.
+UNIFORM_TOLERANCE = 1e-3
+
+_FAMILY = {"wav": "audio", "flac": "audio", "ogg": "audio", "aiff": "audio",
+           "npy": "npy", "npz": "npz", "jcamp": "jcamp", "text": "text"}
+
+
+def _ext_family(ext: str) -> str | None:
+    for family, exts in (("audio", AUDIO_EXTENSIONS), ("text", TEXT_EXTENSIONS),
+                         ("jcamp", JCAMP_EXTENSIONS), ("npy", (".npy",)), ("npz", (".npz",))):
+        if ext in exts:
+            return family
+    return None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_input_bytes(path, *, limit: int | None = None) -> bytes:
+    """The bytes of an input file (the first ``limit`` if given), or a LoadError.
+
+    Raises
+    ------
+    LoadError
+        Missing, a folder, unreadable, or empty.
+    """
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise LoadError(p, "is a folder, not a file")
+        with open(p, "rb") as fh:
+            data = fh.read() if limit is None else fh.read(limit)
+    except FileNotFoundError:
+        raise LoadError(p, "no such file") from None
+    except PermissionError:
+        raise LoadError(p, "cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise LoadError(p, f"cannot be read ({exc.strerror or exc})") from None
+    if not data:
+        raise LoadError(p, "file is empty (0 bytes)")
+    return data
+
+
+def sniff_format(head: bytes) -> str | None:
+    """Name the format of a file from its first bytes.
+
+    Returns "wav", "flac", "ogg", "aiff", "npy", "npz", "jcamp", "text" or
+    None (binary content of no known kind).
+    """
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE" or head[:4] in (b"RF64", b"BW64"):
+        return "wav"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    if head[:6] == b"\x93NUMPY":
+        return "npy"
+    if head[:4] == b"PK\x03\x04":
+        return "npz"
+    if b"\x00" in head:
+        return None
+    text = head.decode("utf-8", errors="ignore").lstrip("\ufeff \t\r\n")
+    if text.startswith("##"):
+        return "jcamp"
+    return "text"
+
+
+def load_signal(path, *, channel="first", block: int | None = None,
+                dx: float | None = None, unit: str | None = None) -> Signal:
+    """Load a 1-D signal from a file.
+
+    Parameters
+    ----------
+    path : str or Path
+        WAV/FLAC/OGG/AIFF audio, CSV/TXT text (one column, or x and y
+        columns), ``.npy`` (1-D, or (n, 2) as x, y), ``.npz`` (arrays ``y``
+        and optional ``x``) or JCAMP-DX (``.jdx``, ``.dx``).
+    channel : "first", "mix" or int
+        For multichannel audio: the first channel, the mean of all, or the
+        channel with that 0-based index.
+    block : int or None
+        For multi-block JCAMP-DX files: the 0-based block to load; None picks
+        the first block with x/y data (see :func:`list_jcamp_blocks`).
+    dx : float > 0, optional
+        Sample spacing for files with no x axis (one text column, 1-D
+        ``.npy``). Default 1.
+    unit : str, optional
+        Axis unit for files that do not name one. Default "" (samples).
+
+    Returns
+    -------
+    Signal
+        Ascending axis (a descending file sets ``descending=True``), uniform
+        spacing, ``name`` = file stem, ``source`` = ``path``, and ``notes`` the
+        messages the caller must show.
+
+    Raises
+    ------
+    LoadError
+        The file is missing, empty, unreadable, of an unknown kind, holds text
+        where numbers belong, NaN/inf, fewer than 2 samples, ...
+    """
+    p = Path(path)
+    if dx is not None and not (np.isfinite(dx) and dx > 0):
+        raise ParameterError(f"dx={dx!r} must be a finite number > 0")
+    head = read_input_bytes(p, limit=4096)
+    kind = sniff_format(head)
+    ext = p.suffix.lower()
+    expected = _ext_family(ext)
+    if kind is None:
+        if expected is None:
+            raise LoadError(p, f"unknown extension {ext or '(none)'!r} and unrecognised "
+                               f"content; readable: {', '.join(LOAD_EXTENSIONS)}")
+        raise LoadError(p, f"named {ext} but its content is not a known format "
+                           f"(it starts with {head[:8]!r})")
+    if kind == "text" and expected is None:
+        raise LoadError(p, f"unknown extension {ext or '(none)'!r}; text files are read "
+                           f"as {', '.join(TEXT_EXTENSIONS)}")
+    family = _FAMILY[kind]
+    if expected is not None and family != expected and not (
+            family == "jcamp" and expected == "text"):
+        # A mislabelled file is refused rather than guessed at: the name is the user's claim
+        # about the content, and a silent reinterpretation hides a mix-up of files.
+        what = {"audio": f"{kind.upper()} audio", "text": "text (CSV)", "jcamp": "JCAMP-DX",
+                "npy": "a NumPy array", "npz": "a NumPy archive"}[family]
+        raise LoadError(p, f"file is named {ext} but holds {what}; rename it to match "
+                           f"its content")
+    if family == "audio":
+        sig = _load_audio(p, kind, channel=channel)
+    elif kind == "npy" or kind == "npz":
+        sig = _load_numpy(p, kind, dx=dx, unit=unit)
+    elif kind == "jcamp":
+        from core.jcamp_io import load_jcamp  # jcamp_io builds on this module
+
+        sig = load_jcamp(p, block=block)
+    else:
+        sig = _load_text(p, dx=dx, unit=unit)
+    return sig
+
+
+def list_jcamp_blocks(path) -> list[str]:
+    """Titles of the blocks of a JCAMP-DX file, in order (index = ``block``)."""
+    from core.jcamp_io import list_jcamp_blocks as _list
+
+    return _list(path)
+
+
+def _load_audio(p: Path, kind: str, *, channel) -> Signal:
+    try:
+        with open(p, "rb") as fh:
+            data, rate = sf.read(fh, dtype="float64", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError, ValueError) as exc:
+        reason = str(exc)
+        if reason.startswith("Error opening"):
+            reason = reason.split(": ", 1)[-1]  # drop soundfile's repr of the file object
+        raise LoadError(p, f"unreadable {kind.upper()} audio ({reason})") from None
+    n_channels = data.shape[1]
+    notes = []
+    if kind == "wav":
+        missing = _wav_missing_bytes(p)
+        if missing:
+            notes.append(f"the WAV header promises {missing} more bytes of audio than the "
+                         "file holds; it looks truncated (loaded what is there)")
+    if channel == "mix":
+        y = data.mean(axis=1)
+        if n_channels > 1:
+            notes.append(f"mixed {n_channels} channels to mono")
+    elif channel == "first" or isinstance(channel, (int, np.integer)):
+        i = 0 if channel == "first" else int(channel)
+        if not 0 <= i < n_channels:
+            raise LoadError(p, f"channel {channel} does not exist; the file has "
+                               f"{n_channels} channel(s), 0 to {n_channels - 1}")
+        y = data[:, i]
+        if n_channels > 1:
+            notes.append(f"used channel {i + 1} of {n_channels}")
+    else:
+        raise ParameterError(f"channel={channel!r} must be 'first', 'mix' or an int")
+    return _make_signal(p, y, dx=1.0 / rate, x0=0.0, unit="s", notes=notes)
+
+
+def _wav_missing_bytes(p: Path) -> int:
+    """Bytes the RIFF ``data`` chunk declares beyond the end of the file (0 if none)."""
+    size = p.stat().st_size
+    with open(p, "rb") as fh:
+        offset = 12
+        for _ in range(64):  # chunks before 'data' are few (fmt, LIST, fact ...)
+            fh.seek(offset)
+            head = fh.read(8)
+            if len(head) < 8:
+                return 0
+            declared = int.from_bytes(head[4:], "little")
+            if head[:4] == b"data":
+                if declared == 0xFFFFFFFF:  # streaming writers leave the size open
+                    return 0
+                return max(0, declared - (size - offset - 8))
+            offset += 8 + declared + (declared & 1)
+    return 0
+
+
+def _load_numpy(p: Path, kind: str, *, dx, unit) -> Signal:
+    y_unit = ""
+    try:
+        loaded = np.load(p, allow_pickle=False)
+        if kind == "npz":
+            with loaded:
+                keys = list(loaded.files)
+                if "y" not in keys:
+                    raise LoadError(p, f"the archive has no array 'y' (it holds {keys})")
+                y = loaded["y"]
+                x = loaded["x"] if "x" in keys else None
+                if "unit" in keys:
+                    unit = str(loaded["unit"])
+                if "y_unit" in keys:
+                    y_unit = str(loaded["y_unit"])
+            arr = y if x is None else None
+        else:
+            arr, x, y = loaded, None, None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise LoadError(p, f"unreadable NumPy file ({exc})") from None
+    if arr is not None:
+        arr = np.asarray(arr)
+        if arr.ndim == 2 and arr.shape[1] == 2 and kind == "npy":
+            x, y = arr[:, 0], arr[:, 1]
+        elif arr.ndim == 1:
+            y = arr
+        else:
+            raise LoadError(p, f"array of shape {arr.shape}; a 1-D array or (n, 2) x,y "
+                               "columns is needed")
+    for name, a in (("y", y), ("x", x)):
+        if a is None:
+            continue
+        if np.iscomplexobj(a) or not np.issubdtype(np.asarray(a).dtype, np.number):
+            raise LoadError(p, f"{name} has dtype {np.asarray(a).dtype}; real numbers are needed")
+        if np.asarray(a).ndim != 1:
+            raise LoadError(p, f"{name} has shape {np.asarray(a).shape}; a 1-D array is needed")
+    if x is None:
+        return _make_signal(p, y, dx=dx or 1.0, x0=0.0, unit=unit or "", y_unit=y_unit)
+    return signal_from_xy(x, y, path=p, unit=unit or "", y_unit=y_unit)
+
+
+# --------------------------------------------------------------------------- text
+
+_COMMENT = ("#", "%", "//")
+_UNIT_WORDS = {
+    "cm-1": "cm^-1", "cm^-1": "cm^-1", "1/cm": "cm^-1", "cm**-1": "cm^-1", "/cm": "cm^-1",
+    "cm^{-1}": "cm^-1", "wavenumber": "cm^-1", "wavenumbers": "cm^-1",
+    "nm": "nm", "nanometers": "nm", "nanometres": "nm", "nanometer": "nm",
+    "um": "µm", "micrometers": "µm", "micrometres": "µm", "micron": "µm", "microns": "µm",
+    "ppm": "ppm", "hz": "Hz",
+    "s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s", "time": "s",
+    "ms": "ms", "msec": "ms", "milliseconds": "ms",
+    "sample": "", "samples": "", "index": "",
+}
+
+
+_LABELS = re.compile(r"[^\s(\[]+(?:\s*[(\[][^)\]]*[)\]])?")
+
+
+def _norm_word(w: str) -> str:
+    return (w.strip().lower().replace(" ", "").replace("\u2212", "-").replace("\u207b\u00b9", "^-1")
+            .replace("µ", "u").replace("μ", "u"))
+
+
+def unit_from_label(label: str) -> str | None:
+    """The axis unit a column label names, or None.
+
+    "wavenumber (cm-1)" -> "cm^-1", "time [s]" -> "s", "ppm" -> "ppm",
+    "Wavelength (nm)" -> "nm", "t (ms)" -> "ms"; an unknown unit in brackets
+    is returned as written.
+    """
+    m = re.search(r"[(\[]([^)\]]*)[)\]]", label)
+    if m:
+        inner = m.group(1).strip()
+        return _UNIT_WORDS.get(_norm_word(inner), inner)
+    for word in re.findall(r"[^\s,;:/_]+(?:/[^\s,;:_]+)?", label):
+        hit = _UNIT_WORDS.get(_norm_word(word))
+        if hit is not None:
+            return hit
+    return None
+
+
+def _split_fields(line: str, delim: str | None) -> list[str]:
+    fields = line.split() if delim is None else [f.strip().strip("\"'") for f in line.split(delim)]
+    if delim is not None and len(fields) > 1 and fields[-1] == "":
+        fields = fields[:-1]  # a trailing delimiter
+    return fields
+
+
+def _values(fields: list[str], decimal_comma: bool) -> list[float]:
+    return [float(f.replace(",", ".") if decimal_comma else f) for f in fields]
+
+
+def _parse_rows(p: Path, lines, delim, decimal_comma) -> np.ndarray:
+    rows, first = [], None
+    for lineno, ln in lines:
+        try:
+            values = _values(_split_fields(ln, delim), decimal_comma)
+        except ValueError:
+            raise LoadError(p, f"line {lineno} holds text where numbers are expected: "
+                               f"{ln[:80]!r}") from None
+        if rows and len(values) != len(rows[0]):
+            raise LoadError(p, f"line {lineno} has {len(values)} column(s) but line "
+                               f"{first} has {len(rows[0])}")
+        first = first or lineno
+        rows.append(values)
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _sniff_delimiter(line: str) -> str | None:
+    for d in ("\t", ";", ","):
+        if d in line:
+            return d
+    return None
+
+
+class _LineNumbers:
+    """File line number of each data row, worked out only when a message needs one."""
+
+    def __init__(self, lines: list[str], start: int):
+        self._lines, self._start, self._numbers = lines, start, None
+
+    def __getitem__(self, row: int) -> int:
+        if self._numbers is None:
+            self._numbers = [i + 1 for i in range(self._start, len(self._lines))
+                             if _is_data(self._lines[i])]
+        return self._numbers[row]
+
+
+def _is_data(line: str) -> bool:
+    line = line.strip()
+    return bool(line) and not line.startswith(_COMMENT)
+
+
+def _load_text(p: Path, *, dx, unit) -> Signal:
+    raw = read_input_bytes(p)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    all_lines = text.splitlines()
+    first = next((i for i, ln in enumerate(all_lines) if _is_data(ln)), None)
+    if first is None:
+        raise LoadError(p, "holds no data rows (only blank or comment lines)")
+    first_line = all_lines[first].strip()
+    sample = next((ln.strip() for ln in all_lines[first:first + 50]
+                   if re.match(r"\s*[-+.\d]", ln)), first_line)
+    delim = _sniff_delimiter(sample)
+    decimal_comma = delim != "," and "," in sample
+    header = None
+    try:
+        _values(_split_fields(first_line, delim), decimal_comma)
+        start = first
+    except ValueError:
+        # whitespace-separated labels keep "time [s]" as one label
+        header = (_split_fields(first_line, delim) if delim is not None
+                  else _LABELS.findall(first_line))
+        start = first + 1
+    row_lines = _LineNumbers(all_lines, start)
+    body = "\n".join(all_lines[start:])
+    if not body.strip():
+        raise LoadError(p, "holds a header but no data rows")
+    try:  # fast path in C; the loop below finds and names the line on any failure
+        data = np.loadtxt(_pyio.StringIO(body.replace(",", ".") if decimal_comma else body),
+                          delimiter=delim, ndmin=2, dtype=np.float64, comments="#")
+    except ValueError:
+        data = None
+    if data is None or data.size == 0:
+        lines = [(i + 1, ln.strip()) for i, ln in enumerate(all_lines)
+                 if i >= start and _is_data(ln)]
+        if not lines:
+            raise LoadError(p, "holds a header but no data rows")
+        data = _parse_rows(p, lines, delim, decimal_comma)
+    bad = ~np.isfinite(data)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise LoadError(p, f"{int(bad.sum())} value(s) are NaN or infinite "
+                           f"(first on line {row_lines[r]}, column {c + 1})")
+    n_cols = data.shape[1]
+    notes = []
+    if n_cols == 1:
+        y_unit = _y_label(header[0]) if header else ""
+        return _make_signal(p, data[:, 0], dx=dx or 1.0, x0=0.0, unit=unit or "",
+                            y_unit=y_unit, notes=notes)
+    x_unit, y_unit = None, ""
+    if header:
+        if len(header) == n_cols:
+            x_unit = unit_from_label(header[0])
+            y_unit = _y_label(header[1])
+        else:
+            x_unit = unit_from_label(" ".join(header))
+    if n_cols > 2:
+        notes.append(f"file has {n_cols} columns; used column 1 as x and column 2 as y")
+    return signal_from_xy(data[:, 0], data[:, 1], path=p,
+                          unit=x_unit if x_unit is not None else (unit or ""),
+                          y_unit=y_unit, notes=notes, line_numbers=row_lines)
+
+
+def _y_label(label: str) -> str:
+    return "" if label.strip().lower() in ("y", "value", "values", "") else label.strip()
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _make_signal(p: Path, y, *, dx, x0, unit, y_unit="", descending=False, notes=()) -> Signal:
+    y = np.asarray(y, dtype=np.float64)
+    if y.size < 2:
+        raise LoadError(p, f"{y.size} sample(s); at least 2 are needed")
+    bad = ~np.isfinite(y)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise LoadError(p, f"{int(bad.sum())} sample(s) are NaN or infinite (first at "
+                           f"sample {i})")
+    if unit == "ms":  # keep audio-like time axes in seconds
+        dx, x0, unit = dx * 1e-3, x0 * 1e-3, "s"
+    try:
+        return Signal(y, dx=dx, x0=x0, unit=unit, name=p.stem, source=p, y_unit=y_unit,
+                      descending=descending, notes=tuple(notes))
+    except ParameterError as exc:
+        raise LoadError(p, str(exc)) from None
+
+
+def signal_from_xy(x, y, *, path, unit: str = "", y_unit: str = "", notes=(),
+                   line_numbers=None) -> Signal:
+    """Build a Signal from an explicit x axis, making the axis uniform and ascending.
+
+    Parameters
+    ----------
+    x, y : array_like [shape=(n,), real]
+        Axis and samples in file order. ``x`` must be strictly monotonic.
+    path : str or Path
+        The file they came from (name, source, and error messages).
+    unit, y_unit : str
+        Axis unit and sample unit.
+    notes : sequence of str
+        Notes to keep; one is added when the axis is resampled.
+    line_numbers : sequence of int, optional
+        File line of each point, to name it when the axis is not monotonic.
+
+    Returns
+    -------
+    Signal
+        A descending ``x`` is flipped (``descending=True``). A non-uniform
+        ``x`` (relative spread of steps > ``UNIFORM_TOLERANCE``) is resampled
+        by linear interpolation onto the same count over the same span.
+    """
+    p = Path(path)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    notes = list(notes)
+    if x.shape != y.shape:
+        raise LoadError(p, f"x has {x.size} values but y has {y.size}")
+    if y.size < 2:
+        raise LoadError(p, f"{y.size} sample(s); at least 2 are needed")
+    if not np.isfinite(x).all():
+        i = int(np.flatnonzero(~np.isfinite(x))[0])
+        where = f"line {line_numbers[i]}" if line_numbers is not None else f"point {i}"
+        raise LoadError(p, f"x value on {where} is NaN or infinite")
+    d = np.diff(x)
+    descending = bool(d[0] < 0)
+    wrong = np.flatnonzero(d >= 0) if descending else np.flatnonzero(d <= 0)
+    if wrong.size:
+        i = int(wrong[0])
+        where = (f"lines {line_numbers[i]} and {line_numbers[i + 1]}"
+                 if line_numbers is not None else f"points {i} and {i + 1}")
+        raise LoadError(p, f"x axis is not strictly monotonic: {x[i]!r} then {x[i + 1]!r} "
+                           f"on {where}")
+    if descending:
+        x, y, d = x[::-1], y[::-1], -d[::-1]
+    n = x.size
+    dx = (x[-1] - x[0]) / (n - 1)
+    if (d.max() - d.min()) / dx > UNIFORM_TOLERANCE:
+        grid = x[0] + dx * np.arange(n)
+        grid[-1] = x[-1]
+        y = np.interp(grid, x, y)
+        shown = {"": "samples"}.get(unit, unit)
+        notes.append(f"resampled {n} non-uniform points to a uniform grid of {n} points, "
+                     f"spacing {dx:.6g} {shown}")
+    return _make_signal(p, y, dx=dx, x0=x[0], unit=unit, y_unit=y_unit,
+                        descending=descending, notes=notes)
+
+
+# --------------------------------------------------------------------------- writing
+
+_AXIS_NAMES = {"s": "time", "cm^-1": "wavenumber", "nm": "wavelength", "µm": "wavelength",
+               "ppm": "shift", "Hz": "frequency", "": "sample"}
+
+
+def _format_for(p: Path, fmt: str | None) -> str:
+    if fmt is not None:
+        f = fmt.lower().lstrip(".")
+        if f not in SAVE_EXTENSIONS:
+            raise ParameterError(f"fmt={fmt!r}; use one of {', '.join(SAVE_EXTENSIONS)}")
+        return f
+    ext = p.suffix.lower()
+    for f, e in SAVE_EXTENSIONS.items():
+        if ext == e or (f == "wav" and ext == ".wave") or (f == "ogg" and ext == ".oga"):
+            return f
+    raise SaveError(p, f"cannot tell the format from the extension {ext or '(none)'!r}; "
+                       f"use one of {', '.join(SAVE_EXTENSIONS.values())} or pass fmt=")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def save_signal(signal_or_y, path, *, rate: float | None = None, fmt: str | None = None,
+                subtype: str | None = None, refuse=None) -> tuple[str, ...]:
+    """Write a signal to a file, atomically.
+
+    Parameters
+    ----------
+    signal_or_y : Signal or array_like [shape=(n,), real]
+        What to write. A bare array has the axis ``arange(n) / rate`` in
+        seconds when ``rate`` is given, else sample indices.
+    path : str or Path
+        Target; the format comes from its extension unless ``fmt`` is given.
+    rate : float, optional
+        Samples per second for audio formats; default ``signal.rate`` when the
+        signal's unit is "s". Rounded to an integer for audio files.
+    fmt : {"wav", "flac", "ogg", "csv", "npy", "npz"}, optional
+        Format, overriding the extension.
+    subtype : str, optional
+        soundfile subtype for audio. WAV defaults to "FLOAT" (32-bit float:
+        values beyond +-1 are kept, nothing clips). FLAC defaults to "PCM_24"
+        and OGG to "VORBIS"; for these, and for a PCM WAV subtype, samples
+        whose peak exceeds 1 are scaled down to a peak of 1 and a note says so.
+    refuse : str or Path, optional
+        A file that must not be overwritten (the signal's input file).
+
+    Formats: CSV holds two columns, x and y, with a header naming the unit;
+    a ``descending`` signal is written high-to-low again, so loading the file
+    gives back the same signal. NPY holds y alone when the axis is plain
+    sample indices, else (n, 2) x,y columns in file order. NPZ holds ``y``,
+    ``x`` (file order), ``unit`` and ``y_unit``.
+
+    Returns
+    -------
+    tuple of str
+        Notes for the user (scaling applied, rate rounded ...).
+
+    Raises
+    ------
+    SaveError
+        The target is the refused file, the folder is missing or read-only,
+        the extension is unknown.
+    ParameterError
+        Audio output without a rate.
+    """
+    p = Path(path)
+    f = _format_for(p, fmt)
+    if refuse is not None and _same_file(p, Path(refuse)):
+        raise SaveError(p, "refusing to overwrite the input file; choose another name")
+    if isinstance(signal_or_y, Signal):
+        sig = signal_or_y
+    else:
+        y = np.asarray(signal_or_y, dtype=np.float64)
+        sig = Signal(y, dx=1.0 / rate if rate else 1.0, unit="s" if rate else "",
+                     name=p.stem)
+    notes = []
+    if f in ("wav", "flac", "ogg"):
+        _save_audio(sig, p, f, rate=rate, subtype=subtype, notes=notes)
+    elif f == "csv":
+        atomic_write_text(p, _csv_text(sig))
+    elif f == "npy":
+        plain = sig.unit == "" and sig.x0 == 0 and sig.dx == 1 and not sig.descending
+        arr = sig.y if plain else np.column_stack(_file_order(sig))
+        atomic_write(p, lambda fh: np.save(fh, arr), binary=True)
+    else:
+        x, y = _file_order(sig)
+        atomic_write(p, lambda fh: np.savez(fh, y=y, x=x, unit=np.array(sig.unit),
+                                            y_unit=np.array(sig.y_unit)), binary=True)
+    return tuple(notes)
+
+
+def _file_order(sig: Signal) -> tuple[np.ndarray, np.ndarray]:
+    x, y = sig.x, sig.y
+    return (x[::-1], y[::-1]) if sig.descending else (x, y)
+
+
+def _csv_text(sig: Signal) -> str:
+    x, y = _file_order(sig)
+    unit_label = f"{_AXIS_NAMES.get(sig.unit, 'x')} ({sig.unit})" if sig.unit else "sample"
+    y_label = sig.y_unit.replace(",", ";") or "y"
+    buf = _pyio.StringIO()
+    buf.write(f"{unit_label},{y_label}\n")
+    # repr gives the shortest text that reads back to the same float
+    buf.writelines(f"{a!r},{b!r}\n" for a, b in zip(x.tolist(), y.tolist(), strict=True))
+    return buf.getvalue()
+
+
+def _save_audio(sig: Signal, p: Path, f: str, *, rate, subtype, notes) -> None:
+    if rate is None:
+        if sig.unit != "s":
+            raise ParameterError(f"{p}: the signal's axis is in {sig.unit or 'samples'!r}, "
+                                 "not seconds; pass rate= to save it as audio")
+        rate = sig.rate
+    sr = int(round(rate))
+    if sr < 1:
+        raise ParameterError(f"{p}: rate={rate!r} Hz is below 1 Hz; audio needs >= 1")
+    if abs(sr - rate) > 1e-6 * rate:
+        notes.append(f"sample rate {rate:.6g} Hz rounded to {sr} Hz for {f.upper()}")
+    subtype = subtype or {"wav": "FLOAT", "flac": "PCM_24", "ogg": "VORBIS"}[f]
+    y = sig.y
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak > 1.0 and subtype not in ("FLOAT", "DOUBLE"):
+        y = y / peak
+        notes.append(f"peak {peak:.4g} exceeds full scale for {f.upper()} {subtype}; "
+                     f"scaled by {1 / peak:.4g}")
+    fmt_name = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}[f]
+    if not sf.check_format(fmt_name, subtype):
+        raise ParameterError(f"{p}: subtype {subtype!r} is not available for {fmt_name}")
+
+    def write(fh):
+        sf.write(fh, y, sr, format=fmt_name, subtype=subtype)
+
+    atomic_write(p, write, binary=True)

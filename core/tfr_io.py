@@ -1,0 +1,105 @@
+"""Save and load a TFR (or just a magnitude and its transform parameters) as NPZ."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import LoadError, ParameterError
+from core.transforms import TFR, TransformSpec
+
+__all__ = ["save_tfr", "load_magnitude", "MagnitudeTarget"]
+
+
+def save_tfr(path, tfr: TFR) -> Path:
+    """Write ``tfr`` to ``path`` (.npz), atomically.
+
+    Arrays: ``coefficients`` (complex128, rows ascending in frequency),
+    ``frequencies`` and ``times`` (physical units, one per row / column),
+    ``row_weights``, ``edge_row_indices``; scalars ``offset``, ``n_samples``,
+    ``dx``, ``x0``; strings ``unit`` and ``spec`` (TransformSpec as JSON).
+    """
+    from core.atomic import atomic_write
+
+    path = Path(path)
+    arrays = dict(
+        coefficients=tfr.coefficients,
+        frequencies=tfr.frequencies,
+        times=tfr.times,
+        row_weights=tfr.row_weights,
+        edge_row_indices=np.asarray(tfr.edge_row_indices, dtype=np.int64),
+        offset=np.float64(tfr.offset),
+        n_samples=np.int64(tfr.n_samples),
+        dx=np.float64(tfr.dx),
+        x0=np.float64(tfr.x0),
+        unit=np.str_(tfr.unit),
+        spec=np.str_(json.dumps(tfr.spec.to_dict())),
+    )
+
+    def write(f):
+        np.savez(f, **arrays)
+
+    atomic_write(path, write, binary=True)
+    return path
+
+
+@dataclass(frozen=True, eq=False)
+class MagnitudeTarget:
+    """A magnitude image and what is needed to retrieve a signal from it.
+
+    Attributes
+    ----------
+    S : np.ndarray [shape=(n_rows, n_frames), float64, >= 0]
+    spec : TransformSpec
+    n_samples : int
+    dx : float
+    x0 : float
+    unit : str
+    """
+
+    S: np.ndarray
+    spec: TransformSpec
+    n_samples: int
+    dx: float = 1.0
+    x0: float = 0.0
+    unit: str = "s"
+
+
+def load_magnitude(path) -> MagnitudeTarget:
+    """Read a magnitude target from an NPZ written by :func:`save_tfr`.
+
+    The file may hold ``coefficients`` (complex; the magnitude is taken) or
+    ``magnitude`` (real, >= 0), plus ``spec`` (JSON) and ``n_samples``.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            keys = set(z.files)
+            if "magnitude" in keys:
+                S = np.asarray(z["magnitude"], dtype=np.float64)
+            elif "coefficients" in keys:
+                S = np.abs(z["coefficients"])
+            else:
+                raise LoadError(path, "holds neither 'magnitude' nor 'coefficients'")
+            for key in ("spec", "n_samples"):
+                if key not in keys:
+                    raise LoadError(path, f"missing '{key}' (the transform parameters)")
+            spec = TransformSpec.from_dict(json.loads(str(z["spec"])))
+            n_samples = int(z["n_samples"])
+            dx = float(z["dx"]) if "dx" in keys else 1.0
+            x0 = float(z["x0"]) if "x0" in keys else 0.0
+            unit = str(z["unit"]) if "unit" in keys else "s"
+    except LoadError:
+        raise
+    except FileNotFoundError:
+        raise LoadError(path, "no such file") from None
+    except (OSError, ValueError, zipfile.BadZipFile, json.JSONDecodeError, ParameterError,
+            TypeError) as exc:
+        raise LoadError(path, f"not a readable magnitude NPZ ({exc})") from None
+    if S.ndim != 2:
+        raise LoadError(path, f"magnitude must be 2-D, got shape {S.shape}")
+    return MagnitudeTarget(S=S, spec=spec, n_samples=n_samples, dx=dx, x0=x0, unit=unit)

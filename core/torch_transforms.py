@@ -1,0 +1,356 @@
+"""Differentiable STFT and CWT in torch, matching core's numpy transforms.
+
+Both transforms are written as *frame operators* on an internal signal ``z``
+(the signal itself, optionally extended by ``padding`` free samples at each
+end), with four methods:
+
+``analysis(z)``
+    Coefficients ``(..., n_rows, n_frames)``, complex; differentiable.
+``adjoint(c)``
+    The adjoint of ``analysis`` for the inner products used by retrieval
+    (STFT: full-spectrum, i.e. every rfft bin but DC/Nyquist counted twice,
+    so that the coefficient norm is a time-domain energy).
+``pinv(c)``
+    Least-squares synthesis ``(A^H A)^{-1} A^H c``. Exact for the STFT
+    (``A^H A`` is diagonal in time, the sum of squared windows folded by the
+    padding) and for :class:`FullCWTOperator` (diagonal in frequency); the
+    cropped CWT has no cheap exact inverse, see :class:`CWTOperator`.
+``precondition(g)``
+    Apply ``(A^H A)^{-1}`` (or its diagonal approximation) to a gradient.
+
+STFT convention (ssqueezepy ``stft(..., padtype='reflect', modulated=True)``):
+reflect-pad ``x`` to ``N + n_fft - 1`` (left ``ceil((n_fft-1)/2)``), frames
+every ``hop``, each frame circularly shifted by ``-(n_fft // 2)`` and
+multiplied by the ifftshifted window, then rfft; rows ascending frequency.
+
+CWT convention (core.transforms): ``W = ifft(fft(reflect_pad(x)) * psi)``
+cropped to ``[pad_left, pad_left + N)``; ``psi`` rows ascending frequency.
+
+torch is imported here, at module level: import this module lazily.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from core.device import resolve_device, resolve_dtype
+
+__all__ = [
+    "stft_window",
+    "STFTOperator",
+    "CWTOperator",
+    "FullCWTOperator",
+    "stft",
+    "cwt",
+]
+
+
+def _reflect_index(n: int, left: int, right: int) -> np.ndarray:
+    """Source index in a length-``n`` vector of each sample of its reflect pad."""
+    idx = np.arange(n)
+    # np.pad's reflect mode repeats the reflection when the pad exceeds n - 1
+    return np.pad(idx, (left, right), mode="reflect")
+
+
+def stft_window(window, n_fft: int, win_len: int | None = None) -> np.ndarray:
+    """The length-``n_fft`` float64 window ssqueezepy's STFT uses.
+
+    Parameters
+    ----------
+    window : str or np.ndarray
+        A ``scipy.signal.get_window`` name (periodic) or explicit samples.
+    n_fft : int
+    win_len : int or None
+        None = ``n_fft`` (or ``len(window)`` for an array).
+    """
+    from ssqueezepy._stft import get_window
+
+    if isinstance(window, (tuple, list)):
+        window = np.asarray(window, dtype=np.float64)
+    if win_len is None:
+        win_len = len(window) if isinstance(window, np.ndarray) else n_fft
+    w = get_window(window, win_len, n_fft=n_fft, dtype="float64")
+    return np.asarray(w, dtype=np.float64)
+
+
+class STFTOperator:
+    """ssqueezepy's modulated STFT of an ``n_samples`` signal as a frame operator.
+
+    Parameters
+    ----------
+    window : np.ndarray [shape=(n_fft,), float64]
+        From :func:`stft_window`.
+    hop : int >= 1
+    n_samples : int
+        Length N of the signal the target magnitude belongs to.
+    padding : int >= 0
+        Free samples added at each end of the unknown: the internal signal
+        ``z`` has ``N + 2 * padding`` samples and only the rest of the
+        transform's reflect padding is tied to it. 0 = the exact transform.
+    device, dtype : torch device / dtype (strings accepted)
+    """
+
+    kind = "stft"
+
+    def __init__(self, window: np.ndarray, hop: int, n_samples: int, *, padding: int = 0,
+                 device="cpu", dtype="float64"):
+        window = np.asarray(window, dtype=np.float64)
+        n_fft = len(window)
+        self.n_fft, self.hop, self.n_samples = n_fft, int(hop), int(n_samples)
+        self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
+        cdtype = torch.complex128 if self.dtype == torch.float64 else torch.complex64
+        # ssqueezepy's padsignal: total n_fft - 1, the odd sample on the left
+        right = (n_fft - 1) // 2
+        left = n_fft - 1 - right
+        p = int(min(max(padding, 0), left, right))
+        self.padding = p
+        self.n_internal = self.n_samples + 2 * p
+        pad_idx = _reflect_index(self.n_internal, left - p, right - p)
+        n_padded = len(pad_idx)
+        self.n_frames = (n_padded - n_fft) // self.hop + 1
+        self.n_rows = n_fft // 2 + 1
+        # modulated frame t, slot m holds padded[t*hop + (m + n_fft//2) % n_fft]
+        slots = (np.arange(n_fft) + n_fft // 2) % n_fft
+        pos = np.arange(self.n_frames)[:, None] * self.hop + slots[None, :]
+        frame_idx = pad_idx[pos]  # (T, n_fft) -> index into z
+        win_mod = np.fft.ifftshift(window)
+        # full-spectrum weights: rfft bins other than DC/Nyquist stand for two
+        wts = np.full(self.n_rows, 2.0)
+        wts[0] = 1.0
+        if n_fft % 2 == 0:
+            wts[-1] = 1.0
+        # A^H A = n_fft * P^T diag(sum of squared windows) P: diagonal in z
+        diag = np.zeros(self.n_internal)
+        np.add.at(diag, frame_idx.ravel(), np.broadcast_to(win_mod**2, frame_idx.shape).ravel())
+        diag *= n_fft
+        if diag.min() <= 0:
+            from core.errors import ParameterError
+
+            raise ParameterError(
+                f"STFT window (n_fft={n_fft}) with hop={hop} leaves samples uncovered (NOLA fails)"
+            )
+        t = dict(device=self.device)
+        self._idx = torch.as_tensor(frame_idx, dtype=torch.long, **t)
+        self._idx_flat = self._idx.reshape(-1)
+        self._win = torch.as_tensor(win_mod, dtype=self.dtype, **t)
+        self._wts = torch.as_tensor(wts, dtype=self.dtype, **t)
+        self._dinv = torch.as_tensor(1.0 / diag, dtype=self.dtype, **t)
+        self.cdtype = cdtype
+        self.shape = (self.n_rows, self.n_frames)
+        # bins weighted for the coefficient inner product (retrieval losses)
+        self.weights = self._wts[:, None].expand(self.shape)
+
+    # -- signal <-> internal ---------------------------------------------------
+    def from_signal(self, x):
+        """Internal ``z`` from a signal ``x (..., N)``: symmetric extension by ``padding``."""
+        if self.padding == 0:
+            return x
+        p = self.padding
+        return torch.cat([x[..., :p].flip(-1), x, x[..., -p:].flip(-1)], dim=-1)
+
+    def to_signal(self, z):
+        """The ``N`` signal samples of an internal ``z``."""
+        p = self.padding
+        return z[..., p: p + self.n_samples] if p else z
+
+    # -- frame operator -------------------------------------------------------
+    def analysis(self, z):
+        frames = z[..., self._idx] * self._win  # (..., T, n_fft)
+        return torch.fft.rfft(frames, dim=-1).transpose(-1, -2)
+
+    def adjoint(self, c):
+        frames = torch.fft.irfft(c.transpose(-1, -2), n=self.n_fft, dim=-1)
+        frames = frames * (self._win * self.n_fft)
+        out = frames.new_zeros(frames.shape[:-2] + (self.n_internal,))
+        return out.index_add_(-1, self._idx_flat, frames.reshape(frames.shape[:-2] + (-1,)))
+
+    def precondition(self, g):
+        return g * self._dinv
+
+    def pinv(self, c):
+        return self.adjoint(c) * self._dinv
+
+
+class FullCWTOperator:
+    """Hop-1 filterbank over the whole padded domain (circular), a frame operator.
+
+    The unknown is the padded signal (``n_pad`` samples); coefficients cover
+    every padded column, of which only ``[pad_left, pad_left + N)`` carry the
+    target. ``A^H A`` is diagonal in frequency, so :meth:`pinv` is exact.
+
+    Parameters
+    ----------
+    psi : np.ndarray [shape=(n_rows, n_pad), real or complex]
+        Filterbank in the frequency domain (numpy FFT order), rows ascending
+        frequency.
+    n_samples, pad_left : int
+    """
+
+    kind = "cwt_full"
+
+    def __init__(self, psi: np.ndarray, n_samples: int, pad_left: int, *, device="cpu",
+                 dtype="float64"):
+        self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
+        self.cdtype = torch.complex128 if self.dtype == torch.float64 else torch.complex64
+        psi = np.asarray(psi)
+        self.n_rows, self.n_pad = psi.shape
+        self.n_samples, self.pad_left = int(n_samples), int(pad_left)
+        self.n_internal = self.n_pad
+        self.n_frames = self.n_pad
+        self.shape = (self.n_rows, self.n_pad)
+        d = np.sum(np.abs(psi) ** 2, axis=0)
+        # real z: the normal operator sees the symmetrised power
+        d = 0.5 * (d + np.roll(d[::-1], 1))
+        floor = 1e-12 * d.max()
+        self._psi = torch.as_tensor(psi, device=self.device).to(self.cdtype)
+        self._psic = self._psi.conj()
+        self._dinv = torch.as_tensor(1.0 / np.maximum(d, floor), dtype=self.dtype,
+                                     device=self.device)
+        self.weights = None
+        idx = _reflect_index(n_samples, pad_left, self.n_pad - n_samples - pad_left)
+        self._pad_idx = torch.as_tensor(idx, dtype=torch.long, device=self.device)
+
+    def from_signal(self, x):
+        return x[..., self._pad_idx]
+
+    def to_signal(self, z):
+        return z[..., self.pad_left: self.pad_left + self.n_samples]
+
+    def analysis(self, z):
+        return torch.fft.ifft(torch.fft.fft(z, dim=-1).unsqueeze(-2) * self._psi, dim=-1)
+
+    def adjoint(self, c):
+        spec = (torch.fft.fft(c, dim=-1) * self._psic).sum(-2)
+        return torch.fft.ifft(spec, dim=-1).real
+
+    def precondition(self, g):
+        return torch.fft.ifft(torch.fft.fft(g, dim=-1) * self._dinv, dim=-1).real
+
+    def pinv(self, c):
+        spec = (torch.fft.fft(c, dim=-1) * self._psic).sum(-2)
+        # Re(ifft(spec)) = ifft of the Hermitian part; filter that by 1/D
+        z = torch.fft.ifft(spec, dim=-1).real
+        return self.precondition(z)
+
+
+class CWTOperator:
+    """core's CWT of an ``n_samples`` signal (reflect pad, filterbank, crop).
+
+    ``analysis`` is exact (and differentiable); ``adjoint`` is its exact
+    adjoint. ``precondition`` / ``pinv`` use the diagonal-in-frequency normal
+    operator of the uncropped filterbank, a close approximation away from the
+    ends.
+
+    Parameters
+    ----------
+    psi : np.ndarray [shape=(n_rows, n_pad)]
+    n_samples, pad_left : int
+    padding : int >= 0
+        Free samples at each end of the unknown (the rest of the reflect
+        padding is tied to it).
+    """
+
+    kind = "cwt"
+
+    def __init__(self, psi: np.ndarray, n_samples: int, pad_left: int, *, padding: int = 0,
+                 device="cpu", dtype="float64"):
+        self.full = FullCWTOperator(psi, n_samples, pad_left, device=device, dtype=dtype)
+        self.device, self.dtype, self.cdtype = self.full.device, self.full.dtype, self.full.cdtype
+        self.n_rows, self.n_pad = self.full.n_rows, self.full.n_pad
+        self.n_samples, self.pad_left = int(n_samples), int(pad_left)
+        right = self.n_pad - self.n_samples - self.pad_left
+        p = int(min(max(padding, 0), self.pad_left, right))
+        self.padding = p
+        self.n_internal = self.n_samples + 2 * p
+        self.n_frames = self.n_samples
+        self.shape = (self.n_rows, self.n_samples)
+        self.weights = None
+        idx = _reflect_index(self.n_internal, self.pad_left - p, right - p)
+        self._pad_idx = torch.as_tensor(idx, dtype=torch.long, device=self.device)
+
+    def from_signal(self, x):
+        if self.padding == 0:
+            return x
+        p = self.padding
+        return torch.cat([x[..., :p].flip(-1), x, x[..., -p:].flip(-1)], dim=-1)
+
+    def to_signal(self, z):
+        p = self.padding
+        return z[..., p: p + self.n_samples] if p else z
+
+    def analysis(self, z):
+        full = self.full.analysis(z[..., self._pad_idx])
+        return full[..., self.pad_left: self.pad_left + self.n_samples]
+
+    def adjoint(self, c):
+        ext = c.new_zeros(c.shape[:-1] + (self.n_pad,))
+        ext[..., self.pad_left: self.pad_left + self.n_samples] = c
+        g = self.full.adjoint(ext)
+        out = g.new_zeros(g.shape[:-1] + (self.n_internal,))
+        return out.index_add_(-1, self._pad_idx, g)
+
+    def precondition(self, g):
+        # (A^H A)^-1 ~ restrict (C^H C)^-1 extend: the crop and the fold are ignored
+        return self._restrict(self.full.precondition(self._extend(g)))
+
+    def _extend(self, g):
+        p = self.padding
+        a = self.pad_left - p
+        out = g.new_zeros(g.shape[:-1] + (self.n_pad,))
+        out[..., a: a + self.n_internal] = g
+        return out
+
+    def _restrict(self, zfull):
+        p = self.padding
+        a = self.pad_left - p
+        return zfull[..., a: a + self.n_internal]
+
+    def pinv(self, c):
+        ext = c.new_zeros(c.shape[:-1] + (self.n_pad,))
+        ext[..., self.pad_left: self.pad_left + self.n_samples] = c
+        return self._restrict(self.full.pinv(ext))
+
+
+def _as_tensor(x, device, dtype):
+    if isinstance(x, torch.Tensor):
+        return x
+    return torch.as_tensor(np.asarray(x), device=resolve_device(device), dtype=resolve_dtype(dtype))
+
+
+def stft(x, window, *, hop: int, device=None, dtype="float64"):
+    """ssqueezepy's modulated STFT of ``x``, differentiable.
+
+    Parameters
+    ----------
+    x : torch.Tensor or np.ndarray [shape=(N,) or (B, N), float]
+    window : np.ndarray [shape=(n_fft,)]
+        From :func:`stft_window`.
+    hop : int
+
+    Returns
+    -------
+    torch.Tensor [shape=(..., n_fft // 2 + 1, n_frames), complex]
+    """
+    x = _as_tensor(x, device or "cpu", dtype)
+    op = STFTOperator(window, hop, x.shape[-1], device=x.device, dtype=x.dtype)
+    return op.analysis(x)
+
+
+def cwt(x, psi, *, pad_left: int, device=None, dtype="float64"):
+    """core's CWT of ``x`` from its frequency-domain filterbank, differentiable.
+
+    Parameters
+    ----------
+    x : torch.Tensor or np.ndarray [shape=(N,) or (B, N), float]
+    psi : np.ndarray [shape=(n_rows, n_pad)]
+    pad_left : int
+        Reflect padding on the left; the right gets ``n_pad - N - pad_left``.
+
+    Returns
+    -------
+    torch.Tensor [shape=(..., n_rows, N), complex]
+    """
+    x = _as_tensor(x, device or "cpu", dtype)
+    op = CWTOperator(psi, x.shape[-1], pad_left, device=x.device, dtype=x.dtype)
+    return op.analysis(x)

@@ -1,0 +1,827 @@
+"""Time-frequency transforms over ssqueezepy, with one result type.
+
+Row order, for every kind: row 0 is the LOWEST frequency and frequencies
+ascend with the row index (ssqueezepy's CWT returns scales ascending, i.e.
+frequencies descending, and its synchrosqueezed outputs differ again; all of
+that is normalised here).
+
+Frequencies are in cycles per signal unit: Hz when the axis is seconds,
+cycles per cm^-1 for an IR spectrum, and so on.
+
+The one-integral inverse of a hop-1 transform is
+
+    x[t] = sum_r row_weights[r] * Re(coefficients[r, t]) + offset
+
+and for the CWT kinds the transform carries two extra "edge rows" (when
+``spec.edge_rows``): a low-pass row below the lowest wavelet and a high-pass
+row above the highest, each the analytic signal of what the wavelets miss in
+that part of the spectrum, so that the full mask is the identity.
+
+The building blocks are public so that other backends (the torch twin) can
+rebuild the same transforms: :func:`cwt_filterbank` (frequency-domain filters
+on the padded grid, edge rows included), :func:`cwt_padding`,
+:func:`reflect_pad`, :func:`apply_filterbank`, :func:`stft_window`,
+:func:`stft_row_weights` and :func:`stft_frames`; :func:`transform`
+documents the exact STFT convention.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import scipy.fft as sp_fft
+
+from core.errors import ParameterError
+from core.signal import Signal
+
+__all__ = [
+    "KINDS", "WAVELETS", "SCALE_KINDS", "TransformSpec", "TFR", "transform",
+    "CWTFilterbank", "cwt_filterbank", "cwt_padding", "reflect_pad", "apply_filterbank",
+    "stft_window", "stft_row_weights", "stft_frames",
+]
+
+KINDS = ("cwt", "ssq_cwt", "stft", "ssq_stft")
+WAVELETS = ("gmw", "morlet", "bump")
+SCALE_KINDS = ("log", "log-piecewise")
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """Everything that defines a transform of a signal (not the signal itself).
+
+    Attributes
+    ----------
+    kind : {"cwt", "ssq_cwt", "stft", "ssq_stft"}
+    wavelet : {"gmw", "morlet", "bump"}
+        CWT kinds only.
+    nv : int >= 4
+        Voices per octave (CWT kinds).
+    scales : {"log", "log-piecewise"}
+        Scale distribution (CWT kinds); "log" inverts ~3x better.
+    fmin, fmax : float or None
+        Frequency limits in cycles per signal unit (CWT kinds); None = the
+        widest the signal length and Nyquist allow.
+    edge_rows : bool
+        CWT kinds: add the low-pass and high-pass rows that make the full mask
+        the identity.
+    window : str
+        STFT window name for ``scipy.signal.get_window`` ("hann", "hamming",
+        "dpss" ...), periodic.
+    window_array : tuple of float or None
+        An explicit window (overrides ``window``); length ``win_len``.
+    n_fft : int >= 2
+        STFT FFT length; the STFT has ``n_fft // 2 + 1`` rows.
+    win_len : int or None
+        Window length (<= n_fft); None = n_fft.
+    hop : int >= 1
+        STFT hop in samples. 1 makes the one-integral inverse exact and is
+        required by ssq_stft.
+    """
+
+    kind: str = "cwt"
+    wavelet: str = "gmw"
+    nv: int = 32
+    scales: str = "log"
+    fmin: float | None = None
+    fmax: float | None = None
+    edge_rows: bool = True
+    window: str = "hann"
+    window_array: tuple[float, ...] | None = field(default=None, repr=False)
+    n_fft: int = 256
+    win_len: int | None = None
+    hop: int = 1
+
+    @property
+    def is_cwt(self) -> bool:
+        return self.kind in ("cwt", "ssq_cwt")
+
+    @property
+    def is_ssq(self) -> bool:
+        return self.kind.startswith("ssq_")
+
+    def to_dict(self) -> dict:
+        """JSON-friendly parameters (round-trips through :meth:`from_dict`)."""
+        d = asdict(self)
+        if d["window_array"] is not None:
+            d["window_array"] = list(d["window_array"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TransformSpec:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ParameterError(f"unknown transform parameter(s): {sorted(unknown)}")
+        d = dict(d)
+        if d.get("window_array") is not None:
+            d["window_array"] = tuple(float(v) for v in d["window_array"])
+        return cls(**d)
+
+
+@dataclass(frozen=True, eq=False)
+class TFR:
+    """A time-frequency representation of one signal.
+
+    Attributes
+    ----------
+    coefficients : np.ndarray [shape=(n_rows, n_frames), complex128]
+        Row 0 = lowest frequency. For hop 1, ``n_frames == n_samples``.
+    frequencies : np.ndarray [shape=(n_rows,), float64, ascending]
+        Row centre frequency in cycles per signal unit (edge rows: nominal
+        values just outside the wavelets' range).
+    times : np.ndarray [shape=(n_frames,), float64]
+        Axis value (signal unit) at the centre of each column.
+    row_weights : np.ndarray [shape=(n_rows,), float64]
+        One-integral inverse weights (see module docstring).
+    offset : float
+        Added to every sample by the full inverse (the mean, where the
+        transform drops it; 0 when an edge row carries DC).
+    spec : TransformSpec
+    n_samples : int
+        Length of the signal transformed.
+    dx, x0 : float
+        The signal's sample spacing and first axis value.
+    unit : str
+        The signal's axis unit.
+    edge_row_indices : tuple of int
+        Rows that are edge rows (empty for STFT kinds or edge_rows=False).
+    """
+
+    coefficients: np.ndarray
+    frequencies: np.ndarray
+    times: np.ndarray
+    row_weights: np.ndarray
+    offset: float
+    spec: TransformSpec
+    n_samples: int
+    dx: float
+    x0: float = 0.0
+    unit: str = "s"
+    edge_row_indices: tuple[int, ...] = ()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.coefficients.shape
+
+    @property
+    def n_rows(self) -> int:
+        return self.coefficients.shape[0]
+
+    @property
+    def n_frames(self) -> int:
+        return self.coefficients.shape[1]
+
+    @property
+    def magnitude(self) -> np.ndarray:
+        """|coefficients| [shape=(n_rows, n_frames), float64]."""
+        return np.abs(self.coefficients)
+
+
+# --------------------------------------------------------------------------
+# Building blocks (public: the torch twin in core/ rebuilds the transforms from
+# them and must match to 1e-6)
+# --------------------------------------------------------------------------
+
+# ssqueezepy mutates a Wavelet while it transforms (``wavelet.N`` is set and
+# restored, ``_Psih`` cached), so calls sharing one cached object are serialised.
+_SSQ_LOCK = threading.RLock()
+
+
+def _check_spec(spec: TransformSpec) -> None:
+    if not isinstance(spec, TransformSpec):
+        raise ParameterError(f"spec must be a TransformSpec, got {type(spec).__name__}")
+    if spec.kind not in KINDS:
+        raise ParameterError(f"unknown transform kind {spec.kind!r}; expected one of {KINDS}")
+    if spec.is_cwt:
+        if spec.wavelet not in WAVELETS:
+            raise ParameterError(
+                f"unknown wavelet {spec.wavelet!r}; expected one of {WAVELETS}")
+        if not isinstance(spec.nv, (int, np.integer)) or spec.nv < 4:
+            raise ParameterError(f"nv={spec.nv!r}: voices per octave must be an integer >= 4")
+        if spec.scales not in SCALE_KINDS:
+            raise ParameterError(
+                f"unknown scale distribution {spec.scales!r}; expected one of {SCALE_KINDS}")
+        for name in ("fmin", "fmax"):
+            v = getattr(spec, name)
+            if v is None:
+                continue
+            try:
+                ok = np.isfinite(float(v)) and float(v) >= 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ParameterError(f"{name}={v!r} must be a finite frequency >= 0")
+        if spec.fmin is not None and spec.fmax is not None and spec.fmin >= spec.fmax:
+            raise ParameterError(f"fmin={spec.fmin!r} must be below fmax={spec.fmax!r}")
+    else:
+        if not isinstance(spec.n_fft, (int, np.integer)) or spec.n_fft < 2:
+            raise ParameterError(f"n_fft={spec.n_fft!r} must be an integer >= 2")
+        if spec.win_len is not None and not (
+                isinstance(spec.win_len, (int, np.integer)) and 1 <= spec.win_len <= spec.n_fft):
+            raise ParameterError(
+                f"win_len={spec.win_len!r} must be an integer in [1, n_fft={spec.n_fft}]")
+        if not isinstance(spec.hop, (int, np.integer)) or spec.hop < 1:
+            raise ParameterError(f"hop={spec.hop!r} must be an integer >= 1")
+        if spec.kind == "ssq_stft" and spec.hop != 1:
+            raise ParameterError(
+                f"hop={spec.hop}: ssq_stft needs hop 1 (synchrosqueezing inverts per sample)")
+
+
+@functools.lru_cache(maxsize=8)
+def _wavelet(name: str):
+    """The ssqueezepy Wavelet object for ``name``, float64, built once.
+
+    GMW uses the L1 ("bandpass") norm, as ``ssqueezepy.cwt`` does by default.
+    """
+    from ssqueezepy import Wavelet
+
+    cfg = {"dtype": "float64"}
+    if name == "gmw":
+        cfg["norm"] = "bandpass"
+    return Wavelet((name, cfg))
+
+
+@functools.lru_cache(maxsize=8)
+def _adm_ssq(name: str) -> float:
+    from ssqueezepy.utils import adm_ssq
+
+    return float(adm_ssq(_wavelet(name)))
+
+
+@functools.lru_cache(maxsize=32)
+def _all_scales(wavelet: str, scales: str, nv: int, n_samples: int) -> np.ndarray:
+    from ssqueezepy.utils import process_scales
+
+    try:
+        s = process_scales(scales, n_samples, _wavelet(wavelet), nv=nv)
+    except Exception as exc:  # ssqueezepy raises bare Exception for tiny N
+        raise ParameterError(
+            f"{n_samples} samples are too few for a {wavelet} CWT with nv={nv} "
+            f"{scales!r} scales (ssqueezepy: {exc})") from None
+    s = np.asarray(s, dtype=np.float64).ravel()
+    s.flags.writeable = False
+    return s
+
+
+def _associated_frequencies(wavelet: str, scales: np.ndarray, n_samples: int,
+                            dx: float) -> np.ndarray:
+    """Frequencies of wavelet rows, ssq_cwt's convention (maprange='peak').
+
+    Returns them ASCENDING, i.e. for ``scales[::-1]``: the same values
+    ``ssq_cwt(..., fs=1/dx)`` returns as ``ssq_freqs`` for these scales
+    (log-spaced between the discrete peak frequencies of the largest and the
+    smallest scale on the padded grid).
+    """
+    from ssqueezepy.ssqueezing import _compute_associated_frequencies
+    from ssqueezepy.utils import infer_scaletype
+
+    kind, _ = infer_scaletype(scales)
+    f = _compute_associated_frequencies(
+        scales, n_samples, _wavelet(wavelet), kind, "peak", True, dx, "cwt")
+    return np.asarray(f, dtype=np.float64).ravel()
+
+
+def _scale_row_weights(scales: np.ndarray, Css: float) -> np.ndarray:
+    """One-integral weights of CWT rows, ``(2 / Css) * ln(2) / nv`` per row.
+
+    For 'log-piecewise' scales the two pieces have different voices per
+    octave (as in ``ssqueezepy.icwt``, which inverts them separately).
+    """
+    from ssqueezepy.utils import logscale_transition_idx
+
+    def piece(s):
+        if len(s) < 2:
+            return np.full(len(s), np.nan)
+        dlog = np.log(s[1] / s[0])  # = ln2 / nv of this piece
+        return np.full(len(s), (2.0 / Css) * dlog)
+
+    idx = logscale_transition_idx(scales) if len(scales) > 2 else None
+    if idx is None:
+        return piece(scales)
+    w0, w1 = piece(scales[:idx]), piece(scales[idx:])
+    # a one-scale piece borrows its neighbour's spacing
+    if np.isnan(w0).any():
+        w0[:] = w1[0]
+    if np.isnan(w1).any():
+        w1[:] = w0[-1]
+    return np.concatenate([w0, w1])
+
+
+def reflect_pad(x: np.ndarray, n_pad: int, pad_left: int) -> np.ndarray:
+    """Reflect-pad the last axis to ``n_pad`` samples, ``pad_left`` on the left.
+
+    Same as ``ssqueezepy.utils.padsignal(x, 'reflect')`` (numpy 'reflect':
+    ``[1,2,3,4] -> [3,4,3,2, 1,2,3,4, 3,2,1]``).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(..., n), float64]
+    n_pad, pad_left : int
+
+    Returns
+    -------
+    np.ndarray [shape=(..., n_pad), float64]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    right = n_pad - x.shape[-1] - pad_left
+    if right < 0 or pad_left < 0:
+        raise ParameterError(
+            f"cannot pad {x.shape[-1]} samples to n_pad={n_pad} with pad_left={pad_left}")
+    width = [(0, 0)] * (x.ndim - 1) + [(pad_left, right)]
+    return np.pad(x, width, mode="reflect")
+
+
+def cwt_padding(n_samples: int) -> tuple[int, int]:
+    """``(n_pad, pad_left)`` of ssqueezepy's CWT padding (``utils.p2up``).
+
+    ``n_pad = 2 ** (1 + round(log2(n)))`` (at least the next power of 2 above
+    ``n``, often twice that); the signal sits at ``[pad_left, pad_left + n)``.
+    """
+    from ssqueezepy.utils import p2up
+
+    n_pad, n1, _ = p2up(int(n_samples))
+    return int(n_pad), int(n1)
+
+
+@dataclass(frozen=True, eq=False)
+class CWTFilterbank:
+    """The CWT of ``spec`` for signals of ``n_samples``, as frequency-domain filters.
+
+    The transform is exactly::
+
+        xp = reflect_pad(x, n_pad, pad_left)
+        W = ifft(fft(xp) * psi, axis=-1)[:, pad_left:pad_left + n_samples]
+
+    and, for ``spec.kind == 'cwt'``, ``x == row_weights @ W.real + offset``
+    (offset = 0 with edge rows, else the mean).
+
+    Attributes
+    ----------
+    psi : np.ndarray [shape=(n_rows, n_pad), float64, read-only]
+        Filters on the padded FFT grid (numpy FFT bin order, bin k =
+        k / n_pad cycles per sample). Row 0 = LOWEST frequency. Wavelet rows
+        are ssqueezepy's ``Wavelet(scale=s, N=n_pad, nohalf=False)``; edge
+        rows (first and last, when ``spec.edge_rows``) are analytic
+        complement filters: ``2 * G`` on positive bins, ``G`` at DC and
+        Nyquist, 0 on negative bins.
+    n_pad, pad_left : int
+        Padded length and left padding (see :func:`cwt_padding`).
+    frequencies : np.ndarray [shape=(n_rows,), float64, ascending]
+        Cycles per signal unit (ssq_cwt's 'peak' convention for wavelet rows;
+        edge rows nominal: ``f_lo / 2**(1/nv)`` and
+        ``max(Nyquist, f_hi * 2**(1/nv))``).
+    row_weights : np.ndarray [shape=(n_rows,), float64]
+        One-integral weights of the rows of ``W``: ``(2/Css) ln2/nv`` for
+        wavelet rows (Css = ``ssqueezepy.utils.adm_ssq``), 1 for edge rows.
+        For an ``ssq_cwt`` spec these are the weights whose sum the edge
+        rows complement (ssq's own ``ln2/nv`` times ``2/Css``).
+    scales : np.ndarray [shape=(n_rows,), float64]
+        Wavelet scale of each row (descending, as frequency ascends); NaN
+        for edge rows.
+    edge_row_indices : tuple of int
+        ``(0, n_rows - 1)`` with edge rows, else ``()``.
+    n_samples : int
+    dx : float
+    """
+
+    psi: np.ndarray
+    n_pad: int
+    pad_left: int
+    frequencies: np.ndarray
+    row_weights: np.ndarray
+    scales: np.ndarray
+    edge_row_indices: tuple[int, ...]
+    n_samples: int
+    dx: float
+
+    @property
+    def n_rows(self) -> int:
+        return self.psi.shape[0]
+
+    @property
+    def offset_from_mean(self) -> bool:
+        """True when the full inverse must add the signal mean (no edge rows)."""
+        return not self.edge_row_indices
+
+
+def _cwt_limits_msg(spec, f, dx):
+    return (f"the wavelets of nv={spec.nv} {spec.scales!r} scales reach "
+            f"{f[0]:.6g} to {f[-1]:.6g} cycles per unit (Nyquist {0.5 / dx:.6g})")
+
+
+@functools.lru_cache(maxsize=8)
+def _peak_radian(name: str) -> float:
+    """Continuous peak (radian frequency) of the wavelet at scale 1."""
+    from ssqueezepy.wavelets import find_maximum
+
+    wc, _ = find_maximum(_wavelet(name).fn)
+    return float(wc)
+
+
+def _selected_scales(spec: TransformSpec, n_samples: int, dx: float) -> np.ndarray:
+    """Scales (ascending, as ssqueezepy orders them) whose rows lie in [fmin, fmax].
+
+    Chosen by each scale's peak frequency, then trimmed so that the row
+    frequencies of the kept scales (see :func:`_associated_frequencies`,
+    recomputed for the subset) stay inside the limits too.
+    """
+    s = _all_scales(spec.wavelet, spec.scales, int(spec.nv), n_samples)
+    nyq = 0.5 / dx
+    if spec.fmax is not None and spec.fmax > nyq * (1 + 1e-9):
+        raise ParameterError(f"fmax={spec.fmax!r} is above the Nyquist frequency {nyq:.6g}")
+    f_lowest = 1.0 / (n_samples * dx)
+    if spec.fmin is not None and 0 < spec.fmin < f_lowest * (1 - 1e-9):
+        raise ParameterError(
+            f"fmin={spec.fmin!r} is below the lowest frequency {n_samples} samples resolve "
+            f"(1 / (N dx) = {f_lowest:.6g}); use 0 or None for the widest range")
+    if spec.fmin is None and spec.fmax is None:
+        return s
+    f = np.minimum(_peak_radian(spec.wavelet) / s, np.pi) / (2 * np.pi * dx)
+    keep = np.ones(len(s), dtype=bool)
+    if spec.fmin is not None:
+        keep &= f >= spec.fmin
+    if spec.fmax is not None:
+        keep &= f <= spec.fmax
+    sel = np.ascontiguousarray(s[keep])
+    while len(sel) >= 2:
+        fr = _associated_frequencies(spec.wavelet, sel, n_samples, dx)
+        if spec.fmax is not None and fr[-1] > spec.fmax:
+            sel = sel[1:]           # smallest scale = highest frequency
+        elif spec.fmin is not None and fr[0] < spec.fmin:
+            sel = sel[:-1]
+        else:
+            break
+    if len(sel) < 2:
+        fa = _associated_frequencies(spec.wavelet, s, n_samples, dx)
+        raise ParameterError(
+            f"fmin={spec.fmin!r}, fmax={spec.fmax!r} leave fewer than 2 wavelets: "
+            + _cwt_limits_msg(spec, fa, dx))
+    return np.ascontiguousarray(sel)
+
+
+def _ssq_const(scales: np.ndarray, n_samples: int) -> np.ndarray:
+    """The ``ln2 / nv`` ssqueezepy's ``ssqueeze`` multiplies each row by.
+
+    Per scale (ascending scale order); 'log-piecewise' gives two values.
+    """
+    from ssqueezepy.utils import process_scales
+
+    _, kind, _, nv = process_scales(scales, n_samples, get_params=True)
+    if not kind.startswith("log"):
+        raise ParameterError(f"scales inferred as {kind!r}; only log scales are supported")
+    nv = np.asarray(nv, dtype=np.float64).ravel()
+    return np.broadcast_to(np.log(2) / nv, (len(scales),)).astype(np.float64)
+
+
+def cwt_filterbank(spec: TransformSpec, n_samples: int, *, dx: float = 1.0) -> CWTFilterbank:
+    """The frequency-domain CWT filterbank of ``spec`` for ``n_samples``.
+
+    Cached (``functools.lru_cache`` on the hashable arguments); the arrays are
+    read-only.
+
+    Parameters
+    ----------
+    spec : TransformSpec
+        kind 'cwt' or 'ssq_cwt'.
+    n_samples : int >= 2
+    dx : float > 0
+        Sample spacing (frequencies come out in cycles per unit of ``dx``).
+
+    Raises
+    ------
+    ParameterError
+        Not a CWT kind, or bad wavelet / nv / scales / limits.
+    """
+    _check_spec(spec)
+    if not spec.is_cwt:
+        raise ParameterError(f"cwt_filterbank needs a CWT kind, got kind={spec.kind!r}")
+    n_samples = int(n_samples)
+    if n_samples < 2:
+        raise ParameterError(f"n_samples={n_samples}: at least 2 samples are needed")
+    dx = float(dx)
+    if not np.isfinite(dx) or dx <= 0:
+        raise ParameterError(f"dx={dx!r} must be > 0")
+    # key on the CWT fields only, so STFT-only fields do not duplicate big entries
+    key = TransformSpec(kind=spec.kind, wavelet=spec.wavelet, nv=int(spec.nv),
+                        scales=spec.scales,
+                        fmin=None if spec.fmin is None else float(spec.fmin),
+                        fmax=None if spec.fmax is None else float(spec.fmax),
+                        edge_rows=bool(spec.edge_rows))
+    return _cwt_filterbank(key, n_samples, dx)
+
+
+# two entries: at N = 65536 one filterbank holds ~300 MB
+@functools.lru_cache(maxsize=2)
+def _cwt_filterbank(spec: TransformSpec, n_samples: int, dx: float) -> CWTFilterbank:
+    wav = _wavelet(spec.wavelet)
+    Css = _adm_ssq(spec.wavelet)
+    scales = _selected_scales(spec, n_samples, dx)          # ascending scale
+    freqs = _associated_frequencies(spec.wavelet, scales, n_samples, dx)  # ascending f
+    n_pad, pad_left = cwt_padding(n_samples)
+
+    with _SSQ_LOCK:
+        psi = np.asarray(wav(scale=scales[::-1, None], N=n_pad, nohalf=False))
+    psi = np.ascontiguousarray(psi.real if np.iscomplexobj(psi) else psi, dtype=np.float64)
+    s_rows = scales[::-1].copy()
+    if spec.kind == "cwt":
+        weights = _scale_row_weights(scales, Css)[::-1].copy()
+    else:
+        weights = (2.0 / Css) * _ssq_const(scales, n_samples)[::-1]
+
+    edge = ()
+    if spec.edge_rows:
+        lo, hi = _edge_filters(psi, weights, freqs, n_pad, dx)
+        psi = np.vstack([lo, psi, hi])
+        step = 2.0 ** (1.0 / spec.nv)
+        freqs = np.concatenate([[freqs[0] / step], freqs, [max(0.5 / dx, freqs[-1] * step)]])
+        weights = np.concatenate([[1.0], weights, [1.0]])
+        s_rows = np.concatenate([[np.nan], s_rows, [np.nan]])
+        edge = (0, len(freqs) - 1)
+    for a in (psi, freqs, weights, s_rows):
+        a.flags.writeable = False
+    return CWTFilterbank(psi=psi, n_pad=n_pad, pad_left=pad_left, frequencies=freqs,
+                         row_weights=weights, scales=s_rows, edge_row_indices=edge,
+                         n_samples=n_samples, dx=dx)
+
+
+def _edge_filters(psi, weights, freqs, n_pad, dx):
+    """Low- and high-pass analytic filters completing the wavelets to identity.
+
+    The real part of the weighted row sum responds with
+    ``R[k] = sum_j w_j (psi_j[k] + psi_j[-k]) / 2`` (symmetric in k); the
+    complement ``G = 1 - R`` is split at the geometric middle of the
+    wavelets' frequencies, and each part is made analytic so that its row's
+    real part is the real signal filtered by that part of G.
+    """
+    R = weights @ psi
+    R = 0.5 * (R + np.roll(R[::-1], 1))     # R[-k] for k = 0..n_pad-1
+    G = 1.0 - R
+    k = np.arange(n_pad)
+    k_abs = np.minimum(k, n_pad - k)          # |frequency| in bins
+    k_mid = np.sqrt(freqs[0] * freqs[-1]) * dx * n_pad
+    analytic = np.zeros(n_pad)
+    analytic[1:n_pad // 2] = 2.0
+    analytic[0] = 1.0
+    if n_pad % 2 == 0:
+        analytic[n_pad // 2] = 1.0
+    else:
+        analytic[n_pad // 2] = 2.0
+    low = np.where(k_abs < k_mid, G, 0.0) * analytic
+    high = np.where(k_abs >= k_mid, G, 0.0) * analytic
+    return low, high
+
+
+def _fft_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def apply_filterbank(x: np.ndarray, fb: CWTFilterbank, *, rows: slice | None = None,
+                     chunk: int = 32) -> np.ndarray:
+    """``ifft(fft(reflect_pad(x)) * psi)`` unpadded: the CWT rows of ``fb``.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_samples,), float64]
+    fb : CWTFilterbank
+    rows : slice or None
+        Only these rows of ``fb.psi`` (default all).
+    chunk : int
+        Rows per FFT batch (bounds the memory of the padded intermediate).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_rows, n_samples), complex128]
+    """
+    psi = fb.psi if rows is None else fb.psi[rows]
+    xh = sp_fft.fft(reflect_pad(x, fb.n_pad, fb.pad_left), workers=_fft_workers())
+    n = fb.n_samples
+    out = np.empty((psi.shape[0], n), dtype=np.complex128)
+    for i in range(0, psi.shape[0], chunk):
+        Wp = sp_fft.ifft(psi[i:i + chunk] * xh, axis=-1, workers=_fft_workers(),
+                         overwrite_x=True)
+        out[i:i + chunk] = Wp[:, fb.pad_left:fb.pad_left + n]
+    return out
+
+
+# --------------------------------------------------------------------------
+# STFT building blocks
+# --------------------------------------------------------------------------
+
+def stft_window(spec: TransformSpec) -> np.ndarray:
+    """The STFT window padded to ``n_fft``, un-shifted [shape=(n_fft,), float64].
+
+    ``window_array`` (length ``win_len``) or the periodic
+    ``scipy.signal.get_window(window, win_len)``, zero-padded to ``n_fft``
+    with ``(n_fft - win_len) // 2`` zeros on the left (ssqueezepy's
+    ``_stft.get_window``). Its centre sample ``g[n_fft // 2]`` fixes the
+    hop-1 inverse constant.
+    """
+    _check_spec(spec)
+    if spec.is_cwt:
+        raise ParameterError(f"stft_window needs an STFT kind, got kind={spec.kind!r}")
+    return _stft_window(spec.window, spec.window_array, int(spec.n_fft),
+                        int(spec.win_len or spec.n_fft)).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _stft_window(window, window_array, n_fft, win_len) -> np.ndarray:
+    import scipy.signal
+
+    if window_array is not None:
+        g = np.asarray(window_array, dtype=np.float64)
+        if g.ndim != 1 or g.size != win_len:
+            raise ParameterError(
+                f"window_array has {g.size} values; win_len={win_len} are needed")
+        if not np.all(np.isfinite(g)):
+            raise ParameterError("window_array holds NaN or infinite values")
+    else:
+        try:
+            g = scipy.signal.get_window(window, win_len, fftbins=True)
+        except (ValueError, TypeError) as exc:
+            raise ParameterError(f"window={window!r}: {exc}") from None
+        g = np.asarray(g, dtype=np.float64)
+    pl = (n_fft - win_len) // 2
+    g = np.pad(g, (pl, n_fft - win_len - pl))
+    g.flags.writeable = False
+    return g
+
+
+def stft_frames(n_samples: int, hop: int) -> int:
+    """Number of STFT frames: frame k is centred on sample ``k * hop``."""
+    return (int(n_samples) - 1) // int(hop) + 1
+
+
+def stft_row_weights(spec: TransformSpec, g: np.ndarray | None = None) -> np.ndarray:
+    """Hop-1 one-integral weights of the ``n_fft // 2 + 1`` STFT rows.
+
+    ``x[t] = sum_r w_r Re S[r, t]`` with ``w_r = c_r / (n_fft * g[n_fft//2])``,
+    ``c_r = 1`` for DC (and Nyquist when n_fft is even), 2 otherwise: the
+    inverse DFT of a frame at its centre sample, folded onto rfft rows.
+    """
+    g = stft_window(spec) if g is None else g
+    n_fft = len(g)
+    gc = g[n_fft // 2]
+    c = np.full(n_fft // 2 + 1, 2.0)
+    c[0] = 1.0
+    if n_fft % 2 == 0:
+        c[-1] = 1.0
+    return c / (n_fft * gc)
+
+
+# --------------------------------------------------------------------------
+# transform()
+# --------------------------------------------------------------------------
+
+def transform(signal: Signal, spec: TransformSpec = TransformSpec()) -> TFR:
+    """Transform ``signal`` as ``spec`` says.
+
+    Conventions (all kinds): float64 / complex128; row 0 = lowest frequency;
+    frequencies in cycles per signal unit (``fs = 1 / signal.dx``); column k
+    at axis value ``times[k] = x0 + k * hop * dx`` (hop 1 for CWT kinds).
+
+    - 'cwt': :func:`cwt_filterbank` applied with reflect padding (identical
+      to ``ssqueezepy.cwt(x, wavelet, scales, padtype='reflect')`` rows,
+      flipped, plus the edge rows).
+    - 'ssq_cwt': ``ssqueezepy.ssq_cwt(x, wavelet, scales=<array>, fs=1/dx)``
+      (maprange 'peak'), rows flipped to ascending, plus the filterbank's
+      edge rows. Row weights ``2 / Css`` (issq_cwt's constant), 1 for edges.
+    - 'stft': ``ssqueezepy.stft(x, g, n_fft, n_fft, hop, padtype='reflect',
+      modulated=True, dtype='float64')`` with ``g = stft_window(spec)``:
+      ``S[f, k] = sum_m g[m] xp[k*hop + m] exp(-2j pi f (m - n_fft//2) / n_fft)``
+      where ``xp`` is ``x`` reflect-padded by ``n_fft // 2`` on the left and
+      ``(n_fft - 1) // 2`` on the right, i.e. frame k is centred on sample
+      ``k * hop`` with its phase referred to that centre. Rows are the rfft
+      bins ``f / (n_fft * dx)``; ``stft_frames(N, hop)`` columns.
+    - 'ssq_stft': synchrosqueezes that STFT (hop 1) like
+      ``ssqueezepy.ssq_stft(..., fs=1/dx)`` does, except the DC and Nyquist
+      rows are halved (with their derivative, so their phase transform is
+      unchanged) before squeezing so that one weight ``2 / (g_c * fs)`` per
+      row inverts exactly. (ssqueezepy's ``issq_stft`` uses ``2 / g_c``,
+      which is ``fs`` times too large when ``ssq_stft`` got ``fs``.)
+
+    Raises
+    ------
+    ParameterError
+        Bad spec (unknown kind or wavelet, hop > 1 for ssq_stft, n_fft larger
+        than the signal, fmin >= fmax, limits outside what N and Nyquist allow).
+    """
+    if not isinstance(signal, Signal):
+        raise ParameterError(f"transform needs a Signal, got {type(signal).__name__}")
+    _check_spec(spec)
+    x = signal.y
+    if spec.is_cwt:
+        return _transform_cwt(signal, x, spec)
+    return _transform_stft(signal, x, spec)
+
+
+def _transform_cwt(signal: Signal, x: np.ndarray, spec: TransformSpec) -> TFR:
+    N, dx = x.size, signal.dx
+    fb = cwt_filterbank(spec, N, dx=dx)
+    offset = 0.0 if spec.edge_rows else float(x.mean())
+    if spec.kind == "cwt":
+        C = apply_filterbank(x, fb)
+        weights, freqs = fb.row_weights, fb.frequencies
+    else:
+        C, weights, freqs = _ssq_cwt_rows(x, spec, fb, dx)
+    return TFR(coefficients=C, frequencies=np.array(freqs), times=signal.x0 + dx * np.arange(N),
+               row_weights=np.array(weights), offset=offset, spec=spec, n_samples=N, dx=dx,
+               x0=signal.x0, unit=signal.unit, edge_row_indices=fb.edge_row_indices)
+
+
+def _ssq_cwt_rows(x, spec, fb, dx):
+    import ssqueezepy
+
+    N = x.size
+    scales = _selected_scales(spec, N, dx)
+    wav = _wavelet(spec.wavelet)
+    with _SSQ_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Tx, _, ssq_freqs, _ = ssqueezepy.ssq_cwt(
+            x.copy(), wav, scales=scales, fs=1.0 / dx, padtype="reflect", maprange="peak",
+            cache_wavelet=False, astensor=False)
+    Tx = np.asarray(Tx, dtype=np.complex128)[::-1]
+    f = np.asarray(ssq_freqs, dtype=np.float64)[::-1]
+    if not np.all(np.diff(f) > 0):
+        raise ParameterError("ssq_cwt returned frequencies that do not ascend")
+    w = np.full(len(f), 2.0 / _adm_ssq(spec.wavelet))
+    if spec.edge_rows:
+        e0, e1 = fb.edge_row_indices
+        E = apply_filterbank(x, fb, rows=slice(0, 1))
+        Eh = apply_filterbank(x, fb, rows=slice(e1, e1 + 1))
+        Tx = np.vstack([E, Tx, Eh])
+        step = 2.0 ** (1.0 / spec.nv)
+        f = np.concatenate([[f[0] / step], f, [max(0.5 / dx, f[-1] * step)]])
+        w = np.concatenate([[1.0], w, [1.0]])
+    return np.ascontiguousarray(Tx), w, f
+
+
+def _transform_stft(signal: Signal, x: np.ndarray, spec: TransformSpec) -> TFR:
+    import ssqueezepy
+    N, dx = x.size, signal.dx
+    n_fft, hop = int(spec.n_fft), int(spec.hop)
+    if n_fft > N:
+        raise ParameterError(f"n_fft={n_fft} is larger than the signal ({N} samples)")
+    if hop > N:
+        raise ParameterError(f"hop={hop} is larger than the signal ({N} samples)")
+    g = stft_window(spec)
+    if not _nola(g, hop):
+        raise ParameterError(
+            f"window {spec.window!r} (win_len={spec.win_len or n_fft}) with hop={hop} "
+            "violates NOLA: some samples are not covered, the STFT cannot be inverted"
+        )
+    gc = g[n_fft // 2]
+    if hop == 1 and abs(gc) < 1e-12:
+        raise ParameterError(
+            f"window centre g[n_fft//2]={gc!r} is zero; the hop-1 inverse divides by it")
+    fs = 1.0 / dx
+    with _SSQ_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if spec.kind == "stft":
+            C = ssqueezepy.stft(x.copy(), g, n_fft=n_fft, win_len=n_fft, hop_len=hop,
+                                fs=fs, padtype="reflect", modulated=True, dtype="float64")
+            weights = stft_row_weights(spec, g)
+        else:
+            C = _ssq_stft(x, g, n_fft, fs)
+            weights = np.full(n_fft // 2 + 1, 2.0 / (gc * fs))
+    C = np.ascontiguousarray(np.asarray(C, dtype=np.complex128))
+    freqs = np.arange(n_fft // 2 + 1) / (n_fft * dx)
+    times = signal.x0 + dx * hop * np.arange(C.shape[1])
+    return TFR(coefficients=C, frequencies=freqs, times=times, row_weights=weights, offset=0.0,
+               spec=spec, n_samples=N, dx=dx, x0=signal.x0, unit=signal.unit,
+               edge_row_indices=())
+
+
+def _nola(g: np.ndarray, hop: int) -> bool:
+    """Non-zero overlap-add: every sample is covered by some window."""
+    g2 = np.asarray(g, dtype=np.float64) ** 2
+    g2 = np.pad(g2, (0, (-len(g2)) % hop))
+    cover = g2.reshape(-1, hop).sum(axis=0)
+    return bool(cover.min() > 1e-10 * max(cover.max(), np.finfo(np.float64).tiny))
+
+
+def _ssq_stft(x, g, n_fft, fs):
+    import ssqueezepy
+    from ssqueezepy.ssqueezing import ssqueeze
+
+    Sx, dSx = ssqueezepy.stft(x.copy(), g, n_fft=n_fft, win_len=n_fft, hop_len=1, fs=fs,
+                              padtype="reflect", modulated=True, derivative=True,
+                              dtype="float64")
+    Sx = np.asarray(Sx, dtype=np.complex128)
+    dSx = np.asarray(dSx, dtype=np.complex128)
+    # DC (and Nyquist) have weight 1 in the inverse DFT, every other bin 2;
+    # halving them (and their derivative: same phase transform) lets one
+    # weight serve every row, wherever squeezing moves the energy.
+    half = [0] + ([n_fft // 2] if n_fft % 2 == 0 else [])
+    Sx[half] *= 0.5
+    dSx[half] *= 0.5
+    # the rfft bins; ssqueezepy's own linspace(0, fs/2, n_rows) is off for odd n_fft
+    Sfs = np.arange(Sx.shape[0]) * (fs / n_fft)
+    gamma = 10 * np.finfo(np.float64).eps
+    Tx, _ = ssqueeze(Sx, None, ssq_freqs=Sfs, Sfs=Sfs, flipud=False, gamma=gamma, dWx=dSx,
+                     maprange="maximal", transform="stft")
+    return Tx

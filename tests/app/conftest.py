@@ -1,0 +1,74 @@
+"""Fixtures for the GUI tests: offscreen Qt, a window on a short chirp, mouse helpers."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_API", "pyside6")
+
+import numpy as np  # noqa: E402
+import pyqtgraph as pg  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import QEvent, QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtGui import QMouseEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from core.signal import Signal  # noqa: E402
+from core.transforms import TransformSpec  # noqa: E402
+
+# Synthetic moves arrive within microseconds; pyqtgraph would drop all but one per 10 ms.
+pg.setConfigOptions(imageAxisOrder="row-major", mouseRateLimit=-1)
+
+
+def short_chirp(n: int = 1024, fs: float = 1024.0) -> Signal:
+    """An exponential chirp 2 -> 400 Hz (+1) over n samples: small, fast to transform."""
+    import scipy.signal
+
+    t = np.arange(n) / fs
+    y = scipy.signal.chirp(t, f0=2.0, t1=t[-1], f1=400.0, method="logarithmic") + 1.0
+    return Signal(y, dx=1.0 / fs, unit="s", name="test chirp")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    """A shown MainWindow on a short chirp (CWT, 16 voices), transform finished."""
+    from app.main_window import MainWindow
+
+    win = MainWindow(settings=settings)
+    win.error_dialogs = False
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    win.tfr_view.scene().minDragTime = 0  # a drag starts on the first move, as in pyqtgraph's tests
+    with qtbot.waitSignal(win.doc.tfr_changed, timeout=60_000):
+        win.doc.set_signal(short_chirp(), TransformSpec(kind="cwt", nv=16))
+    yield win
+    win.doc.shutdown()
+
+
+def send_mouse(widget, kind: str, pos, *, buttons=Qt.MouseButton.LeftButton,
+               modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    """Deliver one mouse event to ``widget`` with the pressed buttons set (QTest's
+    mouseMove carries no buttons, so drags are sent as real QMouseEvents)."""
+    types = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove,
+             "release": QEvent.Type.MouseButtonRelease}
+    p = QPointF(pos)
+    button = Qt.MouseButton.NoButton if kind == "move" else Qt.MouseButton.LeftButton
+    held = Qt.MouseButton.NoButton if kind == "release" else buttons
+    ev = QMouseEvent(types[kind], p, widget.mapToGlobal(p), button, held, modifiers)
+    QApplication.sendEvent(widget, ev)
+
+
+def drag(widget, points, *, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    """Press at points[0], move through the rest, release at the last one."""
+    send_mouse(widget, "press", points[0], modifiers=modifiers)
+    for p in points[1:]:
+        send_mouse(widget, "move", p, modifiers=modifiers)
+    send_mouse(widget, "release", points[-1], modifiers=modifiers)

@@ -1,0 +1,207 @@
+"""The image's mouse tools, driven with real mouse events on the real widgets."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from core.bands import Band, band_ranges
+from core.inversion import RangeInverter, invert_with_residual
+from tests.app.conftest import drag
+
+LEFT = Qt.MouseButton.LeftButton
+
+
+def _band_vertices(sig):
+    T = sig.x[-1]
+    t = np.array([0.2, 0.45, 0.7]) * T
+    f = 2.0 * 200.0 ** (t / T)          # the test chirp's instantaneous frequency
+    return np.column_stack([t, f * 1.8]), np.column_stack([t, f / 1.8])
+
+
+def _click_band(qtbot, view, upper, lower):
+    vp = view.viewport()
+    for edge in (upper, lower):
+        for t, f in edge:
+            qtbot.mouseClick(vp, LEFT, pos=view.data_to_widget(t, f))
+        qtbot.keyClick(view, Qt.Key.Key_Return)
+
+
+def test_band_from_clicks_gives_core_index_arrays(qtbot, window):
+    view, doc = window.tfr_view, window.doc
+    view.set_tool("band")
+    upper, lower = _band_vertices(doc.signal)
+    with qtbot.waitSignal(doc.inversion_changed):
+        _click_band(qtbot, view, upper, lower)
+
+    assert len(doc.layers) == 1 and doc.layers[0].is_band
+    lay = doc.layers[0]
+    # The clicked vertices are the intended ones to within a screen pixel.
+    px_t, px_y = view.vb.viewPixelSize()
+    assert np.allclose(lay.upper[:, 0], upper[:, 0], atol=1.5 * px_t)
+    assert np.allclose(np.log10(lay.upper[:, 1]), np.log10(upper[:, 1]), atol=1.5 * px_y)
+    assert np.allclose(np.log10(lay.lower[:, 1]), np.log10(lower[:, 1]), atol=1.5 * px_y)
+
+    # Exactly what core computes for those vertices ...
+    start, end = band_ranges(Band(upper=lay.upper, lower=lay.lower), doc.tfr)
+    assert np.array_equal(lay.ranges[0], start) and np.array_equal(lay.ranges[1], end)
+    assert np.array_equal(lay.mask.sum(axis=0), end - start)
+    # ... and, up to the pixel rounding, for the intended vertices.
+    s2, e2 = band_ranges(Band(upper=upper, lower=lower), doc.tfr)
+    assert np.abs(start - s2).max() <= 1 and np.abs(end - e2).max() <= 1
+    assert (end > start).sum() > 0.4 * doc.tfr.n_frames
+
+    band, resid = RangeInverter(doc.tfr).band_and_residual(start, end)
+    assert np.allclose(doc.inversion, band) and np.allclose(doc.residual, resid)
+    curve = window.signal_view.curves["inversion"]
+    assert np.allclose(curve.yData, band)
+
+
+def test_band_vertex_drag_is_one_undo_step(qtbot, window):
+    doc, view = window.doc, window.tfr_view
+    upper, lower = _band_vertices(doc.signal)
+    doc.layers.add_band(upper, lower)
+    before = doc.layers[0].ranges[1].copy()
+    roi = view._rois[0][0]
+    handle = roi.getHandles()[1]
+    start = view.mapFromScene(handle.scenePos())
+    end = start + type(start)(0, -40)     # drag the middle upper vertex up 40 px
+    n_steps = doc.layers.undo_stack.count()
+    with qtbot.waitSignal(doc.inversion_changed):
+        drag(view.viewport(), [start, start + type(start)(0, -20), end])
+    assert doc.layers.undo_stack.count() == n_steps + 1
+    lay = doc.layers[0]
+    assert lay.upper[1, 1] > upper[1, 1] * 1.05
+    assert (lay.ranges[1] >= before).all() and (lay.ranges[1] > before).any()
+    doc.layers.undo_stack.undo()
+    assert np.allclose(doc.layers[0].upper, upper)
+    assert np.array_equal(doc.layers[0].ranges[1], before)
+
+
+def _widget_points(view, ts, fs):
+    return [view.data_to_widget(t, f) for t, f in zip(ts, fs)]
+
+
+def test_brush_stroke_changes_mask_and_inversion_and_undo_redo_restore(qtbot, window):
+    doc, view = window.doc, window.tfr_view
+    view.set_tool("brush")
+    T = doc.signal.x[-1]
+    ts = np.linspace(0.3, 0.6, 8) * T
+    fs = 2.0 * 200.0 ** (ts / T)
+    assert doc.inversion is None
+    with qtbot.waitSignal(doc.inversion_changed):
+        drag(view.viewport(), _widget_points(view, ts, fs))
+
+    assert len(doc.layers) == 1 and not doc.layers[0].is_band
+    mask = doc.layers[0].mask.copy()
+    assert mask.any()
+    # The stroke runs along the chirp: painted cells sit in the columns it crossed.
+    cols = np.flatnonzero(mask.any(axis=0))
+    c0, c1 = np.searchsorted(doc.tfr.times, [ts[0], ts[-1]])
+    assert cols.min() >= c0 - 30 and cols.max() <= c1 + 30
+    inv = doc.inversion.copy()
+    band, _ = invert_with_residual(doc.tfr, mask)
+    assert np.allclose(inv, band)
+    assert np.abs(inv).max() > 0.05
+    assert np.allclose(window.signal_view.curves["inversion"].yData, inv)
+
+    # One stroke is one step (the layer it created included).
+    window.undo_action.trigger()
+    assert len(doc.layers) == 0 and doc.inversion is None
+    assert window.signal_view.curves["inversion"].yData is None or \
+        len(window.signal_view.curves["inversion"].yData) == 0
+    window.redo_action.trigger()
+    assert np.array_equal(doc.layers[0].mask, mask)
+    assert np.allclose(doc.inversion, inv)
+
+
+def test_second_stroke_undo_restores_first(qtbot, window):
+    doc, view = window.doc, window.tfr_view
+    view.set_tool("brush")
+    T = doc.signal.x[-1]
+    drag(view.viewport(), _widget_points(view, [0.2 * T, 0.3 * T], [20, 20]))
+    first, inv1 = doc.layers[0].mask.copy(), doc.inversion.copy()
+    drag(view.viewport(), _widget_points(view, [0.6 * T, 0.7 * T], [100, 100]))
+    assert len(doc.layers) == 1 and doc.layers[0].mask.sum() > first.sum()
+    assert not np.allclose(doc.inversion, inv1)
+    doc.layers.undo_stack.undo()
+    assert np.array_equal(doc.layers[0].mask, first)
+    assert np.allclose(doc.inversion, inv1)
+
+
+def test_rectangle_replace_add_subtract(qtbot, window):
+    doc, view = window.doc, window.tfr_view
+    view.set_tool("rect")
+    T = doc.signal.x[-1]
+    vp = view.viewport()
+    drag(vp, _widget_points(view, [0.2 * T, 0.25 * T, 0.4 * T], [10, 20, 50]))
+    m1 = doc.layers[0].mask.copy()
+    rows, cols = np.nonzero(m1)
+    # A filled axis-aligned rectangle: every cell of its bounding box.
+    assert m1[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()
+    assert m1.sum() == (np.ptp(rows) + 1) * (np.ptp(cols) + 1)
+
+    shift, alt = Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.AltModifier
+    drag(vp, _widget_points(view, [0.6 * T, 0.65 * T, 0.8 * T], [10, 20, 50]), modifiers=shift)
+    m2 = doc.layers[0].mask.copy()
+    assert (m2 & m1).sum() == m1.sum() and m2.sum() > m1.sum()
+    drag(vp, _widget_points(view, [0.1 * T, 0.2 * T, 0.9 * T], [25, 30, 35]), modifiers=alt)
+    m3 = doc.layers[0].mask
+    assert m3.sum() < m2.sum() and not (m3 & ~m2).any()
+    drag(vp, _widget_points(view, [0.45 * T, 0.5 * T, 0.55 * T], [100, 120, 150]))
+    m4 = doc.layers[0].mask
+    assert not (m4 & m1).any() and m4.any()          # plain drag replaces
+    assert doc.layers.undo_stack.count() >= 4
+
+
+def test_lasso_fills_the_outline(qtbot, window):
+    doc, view = window.doc, window.tfr_view
+    view.set_tool("lasso")
+    T = doc.signal.x[-1]
+    ts = np.array([0.3, 0.5, 0.7, 0.5]) * T
+    fs = np.array([50.0, 150.0, 50.0, 15.0])
+    drag(view.viewport(), _widget_points(view, ts, fs))
+    m = doc.layers[0].mask
+    assert m.any()
+    r, c = view.grid.cell_at(0.5 * T, float(view.grid.freq_to_y(50.0)))
+    assert m[r, c]                                   # the centre is inside
+    r, c = view.grid.cell_at(0.9 * T, float(view.grid.freq_to_y(50.0)))
+    assert not m[r, c]
+    assert doc.inversion is not None
+
+
+def test_layer_visibility_and_invert_selection(qtbot, window):
+    doc = window.doc
+    upper, lower = _band_vertices(doc.signal)
+    doc.layers.add_band(upper, lower)
+    band_mask = doc.layers[0].mask.copy()
+    doc.layers.invert_selection()
+    assert not doc.layers[0].visible
+    assert np.array_equal(doc.layers[1].mask, ~band_mask)
+    band, resid = invert_with_residual(doc.tfr, ~band_mask)
+    assert np.allclose(doc.inversion, band)
+    doc.layers.undo_stack.undo()                     # one step
+    assert len(doc.layers) == 1 and doc.layers[0].visible
+    # Hiding the only layer empties the selection; the panel's checkbox does the same.
+    item = window.layer_panel.list.item(0)
+    item.setCheckState(Qt.CheckState.Unchecked)
+    assert not doc.layers[0].visible and doc.inversion is None
+    doc.layers.undo_stack.undo()
+    assert doc.layers[0].visible and doc.inversion is not None
+
+
+def test_cursor_readout(qtbot, window):
+    view = window.tfr_view
+    T = window.doc.signal.x[-1]
+    pos = view.data_to_widget(0.5 * T, 40.0)
+    with qtbot.waitSignal(view.cursor_read) as blocker:
+        qtbot.mouseMove(view.viewport(), pos)
+    text = blocker.args[0]
+    assert "f = " in text and "dB" in text and "Hz" in text
+
+
+def test_tool_shortcuts(qtbot, window):
+    for key, tool in ((Qt.Key.Key_B, "band"), (Qt.Key.Key_P, "brush"), (Qt.Key.Key_R, "rect"),
+                      (Qt.Key.Key_L, "lasso"), (Qt.Key.Key_H, "pan")):
+        qtbot.keyClick(window, key)
+        assert window.tfr_view.tool == tool

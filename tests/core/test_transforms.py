@@ -1,0 +1,243 @@
+"""Tests for core/transforms.py: conventions, exact full-mask identity, errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import ssqueezepy
+
+from core.errors import ParameterError
+from core.signal import Signal
+from core.transforms import (
+    KINDS,
+    TFR,
+    WAVELETS,
+    TransformSpec,
+    apply_filterbank,
+    cwt_filterbank,
+    cwt_padding,
+    reflect_pad,
+    stft_frames,
+    stft_row_weights,
+    stft_window,
+    transform,
+)
+
+SMALL_STFT = dict(n_fft=128)
+
+
+def full_inverse(tfr: TFR) -> np.ndarray:
+    return tfr.row_weights @ tfr.coefficients.real + tfr.offset
+
+
+def spec_for(kind, **kw):
+    if kind in ("stft", "ssq_stft"):
+        kw = {**SMALL_STFT, **kw}
+    return TransformSpec(kind=kind, **kw)
+
+
+# -- full mask = identity ---------------------------------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("fixture", ["chirp_signal", "voice_like", "speech_slice"])
+def test_full_inverse_reproduces_signal(kind, fixture, request, rel_error):
+    sig = request.getfixturevalue(fixture)
+    if isinstance(sig, tuple):
+        sig = sig[0]
+    tfr = transform(sig, spec_for(kind))
+    err = rel_error(full_inverse(tfr), sig.y)
+    assert err <= (1e-2 if kind in ("cwt", "ssq_cwt") else 1e-6)
+    # the edge rows make the CWT kinds exact, not just within tolerance
+    assert err < 1e-8
+
+
+@pytest.mark.parametrize("kind", ["cwt", "ssq_cwt"])
+@pytest.mark.parametrize("wavelet", WAVELETS)
+@pytest.mark.parametrize("scales", ["log", "log-piecewise"])
+def test_cwt_identity_every_wavelet_and_scale_kind(kind, wavelet, scales, two_components,
+                                                   rel_error):
+    sig, _ = two_components
+    tfr = transform(sig, TransformSpec(kind=kind, wavelet=wavelet, scales=scales, nv=16))
+    assert rel_error(full_inverse(tfr), sig.y, trim=0.0) < 1e-8
+    assert tfr.edge_row_indices == (0, tfr.n_rows - 1)
+    assert list(tfr.row_weights[[0, -1]]) == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("kind", ["cwt", "ssq_cwt"])
+def test_without_edge_rows_the_mean_is_the_offset_and_some_signal_is_lost(
+        kind, speech_slice, rel_error):
+    tfr = transform(speech_slice, TransformSpec(kind=kind, edge_rows=False))
+    assert tfr.edge_row_indices == ()
+    assert tfr.offset == pytest.approx(speech_slice.y.mean())
+    err = rel_error(full_inverse(tfr), speech_slice.y)
+    assert 1e-6 < err <= 1e-1  # what plain ssqueezepy loses; edge rows recover it
+
+
+def test_fmin_fmax_limit_the_wavelet_rows_and_edges_keep_the_identity(chirp_signal, rel_error):
+    spec = TransformSpec(kind="cwt", fmin=30.0, fmax=200.0, nv=16)
+    tfr = transform(chirp_signal, spec)
+    wav = tfr.frequencies[1:-1]
+    assert wav[0] >= 30.0 and wav[-1] <= 200.0
+    assert wav[0] < 30.0 * 2 ** (2 / 16) and wav[-1] > 200.0 / 2 ** (2 / 16)
+    assert rel_error(full_inverse(tfr), chirp_signal.y, trim=0.0) < 1e-8
+    # ssq_cwt of the same spec has the same rows and frequencies
+    tsq = transform(chirp_signal, spec.__class__(**{**spec.to_dict(), "kind": "ssq_cwt"}))
+    np.testing.assert_allclose(tsq.frequencies, tfr.frequencies, rtol=1e-12)
+
+
+# -- agreement with ssqueezepy and with the documented building blocks ------------
+
+def test_cwt_rows_are_ssqueezepy_cwt_flipped(two_components):
+    from core.transforms import _selected_scales, _wavelet
+
+    sig, _ = two_components
+    spec = TransformSpec(kind="cwt", nv=16)
+    tfr = transform(sig, spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scales = _selected_scales(spec, sig.n, sig.dx)
+        Wx, _ = ssqueezepy.cwt(sig.y.copy(), _wavelet("gmw"), scales=scales, padtype="reflect")
+    np.testing.assert_allclose(tfr.coefficients[1:-1], np.asarray(Wx)[::-1], atol=1e-12)
+
+
+def test_ssq_cwt_rows_are_ssqueezepy_flipped(chirp_signal):
+    from core.transforms import _selected_scales, _wavelet
+
+    spec = TransformSpec(kind="ssq_cwt", nv=16)
+    tfr = transform(chirp_signal, spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scales = _selected_scales(spec, chirp_signal.n, chirp_signal.dx)
+        Tx, _, f, _ = ssqueezepy.ssq_cwt(chirp_signal.y.copy(), _wavelet("gmw"), scales=scales,
+                                         fs=1 / chirp_signal.dx, maprange="peak")
+    np.testing.assert_allclose(tfr.coefficients[1:-1], np.asarray(Tx)[::-1], atol=1e-12)
+    np.testing.assert_allclose(tfr.frequencies[1:-1], np.asarray(f)[::-1], rtol=1e-12)
+
+
+def test_filterbank_formula_and_padding_match_ssqueezepy(chirp_signal):
+    from ssqueezepy.utils import p2up, padsignal
+
+    x = chirp_signal.y
+    n_pad, pad_left = cwt_padding(x.size)
+    assert (n_pad, pad_left) == p2up(x.size)[:2]
+    np.testing.assert_array_equal(reflect_pad(x, n_pad, pad_left), padsignal(x, "reflect"))
+    spec = TransformSpec(kind="cwt", nv=8)
+    fb = cwt_filterbank(spec, x.size, dx=chirp_signal.dx)
+    assert fb is cwt_filterbank(spec, x.size, dx=chirp_signal.dx)  # cached
+    assert fb.psi.shape == (fb.n_rows, n_pad) and fb.psi.dtype == np.float64
+    assert not fb.psi.flags.writeable
+    W = np.fft.ifft(np.fft.fft(reflect_pad(x, n_pad, pad_left)) * fb.psi)[:, pad_left:pad_left
+                                                                          + x.size]
+    np.testing.assert_allclose(apply_filterbank(x, fb), W, atol=1e-12)
+    np.testing.assert_allclose(fb.row_weights @ W.real, x, atol=1e-10)
+    assert np.all(np.isnan(fb.scales[[0, -1]])) and np.all(np.diff(fb.scales[1:-1]) < 0)
+    # edge rows are analytic filters: nothing on negative frequencies
+    assert np.all(fb.psi[[0, -1], n_pad // 2 + 1:] == 0)
+
+
+def test_stft_convention_frame_centred_on_k_hop(chirp_signal):
+    spec = TransformSpec(kind="stft", n_fft=64, win_len=48, hop=5, window="hamming")
+    tfr = transform(chirp_signal, spec)
+    g = stft_window(spec)
+    assert g.shape == (64,) and g[:8].max() == 0 and g[-8:].max() == 0
+    x = chirp_signal.y
+    xp = np.pad(x, (32, 31), mode="reflect")
+    assert tfr.n_frames == stft_frames(x.size, 5) == (x.size - 1) // 5 + 1
+    for k in (0, 7, tfr.n_frames - 1):
+        frame = xp[k * 5:k * 5 + 64] * g
+        m = np.arange(64) - 32
+        ref = (frame[None, :] * np.exp(-2j * np.pi * np.arange(33)[:, None] * m / 64)).sum(1)
+        np.testing.assert_allclose(tfr.coefficients[:, k], ref, atol=1e-10)
+    np.testing.assert_allclose(tfr.times, chirp_signal.x0 + 5 * chirp_signal.dx
+                               * np.arange(tfr.n_frames))
+
+
+def test_stft_row_weights_constants():
+    spec = TransformSpec(kind="stft", n_fft=64)
+    w = stft_row_weights(spec)
+    gc = stft_window(spec)[32]
+    assert w[0] == w[-1] == pytest.approx(1 / (64 * gc))
+    np.testing.assert_allclose(w[1:-1], 2 / (64 * gc))
+    odd = stft_row_weights(TransformSpec(kind="stft", n_fft=63))
+    assert odd[-1] == pytest.approx(2 * odd[0])
+
+
+# -- row order and physical frequencies -------------------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dx, unit, f_tone", [(1e-3, "s", 50.0), (0.5, "cm^-1", 0.13)])
+def test_rows_ascend_and_a_tone_peaks_at_its_frequency(kind, dx, unit, f_tone):
+    n = 2048
+    x = np.cos(2 * np.pi * f_tone * dx * np.arange(n))
+    sig = Signal(x, dx=dx, x0=400.0, unit=unit)
+    tfr = transform(sig, spec_for(kind, n_fft=256))
+    assert np.all(np.diff(tfr.frequencies) > 0)
+    assert tfr.coefficients.dtype == np.complex128 and tfr.frequencies.dtype == np.float64
+    assert tfr.times[0] == 400.0 and tfr.times[1] == pytest.approx(400.0 + dx * tfr.spec.hop)
+    mag = tfr.magnitude[:, tfr.n_frames // 2]
+    peak = tfr.frequencies[int(np.argmax(mag))]
+    tol = 0.05 if kind in ("cwt", "ssq_cwt") else 1 / (256 * dx * f_tone)
+    assert abs(peak - f_tone) <= tol * f_tone
+    assert tfr.frequencies[-1] >= 0.5 / dx * (1 - 1e-12)
+
+
+# -- bad inputs --------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec, match", [
+    (TransformSpec(kind="wigner"), "unknown transform kind 'wigner'"),
+    (TransformSpec(kind="cwt", wavelet="haar"), "unknown wavelet 'haar'"),
+    (TransformSpec(kind="cwt", nv=2), "nv=2"),
+    (TransformSpec(kind="cwt", scales="linear"), "'linear'"),
+    (TransformSpec(kind="stft", hop=0), "hop=0"),
+    (TransformSpec(kind="ssq_stft", hop=4), "hop=4"),
+    (TransformSpec(kind="stft", n_fft=4096), "n_fft=4096 is larger than the signal"),
+    (TransformSpec(kind="stft", n_fft=64, win_len=65), "win_len=65"),
+    (TransformSpec(kind="cwt", fmin=100.0, fmax=50.0), "fmin=100.0 must be below fmax=50.0"),
+    (TransformSpec(kind="cwt", fmax=900.0), "fmax=900.0 is above the Nyquist"),
+    (TransformSpec(kind="cwt", fmin=0.1), "fmin=0.1 is below the lowest frequency"),
+    (TransformSpec(kind="cwt", fmin=300.0, fmax=301.0), "leave fewer than 2 wavelets"),
+    (TransformSpec(kind="stft", window="nonesuch", n_fft=64), "window='nonesuch'"),
+    (TransformSpec(kind="stft", n_fft=64, window_array=(1.0, 2.0)), "window_array has 2"),
+    (TransformSpec(kind="stft", n_fft=64, win_len=16, hop=32), "NOLA"),
+])
+def test_bad_specs_raise_parameter_error(spec, match, chirp_signal):
+    with pytest.raises(ParameterError, match=match):
+        transform(chirp_signal, spec)
+
+
+def test_transform_needs_a_signal():
+    with pytest.raises(ParameterError, match="needs a Signal"):
+        transform(np.zeros(16), TransformSpec())
+
+
+def test_filterbank_rejects_stft_kind_and_window_rejects_cwt_kind():
+    with pytest.raises(ParameterError, match="kind='stft'"):
+        cwt_filterbank(TransformSpec(kind="stft"), 1024)
+    with pytest.raises(ParameterError, match="kind='cwt'"):
+        stft_window(TransformSpec(kind="cwt"))
+
+
+@pytest.mark.parametrize("kind", ["stft", "ssq_stft"])
+@pytest.mark.parametrize("n_fft, win_len", [(63, None), (64, 40), (2, None)])
+def test_stft_identity_odd_even_and_tiny_ffts(kind, n_fft, win_len, voice_like, rel_error):
+    tfr = transform(voice_like, TransformSpec(kind=kind, n_fft=n_fft, win_len=win_len))
+    assert tfr.n_rows == n_fft // 2 + 1
+    assert rel_error(full_inverse(tfr), voice_like.y, trim=0.0) < 1e-10
+
+
+def test_too_short_for_a_cwt_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="40 samples are too few for a gmw CWT"):
+        transform(Signal(np.random.default_rng(0).standard_normal(40)), TransformSpec())
+
+
+def test_filterbank_cache_ignores_stft_only_fields():
+    a = cwt_filterbank(TransformSpec(kind="cwt", nv=8), 1024)
+    b = cwt_filterbank(TransformSpec(kind="cwt", nv=8, n_fft=64, window="hamming"), 1024)
+    assert a is b
+
+
+def test_non_numeric_limit_is_a_parameter_error(chirp_signal):
+    with pytest.raises(ParameterError, match="fmin='low'"):
+        transform(chirp_signal, TransformSpec(fmin="low"))
