@@ -227,14 +227,16 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
 
-    p = sub.add_parser("transform", parents=[common], help="transform a signal and save the coefficients (NPZ)")
+    p = sub.add_parser("transform", parents=[common],
+                       help="transform a signal and save the coefficients (NPZ)")
     p.add_argument("input", type=Path, help="signal file (WAV/FLAC/OGG, CSV/TXT, NPY, JCAMP-DX)")
     p.add_argument("--out", type=Path, required=True, help="output .npz")
     _add_load_options(p)
     _add_transform_options(p, kinds=KINDS, default_kind="cwt")
     p.set_defaults(func=cmd_transform)
 
-    p = sub.add_parser("invert", parents=[common], help="invert the bands of BANDS.json to a signal")
+    p = sub.add_parser("invert", parents=[common],
+                       help="invert the bands of BANDS.json to a signal")
     p.add_argument("input", type=Path, help="signal file")
     p.add_argument("--bands", type=Path, required=True,
                    help='JSON: {"bands": [{"upper": [[t, f], ...], "lower": [[t, f], ...]}]}')
@@ -244,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_transform_options(p, kinds=KINDS, default_kind="cwt")
     p.set_defaults(func=cmd_invert)
 
-    p = sub.add_parser("retrieve", parents=[common], help="recover a signal from a magnitude (phase retrieval)")
+    p = sub.add_parser("retrieve", parents=[common],
+                       help="recover a signal from a magnitude (phase retrieval)")
     p.add_argument("input", type=Path,
                    help="signal file (its magnitude is the target) or NPZ from `transform`")
     p.add_argument("output", type=Path, help="recovered signal (.wav/.flac/.csv/.npy)")
@@ -258,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--iters", type=int, default=300, help="maximum iterations (default 300)")
     g.add_argument("--tol", type=float, default=None,
                    help="stop when the normalised inconsistency falls below this")
-    g.add_argument("--lr", type=float, default=None, help="gd learning rate (default per optimiser)")
+    g.add_argument("--lr", type=float, default=None,
+                   help="gd learning rate (default per optimiser)")
     g.add_argument("--init", default="random", choices=("random", "zeros", "fgla"),
                    help="initial phase / signal (default random)")
     g.add_argument("--padding", type=int, default=10, help="symmetric padding in samples")

@@ -348,7 +348,7 @@ def _metrics(result, target, spec, sig, mask) -> dict:
             else:
                 out["sc_db"] = float(cmet.spectral_convergence_db(target, est))
         if "rel_l2" not in out:
-            out["rel_l2"] = float(cmet.rel_l2(y, sig.y))
+            out["rel_l2"] = float(cmet.rel_l2(sig.y, y))
     except Exception:  # metrics are a courtesy; a finished run never fails on them
         pass
     return out

@@ -42,7 +42,7 @@ class ImageGrid:
     log_y: bool
 
     @classmethod
-    def from_tfr(cls, tfr) -> "ImageGrid":
+    def from_tfr(cls, tfr) -> ImageGrid:
         """Grid for ``tfr`` (a core TFR); CWT kinds get a log-frequency y."""
         n_rows, n_cols = tfr.coefficients.shape
         times = np.asarray(tfr.times, dtype=float)

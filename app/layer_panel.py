@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QButtonGroup, QColorDialog, QGridLayout, QHBoxLayout, QLabel,
-                               QListWidget, QListWidgetItem, QPushButton, QRadioButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QColorDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 __all__ = ["LayerPanel"]
 
@@ -34,7 +45,7 @@ class LayerPanel(QWidget):
         self.list = QListWidget()
         self.list.setToolTip("Bands and painted masks. Tick to show / include in the "
                              "selection; double-click to rename; select one to paint on it")
-        self.list.setMinimumHeight(70)
+        self.list.setMinimumHeight(48)
         b = {}
         for key, text, tip in (
                 ("new", "New mask", "Add an empty painted mask layer"),

@@ -10,8 +10,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QSplitter, QToolBar)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QToolBar,
+)
 
 from app.document import DocumentModel
 from app.layer_panel import LayerPanel
@@ -75,16 +83,19 @@ class MainWindow(QMainWindow):
                  Qt.DockWidgetArea.RightDockWidgetArea)):
             d = QDockWidget(title, self)
             d.setObjectName(f"dock-{key}")
-            d.setWidget(widget)
+            # Scrollable, so the panels' minimum heights never force the window taller.
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setWidget(widget)
+            d.setWidget(scroll)
             d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                           | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
             self.addDockWidget(area, d)
             self.docks[key] = d
         self.tabifyDockWidget(self.docks["layers"], self.docks["transform"])
         self.docks["layers"].raise_()
-        self.resizeDocks([self.docks["layers"], self.docks["retrieval"]], [260, 520],
-                         Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["retrieval"]], [350], Qt.Orientation.Horizontal)
+        self._docks_sized = False
 
         self._make_actions()
         self.cursor_label = QLabel("")
@@ -311,6 +322,14 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message.splitlines()[0], 15_000)
         if self.error_dialogs:
             QMessageBox.critical(self, "PhaseBrush", message)
+
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if not self._docks_sized:  # sizes apply only once the layout exists
+            self._docks_sized = True
+            self.resizeDocks([self.docks["layers"], self.docks["retrieval"]], [205, 545],
+                             Qt.Orientation.Vertical)
+            self.resizeDocks([self.docks["retrieval"]], [372], Qt.Orientation.Horizontal)
 
     # -- shutdown -------------------------------------------------------------------
     def closeEvent(self, ev) -> None:

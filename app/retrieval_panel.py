@@ -6,8 +6,19 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.document import RetrievalParams
 from app.transform_panel import KIND_LABELS
@@ -101,11 +112,12 @@ class RetrievalPanel(QWidget):
         self.loss_plot.setLabel("bottom", "iteration")
         self.loss_plot.setLabel("left", "loss")
         self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
-        self.loss_plot.setMinimumHeight(120)
+        self.loss_plot.setMinimumHeight(90)
         self.loss_plot.setToolTip("Loss per iteration (log scale), updated live")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#34c759", width=1.5))
         self.status = QLabel("")
-        self.status.setWordWrap(True)
+        # No word wrap: a wrapping label gives the panel a height-for-width, and the
+        # dock's scroll area would then size it to its (tall) preferred height.
         self.status.setToolTip("Progress and, when done, spectral convergence (SC, dB: lower "
                                "is better) and relative L2 error against the original")
         self.export_button = QPushButton("Export reconstruction…")

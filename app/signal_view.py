@@ -34,7 +34,8 @@ class SignalView(QWidget):
         self.plot.setClipToView(True)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.getAxis("left").setWidth(58)
-        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        for name in ("bottom", "left"):
+            self.plot.getAxis(name).enableAutoSIPrefix(False)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.toggles: dict[str, QCheckBox] = {}
 

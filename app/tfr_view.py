@@ -22,7 +22,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsRectItem
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsRectItem
 
 from app.grid import ImageGrid
 from core import masks as cmasks
@@ -60,7 +60,8 @@ class LogFrequencyAxis(pg.AxisItem):
         minor = [d + math.log10(m) for d in decades for m in (2, 3, 5, 7)
                  if lo <= d + math.log10(m) <= hi]
         if len(major) < 2:  # less than a decade on screen: promote 2, 5
-            sub = [d + math.log10(m) for d in decades for m in (2, 5) if lo <= d + math.log10(m) <= hi]
+            sub = [d + math.log10(m) for d in decades for m in (2, 5)
+                   if lo <= d + math.log10(m) <= hi]
             major, minor = sorted(major + sub), [v for v in minor if v not in sub]
         return [(1.0, major), (0.1, minor)]
 
@@ -73,7 +74,7 @@ class LogFrequencyAxis(pg.AxisItem):
 class _ToolViewBox(pg.ViewBox):
     """A ViewBox that hands left-button clicks and drags to the active tool."""
 
-    def __init__(self, view: "TfrView"):
+    def __init__(self, view: TfrView):
         super().__init__()
         self._view = view
 
@@ -159,6 +160,14 @@ class TfrView(pg.GraphicsLayoutWidget):
         self._busy_text = pg.TextItem("computing transform…", color="#ddd", anchor=(0.5, 0.5))
         self._busy_text.setZValue(30)
 
+        # The brush outline follows the pointer (scene units are screen pixels here).
+        self._brush_ring = QGraphicsEllipseItem()
+        ring_pen = QPen(QColor(255, 255, 255, 200))
+        ring_pen.setCosmetic(True)
+        self._brush_ring.setPen(ring_pen)
+        self._brush_ring.setZValue(1000)
+        self._brush_ring.hide()
+        self.scene().addItem(self._brush_ring)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         document.tfr_changed.connect(self._on_tfr_changed)
         document.busy_changed.connect(self._on_busy_changed)
@@ -172,7 +181,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         if tool != self.tool:
             self.cancel_band()
             self.tool = tool
-            self.vb.setMouseEnabled(x=True, y=True)
+            self._brush_ring.hide()
             self.setCursor(Qt.CursorShape.ArrowCursor if tool == "pan"
                            else Qt.CursorShape.CrossCursor)
             self.tool_changed.emit(tool)
@@ -284,7 +293,7 @@ class TfrView(pg.GraphicsLayoutWidget):
 
     def _edge_to_display(self, edge) -> list[tuple[float, float]]:
         e = np.asarray(edge, float)
-        return list(zip(e[:, 0].tolist(), self.grid.freq_to_y(e[:, 1]).tolist()))
+        return list(zip(e[:, 0].tolist(), self.grid.freq_to_y(e[:, 1]).tolist(), strict=False))
 
     def _make_band_rois(self, index: int, lay):
         rois = []
@@ -318,7 +327,14 @@ class TfrView(pg.GraphicsLayoutWidget):
 
     # -- cursor read-out ------------------------------------------------------
     def _on_mouse_moved(self, scene_pos) -> None:
-        if self.grid is None or not self.vb.sceneBoundingRect().contains(scene_pos):
+        inside = self.vb.sceneBoundingRect().contains(scene_pos)
+        if self.tool == "brush" and inside:
+            r = 0.5 * self.brush_size_px
+            self._brush_ring.setRect(QRectF(scene_pos.x() - r, scene_pos.y() - r, 2 * r, 2 * r))
+            self._brush_ring.show()
+        else:
+            self._brush_ring.hide()
+        if self.grid is None or not inside:
             return
         p = self.vb.mapSceneToView(scene_pos)
         cell = self.grid.cell_at(p.x(), p.y())

@@ -27,6 +27,11 @@ it; 0 with edge rows) goes wholly to the residual, never to the band, so that
 
 STFT with hop > 1 is inverted by least-squares overlap-add (``istft``),
 linear in the coefficients, so band + residual = full still holds.
+
+:class:`RangeInverter` is the interactive path: bands given as per-frame
+half-open row ranges ``[start[t], end[t])`` (row 0 = lowest frequency, the
+representation ``core.masks`` produces) invert in O(n_frames) from a
+precomputed cumulative sum over rows.
 """
 
 from __future__ import annotations

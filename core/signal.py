@@ -133,7 +133,7 @@ class Signal:
             return "cycles/sample"
         return f"1/({self.unit})"
 
-    def with_samples(self, y, *, name: str | None = None) -> "Signal":
+    def with_samples(self, y, *, name: str | None = None) -> Signal:
         """A copy on the same axis with other samples (a reconstruction, a band)."""
         y = np.asarray(y, dtype=np.float64)
         if y.shape != self.y.shape:

@@ -15,8 +15,8 @@ end), with four methods:
     (``A^H A`` is diagonal in time, the sum of squared windows folded by the
     padding) and for :class:`FullCWTOperator` (diagonal in frequency); the
     cropped CWT has no cheap exact inverse, see :class:`CWTOperator`.
-``precondition(g)``
-    Apply ``(A^H A)^{-1}`` (or its diagonal approximation) to a gradient.
+``precondition(g, power=1)``
+    Apply ``(A^H A)^{-power}`` (or its diagonal approximation) to a gradient.
 
 STFT convention (ssqueezepy ``stft(..., padtype='reflect', modulated=True)``):
 reflect-pad ``x`` to ``N + n_fft - 1`` (left ``ceil((n_fft-1)/2)``), frames
@@ -37,10 +37,11 @@ import torch
 from core.device import resolve_device, resolve_dtype
 
 __all__ = [
-    "stft_window",
     "STFTOperator",
     "CWTOperator",
     "FullCWTOperator",
+    "operator_for",
+    "transform",
     "stft",
     "cwt",
 ]
@@ -53,34 +54,13 @@ def _reflect_index(n: int, left: int, right: int) -> np.ndarray:
     return np.pad(idx, (left, right), mode="reflect")
 
 
-def stft_window(window, n_fft: int, win_len: int | None = None) -> np.ndarray:
-    """The length-``n_fft`` float64 window ssqueezepy's STFT uses.
-
-    Parameters
-    ----------
-    window : str or np.ndarray
-        A ``scipy.signal.get_window`` name (periodic) or explicit samples.
-    n_fft : int
-    win_len : int or None
-        None = ``n_fft`` (or ``len(window)`` for an array).
-    """
-    from ssqueezepy._stft import get_window
-
-    if isinstance(window, (tuple, list)):
-        window = np.asarray(window, dtype=np.float64)
-    if win_len is None:
-        win_len = len(window) if isinstance(window, np.ndarray) else n_fft
-    w = get_window(window, win_len, n_fft=n_fft, dtype="float64")
-    return np.asarray(w, dtype=np.float64)
-
-
 class STFTOperator:
     """ssqueezepy's modulated STFT of an ``n_samples`` signal as a frame operator.
 
     Parameters
     ----------
     window : np.ndarray [shape=(n_fft,), float64]
-        From :func:`stft_window`.
+        ``core.transforms.stft_window(spec)``.
     hop : int >= 1
     n_samples : int
         Length N of the signal the target magnitude belongs to.
@@ -165,8 +145,8 @@ class STFTOperator:
         out = frames.new_zeros(frames.shape[:-2] + (self.n_internal,))
         return out.index_add_(-1, self._idx_flat, frames.reshape(frames.shape[:-2] + (-1,)))
 
-    def precondition(self, g):
-        return g * self._dinv
+    def precondition(self, g, power: float = 1.0):
+        return g * (self._dinv if power == 1.0 else self._dinv**power)
 
     def pinv(self, c):
         return self.adjoint(c) * self._dinv
@@ -202,11 +182,13 @@ class FullCWTOperator:
         d = np.sum(np.abs(psi) ** 2, axis=0)
         # real z: the normal operator sees the symmetrised power
         d = 0.5 * (d + np.roll(d[::-1], 1))
-        floor = 1e-12 * d.max()
-        self._psi = torch.as_tensor(psi, device=self.device).to(self.cdtype)
+        # frequencies no filter reaches (DC without edge rows) cannot be
+        # recovered: the inverse leaves them out instead of amplifying noise
+        covered = d > 1e-10 * d.max()
+        dinv = np.where(covered, 1.0 / np.where(covered, d, 1.0), 0.0)
+        self._psi = torch.as_tensor(np.array(psi), device=self.device).to(self.cdtype)
         self._psic = self._psi.conj()
-        self._dinv = torch.as_tensor(1.0 / np.maximum(d, floor), dtype=self.dtype,
-                                     device=self.device)
+        self._dinv = torch.as_tensor(dinv, dtype=self.dtype, device=self.device)
         self.weights = None
         idx = _reflect_index(n_samples, pad_left, self.n_pad - n_samples - pad_left)
         self._pad_idx = torch.as_tensor(idx, dtype=torch.long, device=self.device)
@@ -224,8 +206,9 @@ class FullCWTOperator:
         spec = (torch.fft.fft(c, dim=-1) * self._psic).sum(-2)
         return torch.fft.ifft(spec, dim=-1).real
 
-    def precondition(self, g):
-        return torch.fft.ifft(torch.fft.fft(g, dim=-1) * self._dinv, dim=-1).real
+    def precondition(self, g, power: float = 1.0):
+        dinv = self._dinv if power == 1.0 else self._dinv**power
+        return torch.fft.ifft(torch.fft.fft(g, dim=-1) * dinv, dim=-1).real
 
     def pinv(self, c):
         spec = (torch.fft.fft(c, dim=-1) * self._psic).sum(-2)
@@ -290,9 +273,9 @@ class CWTOperator:
         out = g.new_zeros(g.shape[:-1] + (self.n_internal,))
         return out.index_add_(-1, self._pad_idx, g)
 
-    def precondition(self, g):
+    def precondition(self, g, power: float = 1.0):
         # (A^H A)^-1 ~ restrict (C^H C)^-1 extend: the crop and the fold are ignored
-        return self._restrict(self.full.precondition(self._extend(g)))
+        return self._restrict(self.full.precondition(self._extend(g), power))
 
     def _extend(self, g):
         p = self.padding
@@ -315,42 +298,80 @@ class CWTOperator:
 def _as_tensor(x, device, dtype):
     if isinstance(x, torch.Tensor):
         return x
-    return torch.as_tensor(np.asarray(x), device=resolve_device(device), dtype=resolve_dtype(dtype))
+    return torch.as_tensor(np.array(x), device=resolve_device(device), dtype=resolve_dtype(dtype))
 
 
-def stft(x, window, *, hop: int, device=None, dtype="float64"):
-    """ssqueezepy's modulated STFT of ``x``, differentiable.
+def _check_kind(spec):
+    from core.errors import ParameterError
+
+    if spec.kind not in ("stft", "cwt"):
+        raise ParameterError(
+            f"kind={spec.kind!r}: only 'stft' and 'cwt' are frame transforms with a torch twin "
+            "(synchrosqueezed magnitudes cannot be retrieved)")
+
+
+def operator_for(spec, n_samples: int, *, dx: float = 1.0, padding: int = 0, device="cpu",
+                 dtype="float64"):
+    """The frame operator of ``spec`` for ``n_samples`` signals.
+
+    Parameters
+    ----------
+    spec : core.transforms.TransformSpec
+        kind "stft" or "cwt".
+    n_samples : int
+    dx : float
+        Sample spacing (CWT frequency limits depend on it).
+    padding : int >= 0
+        Free samples at each end of the unknown (see :class:`STFTOperator`).
+
+    Returns
+    -------
+    STFTOperator or CWTOperator
+
+    Raises
+    ------
+    ParameterError
+        ssq kinds, or a spec core.transforms rejects.
+    """
+    from core import transforms as T
+
+    _check_kind(spec)
+    if spec.kind == "stft":
+        g = T.stft_window(spec)
+        return STFTOperator(g, spec.hop, n_samples, padding=padding, device=device, dtype=dtype)
+    fb = T.cwt_filterbank(spec, int(n_samples), dx=dx)
+    return CWTOperator(fb.psi, n_samples, fb.pad_left, padding=padding, device=device,
+                       dtype=dtype)
+
+
+def transform(x, spec, *, dx: float = 1.0, device=None, dtype="float64"):
+    """core.transforms' STFT or CWT coefficients of ``x``, in torch and differentiable.
 
     Parameters
     ----------
     x : torch.Tensor or np.ndarray [shape=(N,) or (B, N), float]
-    window : np.ndarray [shape=(n_fft,)]
-        From :func:`stft_window`.
-    hop : int
+        A tensor keeps its device and dtype; an array goes to ``device``
+        (None = cpu) as ``dtype``.
+    spec : core.transforms.TransformSpec
+        kind "stft" or "cwt".
+    dx : float
 
     Returns
     -------
-    torch.Tensor [shape=(..., n_fft // 2 + 1, n_frames), complex]
+    torch.Tensor [shape=(..., n_rows, n_frames), complex]
+        Row 0 = lowest frequency, equal to ``core.transforms.transform``'s
+        coefficients (to ~1e-15 relative in float64).
     """
     x = _as_tensor(x, device or "cpu", dtype)
-    op = STFTOperator(window, hop, x.shape[-1], device=x.device, dtype=x.dtype)
+    op = operator_for(spec, x.shape[-1], dx=dx, device=x.device, dtype=x.dtype)
     return op.analysis(x)
 
 
-def cwt(x, psi, *, pad_left: int, device=None, dtype="float64"):
-    """core's CWT of ``x`` from its frequency-domain filterbank, differentiable.
+def stft(x, spec, *, device=None, dtype="float64"):
+    """:func:`transform` for an STFT spec."""
+    return transform(x, spec, device=device, dtype=dtype)
 
-    Parameters
-    ----------
-    x : torch.Tensor or np.ndarray [shape=(N,) or (B, N), float]
-    psi : np.ndarray [shape=(n_rows, n_pad)]
-    pad_left : int
-        Reflect padding on the left; the right gets ``n_pad - N - pad_left``.
 
-    Returns
-    -------
-    torch.Tensor [shape=(..., n_rows, N), complex]
-    """
-    x = _as_tensor(x, device or "cpu", dtype)
-    op = CWTOperator(psi, x.shape[-1], pad_left, device=x.device, dtype=x.dtype)
-    return op.analysis(x)
+def cwt(x, spec, *, dx: float = 1.0, device=None, dtype="float64"):
+    """:func:`transform` for a CWT spec."""
+    return transform(x, spec, dx=dx, device=device, dtype=dtype)

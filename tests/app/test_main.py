@@ -66,8 +66,13 @@ def test_open_file_and_recent_files(qtbot, window, tmp_path):
 
 
 def test_every_control_has_a_tooltip(window):
-    from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit,
-                                   QListWidget)
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractSpinBox,
+        QComboBox,
+        QLineEdit,
+        QListWidget,
+    )
 
     missing = []
     for panel in (window.transform_panel, window.layer_panel, window.retrieval_panel,
@@ -75,7 +80,8 @@ def test_every_control_has_a_tooltip(window):
         for cls in (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QListWidget):
             for w in panel.findChildren(cls):
                 if not w.toolTip() and w.objectName() != "qt_spinbox_lineedit":
-                    missing.append(f"{type(panel).__name__}: {type(w).__name__} {w.text() if hasattr(w, 'text') else ''}")
+                    label = w.text() if hasattr(w, "text") else ""
+                    missing.append(f"{type(panel).__name__}: {type(w).__name__} {label}")
     for act in window.tool_actions.values():
         assert act.toolTip()
     assert not missing, missing

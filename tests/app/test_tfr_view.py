@@ -79,7 +79,7 @@ def test_band_vertex_drag_is_one_undo_step(qtbot, window):
 
 
 def _widget_points(view, ts, fs):
-    return [view.data_to_widget(t, f) for t, f in zip(ts, fs)]
+    return [view.data_to_widget(t, f) for t, f in zip(ts, fs, strict=False)]
 
 
 def test_brush_stroke_changes_mask_and_inversion_and_undo_redo_restore(qtbot, window):

@@ -1,0 +1,303 @@
+"""Phase retrieval: a signal from the magnitude of its STFT or CWT (torch).
+
+One entry point, :func:`retrieve`. Every method costs one analysis and one
+synthesis per iteration (L-BFGS: per evaluation), with closed-form gradients
+instead of an autograd tape:
+
+``gla``   Griffin-Lim: alternate the magnitude and consistency projections.
+``fgla``  fast Griffin-Lim (Perraudin et al.), momentum ``alpha``.
+``raar``  relaxed averaged alternating reflections (Luke), relaxation ``beta``
+          (a float or a ``(start, end)`` linear schedule).
+``dm``    difference map (Elser) with gamma_C = -1, gamma_M = 1/beta.
+``gd``    gradient descent on ``0.5 * sum w (|A z| - S)^2`` with an optimiser
+          ("sgdm", "adam", "rmsprop", "lbfgs"), in coordinates preconditioned by
+          the frame operator, so that "sgdm" with ``lr=1`` and no momentum is
+          exactly Griffin-Lim.
+Hybrids chain methods, ``"raar+fgla"``, ``"raar:0.7+fgla+gd"``: each stage
+gets a fraction of ``n_iter`` (explicit after a colon, else defaults).
+
+The projections work in coefficient space: ``P_M`` sets the magnitude to
+``S`` where the mask is set (and keeps the rest), ``P_C = A A^+`` is the
+least-squares projection onto consistent coefficients. For the CWT the
+projection methods work on the whole padded domain (an exact, diagonal in
+frequency, projection; the target only covers the signal's columns) and
+``gd`` on the signal through the exact cropped transform.
+
+See ``core.retrieval_methods`` for the iteration kernels.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import ParameterError, ShapeError
+
+__all__ = [
+    "METHODS",
+    "OPTIMIZERS",
+    "INITS",
+    "DEFAULT_METHOD",
+    "RetrievalResult",
+    "parse_method",
+    "retrieve",
+]
+
+METHODS = ("gd", "gla", "fgla", "raar", "dm")
+OPTIMIZERS = ("sgdm", "adam", "rmsprop", "lbfgs")
+INITS = ("zeros", "random", "noise", "fgla")
+# the best measured per transform kind (tests/benchmarks/bench_retrieval.py)
+DEFAULT_METHOD = {"stft": "raar:0.75+fgla", "cwt": "raar:0.75+fgla"}
+_DEFAULT_FRACTIONS = {2: (0.75,), 3: (0.6, 0.25)}
+
+
+@dataclass(frozen=True, eq=False)
+class RetrievalResult:
+    """What :func:`retrieve` found.
+
+    Attributes
+    ----------
+    y : np.ndarray [shape=(n_samples,), float64]
+        The last estimate (the best one when cancelled).
+    best_y : np.ndarray [shape=(n_samples,), float64]
+        The estimate with the lowest inconsistency seen.
+    loss_history : np.ndarray [shape=(n_iter,), float64]
+        Weighted squared relative misfit ``sum w (|A y| - S)^2 / sum w S^2``
+        of each iteration's estimate (w: the full-spectrum bin weights).
+    inconsistency_history : np.ndarray [shape=(n_iter,), float64]
+        ``||(|A y| - S) * mask||_F / ||S * mask||_F`` of each iteration's
+        estimate, in the method's own model (with ``padding`` free samples).
+    inconsistency : float
+        Of ``y`` through the exact transform of its ``n_samples`` samples.
+    stop_reason : {"converged", "max_iter", "cancelled"}
+    n_iter : int
+        Iterations run.
+    n_eval : int
+        Analysis + synthesis pairs spent (L-BFGS line searches add some).
+    wall_s : float
+    device : str
+    method : str
+        The method as run (``"auto"`` resolved).
+    """
+
+    y: np.ndarray
+    best_y: np.ndarray
+    loss_history: np.ndarray
+    inconsistency_history: np.ndarray
+    inconsistency: float
+    stop_reason: str
+    n_iter: int
+    n_eval: int
+    wall_s: float
+    device: str
+    method: str
+
+
+def parse_method(method: str, kind: str = "stft") -> list[tuple[str, float]]:
+    """Stages ``[(name, fraction), ...]`` of a method string; fractions sum to 1.
+
+    Raises
+    ------
+    ParameterError
+        Unknown stage name, fraction outside (0, 1), or fractions over 1.
+    """
+    if not isinstance(method, str) or not method.strip():
+        raise ParameterError(f"method={method!r}: expected a name such as 'raar+fgla'")
+    if method == "auto":
+        method = DEFAULT_METHOD.get(kind, DEFAULT_METHOD["stft"])
+    parts = [p.strip() for p in method.lower().split("+")]
+    names, fracs = [], []
+    for p in parts:
+        name, _, frac = p.partition(":")
+        if name not in METHODS:
+            raise ParameterError(f"method={method!r}: unknown stage {name!r}; known: {METHODS}")
+        names.append(name)
+        if frac:
+            try:
+                f = float(frac)
+            except ValueError:
+                raise ParameterError(f"method={method!r}: bad fraction {frac!r}") from None
+            if not 0 < f < 1:
+                raise ParameterError(f"method={method!r}: fraction {f} not in (0, 1)")
+            fracs.append(f)
+        else:
+            fracs.append(None)
+    if fracs[-1] is not None and len(parts) > 1:
+        raise ParameterError(f"method={method!r}: the last stage takes the rest; give no fraction")
+    defaults = _DEFAULT_FRACTIONS.get(len(parts), ())
+    out = []
+    for i, (n, f) in enumerate(zip(names, fracs)):
+        if i == len(parts) - 1:
+            f = 1.0 - sum(x for _, x in out)
+        elif f is None:
+            f = defaults[i] if i < len(defaults) else (1.0 - sum(x for _, x in out)) / (
+                len(parts) - i)
+        out.append((n, f))
+    if out[-1][1] <= 0:
+        raise ParameterError(f"method={method!r}: stage fractions add up to 1 or more")
+    return out
+
+
+def _validate(S, spec, n_samples, mask, n_iter, tol, optimizer, init, padding):
+    S = np.asarray(S)
+    if S.ndim != 2:
+        raise ShapeError(f"target magnitude must be 2-D (n_rows, n_frames), got shape {S.shape}")
+    if np.iscomplexobj(S):
+        raise ParameterError("target magnitude is complex; pass its absolute value")
+    S = S.astype(np.float64)
+    if not np.all(np.isfinite(S)):
+        raise ParameterError("target magnitude holds NaN or infinite values")
+    if np.any(S < 0):
+        raise ParameterError(f"target magnitude has negative values (min {S.min():.6g})")
+    if not np.any(S > 0):
+        raise ParameterError("target magnitude is all zero: nothing to retrieve")
+    if int(n_samples) < 2:
+        raise ParameterError(f"n_samples={n_samples}: need at least 2")
+    if int(n_iter) < 1:
+        raise ParameterError(f"n_iter={n_iter}: need at least 1")
+    if tol is not None and not (tol >= 0):
+        raise ParameterError(f"tol={tol}: need a non-negative inconsistency")
+    if optimizer not in OPTIMIZERS:
+        raise ParameterError(f"optimizer={optimizer!r}: expected one of {OPTIMIZERS}")
+    if isinstance(init, str) and init not in INITS:
+        raise ParameterError(f"init={init!r}: expected one of {INITS} or an array")
+    if int(padding) < 0:
+        raise ParameterError(f"padding={padding}: need >= 0 samples")
+    if spec.kind not in ("stft", "cwt"):
+        raise ParameterError(
+            f"kind={spec.kind!r}: retrieval needs a frame transform, 'stft' or 'cwt'")
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != S.shape:
+            raise ShapeError(f"mask shape {mask.shape} does not match magnitude shape {S.shape}")
+        mask = mask.astype(np.float64)
+        if not np.all(np.isfinite(mask)) or mask.min() < 0 or mask.max() > 1:
+            raise ParameterError("mask weights must lie in [0, 1]")
+        if not np.any(mask > 0):
+            raise ParameterError("mask is empty: nothing constrains the retrieval")
+    return S, mask
+
+
+def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = "sgdm",
+             lr: float | None = None, momentum: float | None = None,
+             alpha: float = 0.99, beta=None, n_iter: int = 300, tol: float | None = None,
+             init="zeros", seed: int = 0, padding: int = 0, device="auto",
+             dtype="float64", mask=None, progress=None, cancel=None,
+             dx: float = 1.0) -> RetrievalResult:
+    """Recover a real signal whose ``spec`` transform has magnitude ``S``.
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(n_rows, n_frames), float, non-negative]
+        Target magnitude, as ``np.abs(core.transforms.transform(sig, spec).coefficients)``.
+    spec : core.transforms.TransformSpec
+        kind "stft" or "cwt".
+    n_samples : int
+        Length of the signal to recover.
+    method : str
+        "auto" (``DEFAULT_METHOD`` for the kind), one of ``METHODS``, or a
+        hybrid such as "raar+fgla", "raar:0.6+fgla+gd".
+    optimizer : {"sgdm", "adam", "rmsprop", "lbfgs"}
+        For "gd" stages.
+    lr : float or None
+        gd learning rate in preconditioned coordinates; None = per-optimiser
+        default (sgdm 1.0 = Griffin-Lim's step; adam/rmsprop a fraction of
+        the signal's scale; lbfgs 1.0 with a strong-Wolfe line search).
+    momentum : float or None
+        sgdm momentum (Nesterov); None = 0.99.
+    alpha : float
+        fgla momentum.
+    beta : float, (float, float) or None
+        raar / dm relaxation; a pair is a linear schedule over the stage.
+        None = (1.0, 0.95) for raar, 1.0 for dm.
+    n_iter : int >= 1
+    tol : float or None
+        Stop ("converged") once the inconsistency is at or below ``tol``.
+    init : {"zeros", "random", "noise", "fgla"} or np.ndarray [shape=(n_samples,)]
+        "zeros": zero phase (the measured best start, deterministic);
+        "random": uniformly random phase (``seed``); "noise": a Gaussian
+        noise signal (``seed``) scaled to the target's energy; "fgla": the
+        first 20 % of the iterations run fgla from random phase.
+    seed : int
+    padding : int >= 0
+        Free samples added at each end of the unknown (symmetric extension
+        at the start); the transform's remaining padding stays tied to the
+        estimate. 0 = the exact transform throughout.
+    device : {"auto", "cpu", "cuda", "mps"}
+    dtype : {"float64", "float32"}
+    mask : np.ndarray [shape of S, bool or weights in [0, 1]] or None
+        Constrain the magnitude only where set (weights blend the target
+        with the estimate's own magnitude).
+    progress : callable(iteration, loss, inconsistency, estimate) or None
+        Called at most ~20 times a second and at the end; ``estimate`` is
+        the current ``(n_samples,)`` float64 signal.
+    cancel : callable() -> bool or None
+        Checked every iteration; True stops with the best estimate so far.
+    dx : float
+        Sample spacing (the CWT's frequency limits depend on it).
+
+    Returns
+    -------
+    RetrievalResult
+
+    Raises
+    ------
+    ShapeError
+        ``S`` (or ``mask``) does not have the shape ``spec`` gives an
+        ``n_samples`` signal.
+    ParameterError
+        Negative, NaN or all-zero magnitudes; bad options.
+    """
+    from core.device import resolve_device, resolve_dtype
+    from core import retrieval_methods as RM
+
+    S, mask = _validate(S, spec, n_samples, mask, n_iter, tol, optimizer, init, padding)
+    stages = parse_method(method, spec.kind)
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype)
+    problem = RM.Problem.build(S, spec, int(n_samples), mask=mask, padding=int(padding),
+                               dx=dx, device=dev, dtype=dt)
+    if isinstance(init, str) and init == "fgla":
+        k = max(1, int(round(0.2 * n_iter)))
+        first, rest = stages[0]
+        if len(stages) == 1:
+            stages = [("fgla", k / n_iter), (first, 1 - k / n_iter)]
+        else:
+            stages = [("fgla", k / n_iter)] + [(n, f * (1 - k / n_iter)) for n, f in stages]
+        init = "random"
+    counts = _stage_counts(stages, int(n_iter))
+    loop = RM.Loop(problem, n_iter=int(n_iter), tol=tol, progress=progress, cancel=cancel)
+    state = RM.initial_state(problem, init, seed, loop)
+    opts = dict(optimizer=optimizer, lr=lr, momentum=momentum, alpha=alpha, beta=beta)
+    name = "+".join(f"{n}:{f:.3g}" if i < len(stages) - 1 else n
+                    for i, (n, f) in enumerate(stages))
+    t0 = time.perf_counter()
+    for (stage, _), count in zip(stages, counts):
+        if count == 0:
+            continue
+        state = RM.run_stage(stage, problem, state, count, loop, **opts)
+        if loop.stopped:
+            break
+    y, best_y = loop.finish(state)
+    wall = time.perf_counter() - t0
+    final_inc = problem.true_inconsistency(y)
+    return RetrievalResult(
+        y=y, best_y=best_y, loss_history=loop.loss_history(),
+        inconsistency_history=loop.inconsistency_history(), inconsistency=final_inc,
+        stop_reason=loop.stop_reason, n_iter=loop.iteration, n_eval=loop.n_eval,
+        wall_s=wall, device=str(dev), method=name)
+
+
+def _stage_counts(stages, n_iter):
+    counts, used = [], 0
+    for i, (_, f) in enumerate(stages):
+        if i == len(stages) - 1:
+            c = n_iter - used
+        else:
+            c = min(n_iter - used, int(math.floor(f * n_iter + 0.5)))
+        counts.append(max(c, 0))
+        used += counts[-1]
+    return counts

@@ -1,0 +1,381 @@
+"""Iteration kernels of :mod:`core.retrieval` (torch; import lazily).
+
+Notation: ``A`` analysis, ``A^+`` least-squares synthesis, ``P_M`` magnitude
+projection (target ``S`` where the mask is set), ``P_C = A A^+``.
+
+Every projection method below needs exactly one ``A^+`` and one ``A`` per
+iteration. RAAR and DM also need ``P_C(c)`` of their iterate; it is carried
+along, since ``P_C`` is linear and every update is a combination of
+vectors whose projections are known (``P_C(c_{n+1}) = q_n``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from core.torch_transforms import operator_for
+
+__all__ = ["Problem", "Loop", "State", "initial_state", "run_stage"]
+
+_TINY = 1e-30
+
+
+class Problem:
+    """Target, mask and operators of one retrieval, on its device and dtype.
+
+    ``op`` (grid "g") is the exact transform of the unknown (signal plus
+    ``padding`` free samples); ``pop`` (grid "p") is what the projection
+    methods use: ``op`` itself for the STFT, the uncropped circular
+    filterbank over the padded domain for the CWT.
+    """
+
+    @classmethod
+    def build(cls, S, spec, n_samples, *, mask, padding, dx, device, dtype):
+        self = cls()
+        self.spec, self.n_samples, self.dx = spec, n_samples, dx
+        self.device, self.dtype = device, dtype
+        self.op = operator_for(spec, n_samples, dx=dx, padding=padding, device=device,
+                               dtype=dtype)
+        expected = self.op.shape
+        if tuple(S.shape) != tuple(expected):
+            from core.errors import ShapeError
+
+            raise ShapeError(
+                f"magnitude shape {tuple(S.shape)} does not match the {spec.kind} of "
+                f"{n_samples} samples, shape {tuple(expected)}")
+        t = dict(device=device, dtype=dtype)
+        self.S = torch.as_tensor(S, **t)
+        self.M = None if mask is None else torch.as_tensor(mask, **t)
+        self.W = self.op.weights
+        self.is_cwt = spec.kind == "cwt"
+        if self.is_cwt:
+            self.pop = self.op.full
+            n_pad, a, n = self.pop.n_pad, self.pop.pad_left, n_samples
+            Sp = torch.zeros((self.op.n_rows, n_pad), **t)
+            Sp[:, a: a + n] = self.S
+            Mp = torch.zeros((self.op.n_rows, n_pad), **t)
+            Mp[:, a: a + n] = 1.0 if self.M is None else self.M
+            self.Sp, self.Mp, self.Wp = Sp, Mp, None
+        else:
+            self.pop = self.op
+            self.Sp, self.Mp, self.Wp = self.S, self.M, self.W
+        self._op0 = None
+        self._scale()
+        return self
+
+    def _scale(self):
+        S2 = self.S * self.S
+        if self.M is not None:
+            S2 = S2 * self.M
+        self.S_norm = S2.sum().sqrt()
+        if self.W is not None:
+            S2 = S2 * self.W
+        self.S_wnorm2 = S2.sum()
+        # rms of the preconditioned unknown u (||u||^2 = ||A z||_W^2)
+        self.u_rms = float((self.S_wnorm2 / self.op.n_internal).sqrt())
+
+    # -- grids -----------------------------------------------------------------
+    def grid(self, g):
+        if g == "g":
+            return self.op, self.S, self.M, self.W
+        return self.pop, self.Sp, self.Mp, self.Wp
+
+    def to_domain(self, z, src, dst):
+        if src == dst or not self.is_cwt:
+            return z
+        if dst == "p":
+            return z[..., self.op._pad_idx]
+        return self.op._restrict(z)
+
+    def signal(self, z, domain):
+        if domain == "p":
+            return self.pop.to_signal(z)
+        return self.op.to_signal(z)
+
+    def magnitude_projection(self, c, g):
+        _, S, M, _ = self.grid(g)
+        target = S * (c / (c.abs() + _TINY))
+        if M is None:
+            return target
+        return c + M * (target - c)
+
+    def misfit(self, c, g):
+        """(inconsistency, loss) tensors of coefficients ``c`` on grid ``g``."""
+        _, S, M, W = self.grid(g)
+        r = c.abs() - S
+        if M is not None:
+            r = r * M
+        r2 = r * r
+        inc = r2.sum().sqrt() / self.S_norm
+        loss = (r2 * W).sum() / self.S_wnorm2 if W is not None else r2.sum() / self.S_wnorm2
+        return inc, loss
+
+    def true_inconsistency(self, y) -> float:
+        if self._op0 is None:
+            self._op0 = operator_for(self.spec, self.n_samples, dx=self.dx, padding=0,
+                                     device=self.device, dtype=self.dtype)
+        c = self._op0.analysis(torch.as_tensor(y, device=self.device, dtype=self.dtype))
+        r = c.abs() - self.S
+        if self.M is not None:
+            r = r * self.M
+        return float(r.norm() / self.S_norm)
+
+
+class State:
+    """Where the iteration stands: estimate ``z`` in ``domain`` ("g" or "p"),
+    and for projection methods the coefficient iterate ``c`` with ``P_C(c)``."""
+
+    def __init__(self, z=None, domain="g", c=None, pc=None):
+        self.z, self.domain, self.c, self.pc = z, domain, c, pc
+
+
+class _Stop(Exception):
+    pass
+
+
+class Loop:
+    """Counts, history, best estimate, progress, cancel and tolerance."""
+
+    def __init__(self, problem, *, n_iter, tol, progress, cancel, min_interval=0.05):
+        self.P = problem
+        self.n_iter, self.tol = n_iter, tol
+        self.progress, self.cancel = progress, cancel
+        self.iteration = 0
+        self.n_eval = 0
+        self.stop_reason = "max_iter"
+        self.stopped = False
+        self._inc, self._loss = [], []
+        self._best_inc = None
+        self._best_x = None
+        self._last_x = None
+        self._last_report = time.monotonic()
+        self._min_interval = min_interval
+        # a host sync per tolerance check costs little on the CPU, much on a GPU
+        self._check_every = 1 if problem.device.type == "cpu" else 16
+
+    def record(self, z, c, g, domain):
+        """Book one iteration whose estimate is ``z`` with analysis ``c``."""
+        inc, loss = self.P.misfit(c, g)
+        x = self.P.signal(z, domain)
+        self._inc.append(inc)
+        self._loss.append(loss)
+        if self._best_inc is None:
+            self._best_inc, self._best_x = inc, x.detach().clone()
+        else:
+            better = inc < self._best_inc
+            self._best_x = torch.where(better, x, self._best_x)
+            self._best_inc = torch.minimum(inc, self._best_inc)
+        self._last_x = x
+        self.iteration += 1
+        it = self.iteration
+        if self.tol is not None and (it % self._check_every == 0 or it == self.n_iter):
+            if float(inc) <= self.tol:
+                self.stop_reason = "converged"
+                self.stopped = True
+        if self.progress is not None:
+            now = time.monotonic()
+            if now - self._last_report >= self._min_interval:
+                self._last_report = now
+                self.progress(it, float(loss), float(inc), x.detach().cpu().numpy().copy())
+        if self.cancel is not None and self.cancel():
+            self.stop_reason = "cancelled"
+            self.stopped = True
+        if it >= self.n_iter:
+            self.stopped = True
+
+    def finish(self, state):
+        if self._last_x is None:
+            x = self.P.signal(state.z, state.domain)
+            self._last_x = self._best_x = x
+        if self.progress is not None and self._inc:
+            self.progress(self.iteration, float(self._loss[-1]), float(self._inc[-1]),
+                          self._last_x.detach().cpu().numpy().copy())
+        best = self._best_x.detach().cpu().numpy().astype(np.float64)
+        last = self._last_x.detach().cpu().numpy().astype(np.float64)
+        if self.stop_reason == "cancelled":
+            last = best.copy()
+        return last, best
+
+    def inconsistency_history(self):
+        if not self._inc:
+            return np.zeros(0)
+        return torch.stack(self._inc).detach().cpu().numpy().astype(np.float64)
+
+    def loss_history(self):
+        if not self._loss:
+            return np.zeros(0)
+        return torch.stack(self._loss).detach().cpu().numpy().astype(np.float64)
+
+
+def initial_state(P, init, seed, loop) -> State:
+    op = P.op
+    if isinstance(init, str) and init == "zeros":
+        # zero phase: the target magnitude itself (masked-out cells: nothing)
+        c = P.Sp.to(P.pop.cdtype) if P.Mp is None else (P.Sp * (P.Mp > 0)).to(P.pop.cdtype)
+        return State(z=P.pop.pinv(c), domain="p", c=c, pc=None)
+    if isinstance(init, str) and init == "random":
+        # uniformly random phase on the target magnitude (as librosa, MATLAB)
+        g = torch.Generator(device="cpu").manual_seed(int(seed))
+        phase = torch.rand(P.Sp.shape, generator=g, dtype=torch.float64) * (2 * np.pi)
+        phase = phase.to(device=P.device, dtype=P.dtype)
+        c = P.Sp * torch.exp(1j * phase)
+        if P.Mp is not None:
+            c = c * (P.Mp > 0)
+        return State(z=P.pop.pinv(c), domain="p", c=c, pc=None)
+    if isinstance(init, str):  # "noise"
+        g = torch.Generator(device="cpu").manual_seed(int(seed))
+        x = torch.randn(P.n_samples, generator=g, dtype=torch.float64)
+        x = x.to(device=P.device, dtype=P.dtype)
+    else:
+        x = np.asarray(init, dtype=np.float64)
+        if x.shape != (P.n_samples,):
+            from core.errors import ShapeError
+
+            raise ShapeError(f"init signal shape {x.shape} does not match n_samples="
+                             f"{P.n_samples}")
+        if not np.all(np.isfinite(x)):
+            from core.errors import ParameterError
+
+            raise ParameterError("init signal holds NaN or infinite values")
+        x = torch.as_tensor(x, device=P.device, dtype=P.dtype)
+    z = op.from_signal(x)
+    if isinstance(init, str):
+        c = op.analysis(z)
+        loop.n_eval += 1
+        w = P.W if P.W is not None else 1.0
+        m = P.M if P.M is not None else 1.0
+        cn = (w * m * c.abs() ** 2).sum().sqrt()
+        z = z * (P.S_wnorm2.sqrt() / torch.clamp(cn, min=_TINY))
+    return State(z=z, domain="g")
+
+
+def run_stage(name, P, state, count, loop, *, optimizer, lr, momentum, alpha, beta) -> State:
+    """Run ``count`` iterations of one method from ``state``."""
+    if name == "gd":
+        return _gd(P, state, count, loop, optimizer=optimizer, lr=lr, momentum=momentum)
+    return _projection(name, P, state, count, loop, alpha=alpha, beta=beta)
+
+
+def _beta_schedule(name, beta, count):
+    if beta is None:
+        beta = (1.0, 0.95) if name == "raar" else 1.0
+    if isinstance(beta, (tuple, list)):
+        b0, b1 = float(beta[0]), float(beta[1])
+    else:
+        b0 = b1 = float(beta)
+    if count <= 1:
+        return [b0] * count
+    return [b0 + (b1 - b0) * i / (count - 1) for i in range(count)]
+
+
+def _projection(name, P, state, count, loop, *, alpha, beta) -> State:
+    pop = P.pop
+    if state.c is None:
+        z = P.to_domain(state.z, state.domain, "p")
+        c = pop.analysis(z)
+        loop.n_eval += 1
+        pc = c
+    else:
+        c, pc = state.c, state.pc
+    if name in ("raar", "dm") and pc is None:
+        pc = pop.analysis(pop.pinv(c))
+        loop.n_eval += 1
+    betas = _beta_schedule(name, beta, count) if name in ("raar", "dm") else None
+    q_prev = None
+    z = state.z
+    for i in range(count):
+        pm = P.magnitude_projection(c, "p")
+        z = pop.pinv(pm)
+        q = pop.analysis(z)
+        loop.n_eval += 1
+        loop.record(z, q, "p", "p")
+        if name == "gla":
+            c = q
+        elif name == "fgla":
+            c = q if q_prev is None else q + alpha * (q - q_prev)
+            q_prev = q
+        elif name == "raar":
+            b = betas[i]
+            c = b * (2 * q - pc) + b * c + (1 - 2 * b) * pm
+        else:  # dm, gamma_C = -1, gamma_M = 1 / beta
+            b = betas[i]
+            c = c + (b + 1) * q - pc - b * pm
+        pc = q if name in ("raar", "dm") else c
+        if loop.stopped:
+            break
+    return State(z=z, domain="p", c=c, pc=pc)
+
+
+def _default_lr(optimizer, P):
+    if optimizer in ("sgdm", "lbfgs"):
+        return 1.0
+    # per-coordinate step of adaptive optimisers: a fraction of the unknown's scale
+    return (0.05 if optimizer == "adam" else 0.02) * P.u_rms
+
+
+def _gd(P, state, count, loop, *, optimizer, lr, momentum) -> State:
+    op = P.op
+    if state.domain == "p" and state.c is not None and state.z is None:
+        state.z = P.pop.pinv(state.c)
+    z_ref = P.to_domain(state.z, state.domain, "g").detach()
+    lr = _default_lr(optimizer, P) if lr is None else float(lr)
+    u = torch.zeros_like(z_ref, requires_grad=True)
+    m = P.M
+
+    def evaluate(u_val):
+        # z = z_ref + D^-1/2 u: sgdm with lr 1 and no momentum is Griffin-Lim
+        z = z_ref + op.precondition(u_val, 0.5)
+        c = op.analysis(z)
+        a = c.abs()
+        r = c - P.S * (c / (a + _TINY))
+        d = a - P.S
+        if m is not None:
+            r = r * m
+            d = d * m
+        w = P.W if P.W is not None else 1.0
+        loss = 0.5 * (w * d * d).sum()
+        grad = op.precondition(op.adjoint(r), 0.5)
+        loop.n_eval += 1
+        return z, c, loss, grad
+
+    if optimizer == "lbfgs":
+        opt = torch.optim.LBFGS([u], lr=lr, max_iter=count, max_eval=count,
+                                history_size=20, line_search_fn="strong_wolfe",
+                                tolerance_grad=0.0, tolerance_change=0.0)
+        last = {}
+
+        def closure():
+            if loop.stopped:
+                raise _Stop
+            z, c, loss, grad = evaluate(u.detach())
+            loop.record(z, c, "g", "g")
+            last["z"] = z
+            u.grad = grad
+            return loss
+
+        try:
+            opt.step(closure)
+        except _Stop:
+            pass
+        z = last.get("z", z_ref)
+        return State(z=z.detach(), domain="g")
+
+    if optimizer == "sgdm":
+        mu = 0.99 if momentum is None else float(momentum)
+        opt = torch.optim.SGD([u], lr=lr, momentum=mu, nesterov=mu > 0)
+    elif optimizer == "adam":
+        opt = torch.optim.Adam([u], lr=lr)
+    else:
+        opt = torch.optim.RMSprop([u], lr=lr)
+    z = z_ref
+    for _ in range(count):
+        z, c, loss, grad = evaluate(u.detach())
+        loop.record(z, c, "g", "g")
+        if loop.stopped:
+            break
+        u.grad = grad
+        opt.step()
+    return State(z=z.detach(), domain="g")
