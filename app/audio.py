@@ -32,9 +32,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
-from core.errors import ParameterError
-from core.playback import (ABState, PlaySource, device_rate_candidates, normalise_for_playback,
-                           playback_peak, resample_for_device, sonify)
+from core.errors import ParameterError, PhaseBrushError
+from core.playback import (
+    ABState,
+    PlaySource,
+    device_rate_candidates,
+    normalise_for_playback,
+    playback_peak,
+    resample_for_device,
+)
 
 __all__ = [
     "SOURCE_NAMES", "AudioSink", "NullAudioSink", "QtAudioSink", "audio_availability",
@@ -194,13 +200,13 @@ class QtAudioSink(AudioSink):
         qm = _qtmultimedia()
         self._qm = qm
         self._device = device if device is not None else qm.QMediaDevices.defaultAudioOutput()
-        if self._device.isNull():
-            raise ParameterError("no audio output device")
         d = self._device
         pref = d.preferredFormat().sampleRate()
-        self._rates = device_rate_candidates(max(1, d.minimumSampleRate()),
-                                             max(1, d.maximumSampleRate()),
-                                             preferred=pref if pref > 0 else None)
+        lo, hi = d.minimumSampleRate(), d.maximumSampleRate()
+        if lo > 0 and hi >= lo:
+            self._rates = device_rate_candidates(lo, hi, preferred=pref if pref > 0 else None)
+        else:  # a device that reports no range (a null device): the usual rates
+            self._rates = NULL_RATES
         fmts = d.supportedSampleFormats()
         self._float = qm.QAudioFormat.SampleFormat.Float in fmts or not fmts
         self._sink = None
@@ -236,6 +242,11 @@ class QtAudioSink(AudioSink):
         self._sink.stateChanged.connect(self._on_state)
         self._sink.start(self._buffer)
         self._last = self._start_pos
+        err = self._sink.error()
+        if err not in (qm.QtAudio.Error.NoError, qm.QtAudio.Error.UnderrunError):
+            self.stop()
+            raise PhaseBrushError(f"Audio device error: the output could not start "
+                                  f"({getattr(err, 'name', err)})")
 
     def _on_state(self, state) -> None:
         qm = self._qm
@@ -284,12 +295,26 @@ def make_sink(parent=None) -> tuple[AudioSink | None, str]:
     if not ok:
         return None, reason
     try:
-        return QtAudioSink(parent=parent), ""
+        device = _qtmultimedia().QMediaDevices.defaultAudioOutput()
+        if device.isNull():
+            return None, "Playback unavailable: no audio output device"
+        return QtAudioSink(device, parent=parent), ""
     except Exception as exc:  # the device vanished between the check and now, ...
         return None, f"Playback unavailable: the audio output could not open ({exc})"
 
 
 # --------------------------------------------------------------------------- controller
+
+def _fade(y: np.ndarray, n_fade: int = 64) -> np.ndarray:
+    """Raised-cosine fade in and out over ``n_fade`` samples (no clicks at the ends)."""
+    n = min(int(n_fade), y.size // 2)
+    if n:
+        ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(y.dtype)
+        y = y.copy()
+        y[:n] *= ramp
+        y[-n:] *= ramp[::-1]
+    return y
+
 
 @dataclass(frozen=True, eq=False)
 class SourceData:
@@ -497,7 +522,12 @@ class PlaybackController(QObject):
         self._prepared.clear()
         self._state = None
         if playing:
-            if self.can_play()[0] and self._ensure() and self._active in self._order:
+            try:
+                ready = self.can_play()[0] and self._ensure() and self._active in self._order
+            except PhaseBrushError as exc:
+                ready = False
+                self.failed.emit(f"Cannot play the {self._active}: {exc}")
+            if ready:
                 self._start_sink()
             else:
                 self._timer.stop()
@@ -508,18 +538,26 @@ class PlaybackController(QObject):
         return src.rate if src.rate is not None else float(self._sonify_rate)
 
     def _prepare(self) -> None:
-        """Level, sonify and resample every playable source; build the ABState."""
+        """Level, sonify and resample every playable source; build the ABState.
+
+        One gain for all audio sources and one for all sonified ones, so an A/B
+        comparison keeps their loudness difference (a quiet band stays quiet).
+        """
         playable = [n for n in self.sources() if self.can_play(n)[0]]
-        peak = playback_peak(*(self._sources[n].y for n in playable
-                               if self._sources[n].rate is not None))
+        audio = [n for n in playable if self._sources[n].rate is not None]
+        centred = {n: self._sources[n].y - self._sources[n].y.mean()
+                   for n in playable if n not in audio}  # a baseline is inaudible DC
+        peak = playback_peak(*(self._sources[n].y for n in audio))
+        peak_sonified = playback_peak(*centred.values())
         rates = self._sink.supported_rates() if self._sink is not None else NULL_RATES
         self._prepared.clear()
         order, srcs = [], []
         ref_x0 = min((self._sources[n].x0 for n in playable), default=0.0)
         for n in playable:
             s = self._sources[n]
-            if s.rate is None:
-                y32, r = sonify(s.y, self._sonify_rate)
+            if n in centred:
+                y32 = _fade(normalise_for_playback(centred[n], peak=peak_sonified))
+                r = float(self._sonify_rate)
             else:
                 y32, r = normalise_for_playback(s.y, peak=peak), s.rate
             y2, r2 = resample_for_device(y32, r, rates)
@@ -532,9 +570,11 @@ class PlaybackController(QObject):
             self._state = None
             return
         active = order.index(self._active) if self._active in order else 0
-        self._active = order[active]
         st = ABState(tuple(srcs), active=active, loop=self._loop)
         self._state = st.seek(self._seek_time)
+        if order[active] != self._active:
+            self._active = order[active]
+            self.active_changed.emit(self._active)
 
     def _ensure(self) -> bool:
         if self._state is None:
@@ -599,20 +639,35 @@ class PlaybackController(QObject):
         if not ok:
             self.failed.emit(why)
             return False
-        if not self._ensure() or self._active not in self._order:
+        try:
+            ready = self._ensure()
+        except PhaseBrushError as exc:  # a source that cannot be levelled or resampled
+            self.failed.emit(f"Cannot play the {self._active}: {exc}")
+            return False
+        if not ready or self._active not in self._order:
             self.failed.emit(f"There is no {self._active} to play")
             return False
         if self._state.finished:
             self._state = replace(self._state, position=0)
-        self._start_sink()
+        if not self._start_sink():
+            return False
         self._set_status("playing")
         self._timer.start()
         self._emit_position()
         return True
 
-    def _start_sink(self) -> None:
+    def _start_sink(self) -> bool:
+        """Hand the active buffer to the sink; on a device error stop and say why."""
         y, rate = self._prepared[self._active]
-        self._sink.start(y, rate, self._state.position)
+        try:
+            self._sink.start(y, rate, self._state.position)
+        except Exception as exc:  # a device that fails to open must not take the app down
+            self._timer.stop()
+            self._set_status("paused" if self._state.position else "stopped")
+            self.failed.emit(str(exc) if isinstance(exc, PhaseBrushError)
+                             else f"Audio device error: {exc}")
+            return False
+        return True
 
     def pause(self) -> None:
         if self._status != "playing":

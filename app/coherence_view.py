@@ -211,7 +211,8 @@ class CoherenceView(QWidget):
         self.coh_plot.setRange(rect=rect, padding=0)
         self.summary.setText(
             f"Original vs {result.label}: mean coherence {result.mean_coherence:.3f} "
-            "(weighted by the original's energy). Phase is faded where the coherence is low.")
+            f"(weighted by the original's energy). Cells more than {-FLOOR_DB:g} dB below the "
+            "strongest are hidden; the phase fades where the coherence is low.")
         self.computed.emit()
 
     def shutdown(self) -> None:

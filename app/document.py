@@ -17,19 +17,20 @@ Views listen to the past-tense signals and call the public methods.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.layers import LayerModel
+from app.layers import LayerModel, changed_cells
 from app.worker import Worker
 from core import inversion as cinv
 from core.transforms import TransformSpec, transform
 
-__all__ = ["DocumentModel", "RetrievalParams", "db_image"]
+__all__ = ["DocumentModel", "RetrievalParams", "db_image", "retrieval_spec"]
 
 _DB_FLOOR = -300.0
+_ORPHANS: set = set()   # workers still running after a shutdown timed out
 
 
 def db_image(tfr) -> np.ndarray:
@@ -46,20 +47,28 @@ class RetrievalParams:
     """What the retrieval panel asks for (names follow core.retrieval.retrieve).
 
     ``target`` is "whole" (every magnitude) or "region" (only the painted
-    selection constrains the estimate); ``spec`` None = the view's transform.
+    selection constrains the estimate); ``spec`` None = the view's transform
+    (a synchrosqueezed view retrieves through its plain CWT / STFT, the kinds
+    retrieval supports). ``lr`` / ``tol`` None = core's defaults.
     """
 
     target: str = "whole"
     spec: TransformSpec | None = None
-    method: str = "gd"
-    optimizer: str = "adam"
-    n_iter: int = 200
-    tol: float = 1e-6
-    lr: float = 0.05
+    method: str = "auto"
+    optimizer: str = "sgdm"
+    n_iter: int = 100
+    tol: float | None = None
+    lr: float | None = None
     seed: int = 0
     device: str = "auto"
-    init: str = "random"
+    init: str = "zeros"
     extra: dict = field(default_factory=dict)
+
+
+def retrieval_spec(spec: TransformSpec) -> TransformSpec:
+    """The transform retrieval runs through for a view ``spec`` (ssq kinds -> plain)."""
+    plain = {"ssq_cwt": "cwt", "ssq_stft": "stft"}
+    return replace(spec, kind=plain.get(spec.kind, spec.kind))
 
 
 class DocumentModel(QObject):
@@ -105,11 +114,13 @@ class DocumentModel(QObject):
         self.inversion_ms: float = 0.0
         self.retrieval = None            # core RetrievalResult
         self.retrieval_metrics: dict = {}
+        self.last_retrieval_target = "whole"
         #: Send the current estimate with progress reports (the panel's "preview").
         self.preview_enabled = True
         self.layers = LayerModel(self)
         self.layers.selection_changed.connect(self._on_selection_changed)
         self._range_inverter = None
+        self._sel_cache = None
         self._transform_worker: Worker | None = None
         self._retrieval_worker: Worker | None = None
         self._pending_spec: TransformSpec | None = None
@@ -144,7 +155,10 @@ class DocumentModel(QObject):
 
         def task(progress, cancel):
             tfr = transform(sig, spec)
-            return tfr, db_image(tfr)
+            # The range inverter's cumulative sums make every later edit O(changed cells);
+            # build them here, off the GUI thread.
+            ri = cinv.RangeInverter(tfr) if _hop_one(tfr) else None
+            return tfr, db_image(tfr), ri
 
         w = Worker(task, name="transform")
         w.succeeded.connect(lambda res, g=gen: self._on_transform_done(res, g))
@@ -161,9 +175,10 @@ class DocumentModel(QObject):
     def _on_transform_done(self, res, gen: int) -> None:
         if gen != self._generation or self._pending_spec is not None:
             return  # superseded while it ran
-        tfr, img = res
+        tfr, img, ri = res
         self.tfr, self.image_db = tfr, img
-        self._range_inverter = None
+        self._range_inverter = ri
+        self._sel_cache = None
         self.layers.set_tfr(tfr)   # emits selection_changed -> inversion
         self.tfr_changed.emit()
 
@@ -184,27 +199,60 @@ class DocumentModel(QObject):
         self.update_inversion()
 
     def update_inversion(self) -> None:
-        """Recompute the selection's inversion and residual (synchronously)."""
+        """Recompute the selection's inversion and residual (synchronously).
+
+        One visible band: the range inverter, O(n_frames). Anything else: the
+        union mask; for hop-1 transforms only the cells that changed since the
+        last edit are added or removed (the inverse is linear in the mask), so
+        a brush stroke costs O(cells painted), not O(n_rows * n_frames).
+        """
         t0 = time.perf_counter()
-        tfr = self.tfr
+        tfr, ri = self.tfr, self._range_inverter
         if tfr is None or self.signal is None:
             self.inversion = self.residual = None
+            self._sel_cache = None
         else:
             band = self.layers.single_band()
-            if band is not None and band.ranges is not None and tfr.spec.hop == 1:
-                if self._range_inverter is None:
-                    self._range_inverter = cinv.RangeInverter(tfr)
-                x, r = self._range_inverter.band_and_residual(*band.ranges)
+            if band is not None and band.ranges is not None and ri is not None:
+                x, r = ri.band_and_residual(*band.ranges)
                 self.inversion, self.residual = np.asarray(x, float), np.asarray(r, float)
+                # If the next edit mixes in a mask, it starts from this band's cells.
+                self._sel_cache = (band, self.inversion)
             else:
                 mask = self.layers.selection_mask()
                 if mask is None or not mask.any():
                     self.inversion = self.residual = None
+                    self._sel_cache = None
+                elif ri is not None:
+                    self._update_incremental(ri, mask)
                 else:
                     x, r = cinv.invert_with_residual(tfr, mask)
                     self.inversion, self.residual = np.asarray(x, float), np.asarray(r, float)
         self.inversion_ms = 1e3 * (time.perf_counter() - t0)
         self.inversion_changed.emit()
+
+    def _update_incremental(self, ri, mask: np.ndarray) -> None:
+        cache = self._sel_cache
+        n_rows, n_cols = mask.shape
+        if cache is not None and not isinstance(cache[0], np.ndarray):
+            cache = (cache[0].mask, cache[1])  # a band layer: its cells, built once
+        if cache is None or cache[0] is None or cache[0].shape != mask.shape:
+            old, band = np.zeros_like(mask), np.zeros(n_cols)
+        else:
+            old, band = cache
+        flips = changed_cells(mask, old)
+        if flips.size > mask.size // 4:  # mostly new: sum the selected cells afresh
+            band = np.zeros(n_cols)
+            flips = np.flatnonzero(mask.ravel())
+        rows, cols = np.divmod(flips, n_cols)
+        cs = ri.cumsum
+        # weights * Re(C) of one cell, from the cumulative sums over rows
+        vals = cs[rows + 1, cols] - cs[rows, cols]
+        sign = np.where(mask.ravel()[flips], 1.0, -1.0)
+        band = band + np.bincount(cols, weights=vals * sign, minlength=n_cols)
+        self._sel_cache = (mask, band)
+        self.inversion = band.copy()
+        self.residual = ri.full - band
 
     # -- phase retrieval ---------------------------------------------------------
     @property
@@ -221,7 +269,7 @@ class DocumentModel(QObject):
         if self.tfr is None or self.signal is None:
             self.failed.emit("Retrieval: no transform yet - wait for the image to appear")
             return False
-        spec = params.spec or self.spec
+        spec = retrieval_spec(params.spec or self.tfr.spec)
         mask = None
         if params.target == "region":
             mask = self.layers.selection_mask()
@@ -230,6 +278,8 @@ class DocumentModel(QObject):
                                  "is painted - draw a band or paint a mask first")
                 return False
         sig = self.signal
+        reference = sig.y if params.target == "whole" else self.inversion
+        reference = None if reference is None else np.array(reference, dtype=float)
         same_grid = spec == self.tfr.spec
         S = (np.abs(self.tfr.coefficients) if same_grid else None)
         S = None if S is None else S.copy()   # the worker owns its copy
@@ -260,11 +310,11 @@ class DocumentModel(QObject):
 
             kw = dict(n_samples=sig.n, method=params.method, optimizer=params.optimizer,
                       lr=params.lr, n_iter=params.n_iter, tol=params.tol, init=params.init,
-                      seed=params.seed, device=params.device, mask=m,
+                      seed=params.seed, device=params.device, mask=m, dx=sig.dx,
                       progress=report, cancel=cancel)
             kw.update(params.extra)
             result = retrieve(target, spec, **kw)
-            return result, _metrics(result, target, spec, sig, m)
+            return result, _metrics(result, target, spec, sig, m, reference)
 
         w = Worker(task, name="retrieval")
         w.progressed.connect(self.retrieval_progressed)
@@ -272,6 +322,7 @@ class DocumentModel(QObject):
         w.failed.connect(self._on_retrieval_failed)
         w.finished.connect(self._on_retrieval_thread_finished)
         self._retrieval_worker = w
+        self.last_retrieval_target = params.target
         self._start(w)
         self.retrieval_started.emit()
         return True
@@ -318,7 +369,12 @@ class DocumentModel(QObject):
         """Cancel all work and wait for every thread to end (window close)."""
         ok = True
         for w in list(self._workers):
-            ok &= w.stop(timeout_ms)
+            if not w.stop(timeout_ms):
+                # A transform has no cancel check: never let Python free a running
+                # QThread (Qt would abort); it ends on its own and is dropped then.
+                _ORPHANS.add(w)
+                w.finished.connect(lambda w=w: _ORPHANS.discard(w))
+                ok = False
         return ok
 
 
@@ -327,8 +383,9 @@ def _best_y(result) -> np.ndarray:
     return np.asarray(result.y if y is None else y, dtype=float)
 
 
-def _metrics(result, target, spec, sig, mask) -> dict:
-    """SC (dB) against the target magnitudes and rel-L2 against the original.
+def _metrics(result, target, spec, sig, mask, reference) -> dict:
+    """SC (dB) against the target magnitudes; rel-L2 against ``reference`` (the
+    original for a whole-magnitude target, the selection's inverse for a region).
 
     Runs in the worker thread (it needs one more transform).
     """
@@ -336,10 +393,6 @@ def _metrics(result, target, spec, sig, mask) -> dict:
 
     out = {}
     y = _best_y(result)
-    for key in ("sc_db", "rel_l2"):
-        v = getattr(result, key, None)
-        if v is not None:
-            out[key] = float(v)
     try:
         if "sc_db" not in out:
             est = np.abs(transform(sig.with_samples(y), spec).coefficients)
@@ -347,8 +400,12 @@ def _metrics(result, target, spec, sig, mask) -> dict:
                 out["sc_db"] = float(cmet.spectral_convergence_db(target * mask, est * mask))
             else:
                 out["sc_db"] = float(cmet.spectral_convergence_db(target, est))
-        if "rel_l2" not in out:
-            out["rel_l2"] = float(cmet.rel_l2(sig.y, y))
+        if "rel_l2" not in out and reference is not None and np.any(reference):
+            out["rel_l2"] = float(cmet.rel_l2(reference, y))
     except Exception:  # metrics are a courtesy; a finished run never fails on them
         pass
     return out
+
+
+def _hop_one(tfr) -> bool:
+    return not (tfr.spec.kind == "stft" and tfr.spec.hop > 1)

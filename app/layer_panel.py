@@ -112,7 +112,7 @@ class LayerPanel(QWidget):
             it = QListWidgetItem(_swatch(lay.color), lay.name)
             it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
             it.setCheckState(Qt.CheckState.Checked if lay.visible else Qt.CheckState.Unchecked)
-            n = int(lay.mask.sum()) if lay.mask is not None else 0
+            n = lay.n_cells()
             it.setToolTip(f"{kind}: {n} cells selected")
             self.list.addItem(it)
         self.list.setCurrentRow(self.layers.active_index)

@@ -73,7 +73,11 @@ def _application():
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    from app.qt_fixes import guard_bool_refcount
+
+    guard_bool_refcount()
+
+    pg.setConfigOptions(imageAxisOrder="row-major")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("PhaseBrush")
     app.setOrganizationName("PhaseBrush")

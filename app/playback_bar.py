@@ -16,8 +16,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QLabel, QToolButton,
-                               QWidget)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QInputDialog, QLabel, QToolButton, QWidget
 
 from app.audio import SOURCE_NAMES, PlaybackController
 
@@ -143,14 +142,16 @@ class PlaybackBar(QWidget):
         self._sync_ab_checked()
 
     def _on_combo_changed(self, *_):
+        # Choosing a source in a combo plays it: A's combo -> A, B's combo -> B.
+        b_chosen = self.sender() is self.b_combo
+        self._pick_available_b()
         a, b = self.a_combo.currentData(), self.b_combo.currentData()
         c = self.controller
         c.set_ab(a, b)
-        # Choosing A while A plays (or nothing has played) switches what plays.
-        if not self.ab_action.isChecked() and c.has_source(a) and c.active != a:
-            c.set_active(a)
-        elif self.ab_action.isChecked() and c.has_source(b) and c.active != b:
-            c.set_active(b)
+        target = b if b_chosen else a
+        if c.has_source(target) and c.active != target:
+            c.set_active(target)
+        self._sync_ab_checked()
         self._refresh()
 
     def _pick_available_b(self) -> None:
@@ -216,7 +217,7 @@ class PlaybackBar(QWidget):
             for act in (self.play_action, self.stop_action, self.ab_action,
                         self.loop_action, self.sonify_action):
                 act.setToolTip(tip)
-            self.status_label.setText("no audio")
+            self.status_label.setText("playback unavailable")
             self.status_label.setToolTip(tip)
         else:
             self.play_action.setToolTip(

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,15 +23,20 @@ from PySide6.QtWidgets import (
 
 from app.document import RetrievalParams
 from app.transform_panel import KIND_LABELS
-from core.transforms import KINDS
 
 __all__ = ["RetrievalPanel", "METHODS", "OPTIMIZERS"]
 
-# Names as core.retrieval.retrieve takes them (kept here so the panel never imports torch).
-METHODS = {"gd": "Gradient descent on |T x| (torch)",
-           "gla": "Griffin-Lim style projections",
-           "fgla": "Fast Griffin-Lim (momentum)"}
-OPTIMIZERS = ("adam", "lbfgs", "sgd")
+# Names as core.retrieval.retrieve takes them (listed here so the panel never imports
+# torch; tests check them against core.retrieval.METHODS / OPTIMIZERS / INITS).
+METHODS = {"auto": "Core's default for the transform (RAAR then fast Griffin-Lim)",
+           "raar+fgla": "Relaxed averaged alternating reflections, then fast Griffin-Lim",
+           "gd": "Gradient descent on the magnitude misfit (optimiser below)",
+           "gla": "Griffin-Lim projections",
+           "fgla": "Fast Griffin-Lim (momentum)",
+           "raar": "Relaxed averaged alternating reflections",
+           "dm": "Difference map"}
+OPTIMIZERS = ("sgdm", "adam", "rmsprop", "lbfgs")
+INITS = ("zeros", "random", "noise", "fgla")
 
 
 class RetrievalPanel(QWidget):
@@ -51,30 +57,37 @@ class RetrievalPanel(QWidget):
                                "transform, or only the cells of the current selection")
         self.kind = QComboBox()
         self.kind.addItem("as view", None)
-        for k in KINDS:
+        for k in ("cwt", "stft"):
             self.kind.addItem(KIND_LABELS[k], k)
         self.kind.setToolTip("Transform whose magnitudes are the target (default: the one "
-                             "shown)")
+                             "shown; a synchrosqueezed view uses its plain CWT / STFT)")
         self.method = QComboBox()
         for key, tip in METHODS.items():
             self.method.addItem(key, key)
-            self.method.setItemData(self.method.count() - 1, tip)
-        self.method.setToolTip("Retrieval algorithm")
+            self.method.setItemData(self.method.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.method.setToolTip("Retrieval algorithm (hover the list for details)")
         self.optimizer = QComboBox()
         self.optimizer.addItems(list(OPTIMIZERS))
-        self.optimizer.setToolTip("Optimiser for gradient descent")
+        self.optimizer.setToolTip("Optimiser for the gradient-descent (gd) method")
+        self.init = QComboBox()
+        self.init.addItems(list(INITS))
+        self.init.setToolTip("Starting phase: zeros (deterministic), random phase or noise "
+                             "(seeded), or a fast Griffin-Lim warm start")
         self.n_iter = QSpinBox()
         self.n_iter.setRange(1, 100_000)
-        self.n_iter.setValue(200)
+        self.n_iter.setValue(100)
         self.n_iter.setToolTip("Maximum number of iterations")
-        self.tol = QLineEdit("1e-6")
-        self.tol.setToolTip("Stop when the relative loss change falls below this")
+        self.tol = QLineEdit("")
+        self.tol.setPlaceholderText("none")
+        self.tol.setToolTip("Stop once the inconsistency falls to this (e.g. 1e-3); "
+                            "empty = run every iteration")
         self.lr = QDoubleSpinBox()
-        self.lr.setDecimals(4)
-        self.lr.setRange(1e-4, 10.0)
-        self.lr.setValue(0.05)
-        self.lr.setSingleStep(0.01)
-        self.lr.setToolTip("Learning rate (gradient descent)")
+        self.lr.setDecimals(3)
+        self.lr.setRange(0.0, 10.0)
+        self.lr.setValue(0.0)
+        self.lr.setSingleStep(0.05)
+        self.lr.setSpecialValueText("auto")
+        self.lr.setToolTip("Learning rate of the gd method; auto = the optimiser's default")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Random seed of the initial phase (same seed, same result)")
@@ -84,7 +97,8 @@ class RetrievalPanel(QWidget):
         cells = (("Target", self.target), ("Transform", self.kind),
                  ("Method", self.method), ("Optimiser", self.optimizer),
                  ("Iterations", self.n_iter), ("Tolerance", self.tol),
-                 ("Rate", self.lr), ("Seed", self.seed), ("Device", self.device))
+                 ("Rate", self.lr), ("Seed", self.seed), ("Init", self.init),
+                 ("Device", self.device))
         for i, (label, w) in enumerate(cells):
             r, c = divmod(i, 2)
             lab = QLabel(label)
@@ -143,21 +157,27 @@ class RetrievalPanel(QWidget):
 
     def params(self) -> RetrievalParams:
         """The parameters the widgets describe."""
+        text = self.tol.text().strip()
         try:
-            tol = float(self.tol.text())
+            tol = float(text) if text else None
         except ValueError:
-            tol = 1e-6
-            self.tol.setText("1e-6")
+            tol = None
+            self.tol.setText("")
+        if tol is not None and not tol > 0:
+            tol = None
         kind = self.kind.currentData()
         spec = None
-        if kind is not None and self.doc.spec.kind != kind:
+        if kind is not None:
             from dataclasses import replace
-            spec = replace(self.doc.spec, kind=kind, hop=1)
+
+            spec = replace(self.doc.spec, kind=kind)
         return RetrievalParams(target=self.target.currentData(), spec=spec,
                                method=self.method.currentData(),
                                optimizer=self.optimizer.currentText(),
-                               n_iter=self.n_iter.value(), tol=tol, lr=self.lr.value(),
-                               seed=self.seed.value(), device=self.device.currentText())
+                               n_iter=self.n_iter.value(), tol=tol,
+                               lr=self.lr.value() or None, seed=self.seed.value(),
+                               device=self.device.currentText(),
+                               init=self.init.currentText())
 
     def loss_data(self) -> tuple[np.ndarray, np.ndarray]:
         """(iterations, losses) drawn so far."""
@@ -192,11 +212,13 @@ class RetrievalPanel(QWidget):
             self._iters, self._losses = list(it[ok]), list(h[ok])
             self.loss_curve.setData(self._iters, self._losses)
         m = self.doc.retrieval_metrics
-        parts = [f"stopped: {getattr(result, 'stop_reason', 'done')}"]
+        parts = [f"{getattr(result, 'stop_reason', 'done')} after "
+                 f"{getattr(result, 'n_iter', len(self._losses))} it"]
         if "sc_db" in m:
             parts.append(f"SC {m['sc_db']:.1f} dB")
         if "rel_l2" in m:
-            parts.append(f"rel-L2 {m['rel_l2']:.3g}")
+            ref = "" if self.doc.last_retrieval_target == "whole" else " vs selection"
+            parts.append(f"rel-L2{ref} {m['rel_l2']:.3g}")
         self.status.setText(" · ".join(parts))
         self.export_button.setEnabled(True)
 

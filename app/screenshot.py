@@ -41,10 +41,9 @@ def chirp_band(signal, *, ratio: float = 1.6, n_vertices: int = 6):
     return (np.column_stack([t, f * ratio]).tolist(), np.column_stack([t, f / ratio]).tolist())
 
 
-def render_screenshot(path, *, size=(1280, 800), n_iter: int = 60,
+def render_screenshot(path, *, size=(1280, 800), n_iter: int = 40,
                       timeout_ms: int = 180_000) -> Path:
     """Build the window on the chirp demo, draw a band, run a retrieval, save a PNG."""
-    from app.document import RetrievalParams
     from app.main_window import MainWindow
 
     tmp = tempfile.mkdtemp(prefix="phasebrush-shot-")
@@ -60,7 +59,10 @@ def render_screenshot(path, *, size=(1280, 800), n_iter: int = 60,
     upper, lower = chirp_band(doc.signal)
     doc.layers.add_band(upper, lower, name="chirp band")
     win.tfr_view.set_tool("band")
-    if doc.start_retrieval(RetrievalParams(n_iter=n_iter, lr=0.05)):
+    panel = win.retrieval_panel
+    panel.n_iter.setValue(n_iter)
+    panel.run_button.click()
+    if doc.retrieval_running:
         wait_for(doc.retrieval_ended, timeout_ms, lambda: not doc.retrieval_running)
     # Let queued paint events settle before grabbing.
     for _ in range(5):

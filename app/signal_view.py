@@ -15,7 +15,7 @@ CURVES = {
     "inversion": ("selection", "#ff9f0a", 1.4,
                   "Inverse of the selected region (band ranges or painted mask)"),
     "residual": ("residual", "#64d2ff", 1.0, "Original minus the selection's inverse"),
-    "retrieval": ("retrieval", "#34c759", 1.2,
+    "retrieval": ("retrieval", "#34c759c0", 1.2,
                   "Signal recovered from magnitudes only (phase retrieval)"),
     "estimate": ("live estimate", "#8be3a0", 1.0,
                  "Current estimate while a retrieval runs (preview)"),
@@ -52,7 +52,7 @@ class SignalView(QWidget):
             self.curves[key] = c
             box = QCheckBox(label)
             box.setChecked(True)
-            box.setStyleSheet(f"QCheckBox {{ color: {color}; }}")
+            box.setStyleSheet(f"QCheckBox {{ color: {color[:7]}; }}")
             box.setToolTip(f"Show or hide: {tip.lower()}")
             box.toggled.connect(lambda on, k=key: self.set_visible(k, on))
             bar.addWidget(box)

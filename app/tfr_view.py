@@ -26,10 +26,12 @@ from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsRectItem
 
 from app.grid import ImageGrid
 from core import masks as cmasks
+from core.masks import ranges_to_mask
 
 __all__ = ["TfrView", "LogFrequencyAxis", "TOOLS", "format_freq"]
 
 TOOLS = ("pan", "band", "brush", "rect", "lasso")
+_OVERLAY_COLS = 4096  # widest layer overlay drawn; wider masks are OR-pooled
 
 
 def format_freq(f: float) -> str:
@@ -148,6 +150,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         self.colorbar.sigLevelsChanged.connect(self._on_colorbar_levels)
 
         self._overlays: dict[int, pg.ImageItem] = {}
+        self._pooled: dict[int, np.ndarray] = {}
         self._rois: dict[int, tuple[pg.PolyLineROI, pg.PolyLineROI]] = {}
         self._band_pts: list[tuple[float, float]] = []   # display coords
         self._band_upper: list[tuple[float, float]] | None = None
@@ -188,6 +191,8 @@ class TfrView(pg.GraphicsLayoutWidget):
 
     def set_levels(self, floor: float, ceiling: float) -> None:
         self.colorbar.setLevels((float(floor), float(ceiling)))
+        # setLevels() is silent; only handle drags emit, so tell listeners here.
+        self.levels_changed.emit(*self.levels())
 
     def levels(self) -> tuple[float, float]:
         lo, hi = self.colorbar.levels()
@@ -253,6 +258,7 @@ class TfrView(pg.GraphicsLayoutWidget):
             for roi in pair:
                 self.plot.removeItem(roi)
         self._overlays.clear()
+        self._pooled.clear()
         self._rois.clear()
         if self.grid is None:
             return
@@ -260,7 +266,6 @@ class TfrView(pg.GraphicsLayoutWidget):
             if not lay.visible:
                 continue
             ov = pg.ImageItem(axisOrder="row-major")
-            ov.setAutoDownsample(True)
             ov.setZValue(5)
             self.plot.addItem(ov)
             self._overlays[i] = ov
@@ -270,7 +275,7 @@ class TfrView(pg.GraphicsLayoutWidget):
 
     def _on_layer_edited(self, index: int) -> None:
         if index in self._overlays:
-            self._draw_overlay(index)
+            self._draw_overlay(index, cols=self.layers.dirty_cols)
         lay = self.layers[index] if 0 <= index < len(self.layers) else None
         if lay is not None and lay.is_band and index in self._rois:
             up, lo = self._rois[index]
@@ -279,17 +284,51 @@ class TfrView(pg.GraphicsLayoutWidget):
                 roi.setPoints(self._edge_to_display(edge))
                 roi.blockSignals(False)
 
-    def _draw_overlay(self, index: int, mask=None) -> None:
+    def _draw_overlay(self, index: int, mask=None, cols=None) -> None:
+        """Draw layer ``index`` (or ``mask`` for it); ``cols`` = (first, last) column
+        that changed, so only those pooled blocks are recomputed."""
         lay = self.layers[index]
-        mask = lay.mask if mask is None else mask
         ov = self._overlays.get(index)
-        if ov is None or mask is None:
+        if ov is None:
             return
+        x, y, w, h = self.grid.rect()
+        if mask is None and lay.is_band:
+            if lay.ranges is None:
+                return
+            pooled = _pooled_band(lay.ranges, lay.n_rows, _OVERLAY_COLS)
+        else:
+            mask = lay.mask if mask is None else mask
+            if mask is None:
+                return
+            pooled = self._pool(index, mask, cols)
+        k = -(-self.grid.n_cols // pooled.shape[1])
+        if k > 1:
+            w = pooled.shape[1] * k * self.grid.dx_col
         c = QColor(lay.color)
         alpha = 70 if lay.is_band else 110
         lut = np.array([[0, 0, 0, 0], [c.red(), c.green(), c.blue(), alpha]], np.uint8)
-        ov.setImage(mask.view(np.uint8), levels=(0, 1), lut=lut, autoLevels=False)
-        ov.setRect(QRectF(*self.grid.rect()))
+        ov.setImage(pooled.view(np.uint8), levels=(0, 1), lut=lut, autoLevels=False)
+        ov.setRect(QRectF(x, y, w, h))
+
+    def _pool(self, index: int, mask: np.ndarray, cols) -> np.ndarray:
+        # Long signals: OR-pool column blocks (thin strokes stay visible, which plain
+        # subsampling would drop); after a stroke only the blocks it touched are redone.
+        n = mask.shape[1]
+        k = -(-n // _OVERLAY_COLS)
+        if k == 1:
+            return mask
+        cached = self._pooled.get(index)
+        if cols is not None and cached is not None and cached.shape[0] == mask.shape[0]:
+            b0 = max(int(cols[0]) // k, 0)
+            b1 = min(int(cols[1]) // k, cached.shape[1] - 1)
+            if b0 <= b1:
+                seg = mask[:, b0 * k:min((b1 + 1) * k, n)]
+                cached[:, b0:b1 + 1] = np.logical_or.reduceat(seg, np.arange(0, seg.shape[1], k),
+                                                              axis=1)
+            return cached
+        pooled = np.logical_or.reduceat(mask, np.arange(0, n, k), axis=1)
+        self._pooled[index] = pooled
+        return pooled
 
     def _edge_to_display(self, edge) -> list[tuple[float, float]]:
         e = np.asarray(edge, float)
@@ -450,8 +489,9 @@ class TfrView(pg.GraphicsLayoutWidget):
             return
         rr, rc = s["radii"]
         cmasks.paint_stroke(s["live"], [s["last"], (row, col)], rr, rc, s["value"])
+        cols = (min(s["last"][1], col) - rc - 2, max(s["last"][1], col) + rc + 2)
         s["last"] = (row, col)
-        self._draw_overlay(s["index"], s["live"])
+        self._draw_overlay(s["index"], s["live"], cols=cols)
         if phase == "finish":
             self._stroke = None
             try:
@@ -507,3 +547,17 @@ def _dedupe(pts):
         if not out or p[0] != out[-1][0]:
             out.append(p)
     return out
+
+
+def _pooled_band(ranges, n_rows: int, max_cols: int) -> np.ndarray:
+    """A band's cells OR-pooled to at most ``max_cols`` column blocks, from its ranges."""
+    start, end = (np.asarray(a) for a in ranges)
+    n = start.size
+    k = max(1, -(-n // max_cols))
+    if k == 1:
+        return ranges_to_mask(start, end, n_rows)
+    live = end > start
+    idx = np.arange(0, n, k)
+    s = np.minimum.reduceat(np.where(live, start, n_rows), idx)
+    e = np.maximum.reduceat(np.where(live, end, 0), idx)
+    return ranges_to_mask(np.minimum(s, e), e, n_rows)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -91,11 +90,7 @@ class Worker(QThread):
             result = self._task(self._progress, self._cancelled)
         except BaseException as exc:  # every failure becomes a signal, never a crash
             self._flush()
-            message = _describe(exc, self.name)
-            if not isinstance(exc, Exception) or _is_bug(exc):
-                message += "\n\n" + "".join(
-                    traceback.format_exception_only(type(exc), exc)).strip()
-            self.failed.emit(message, exc)
+            self.failed.emit(_describe(exc, self.name), exc)
         else:
             self._flush()
             self.succeeded.emit(result)
@@ -116,7 +111,9 @@ def _is_bug(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException, name: str) -> str:
+    """One readable line: the project's errors verbatim, anything else with its type."""
     if isinstance(exc, MemoryError):
         return f"{name}: not enough memory (try a shorter signal or fewer voices)"
-    text = str(exc) or type(exc).__name__
-    return f"{name} failed: {text}"
+    if _is_bug(exc):
+        return f"{name} failed: {type(exc).__name__}: {exc}"
+    return f"{name} failed: {exc}"

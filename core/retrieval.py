@@ -184,7 +184,8 @@ def _validate(S, spec, n_samples, mask, n_iter, tol, optimizer, init, padding):
 def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = "sgdm",
              lr: float | None = None, momentum: float | None = None,
              alpha: float = 0.99, beta=None, n_iter: int = 300, tol: float | None = None,
-             init="zeros", seed: int = 0, padding: int = 0, device="auto",
+             init="zeros", seed: int = 0, n_starts: int = 1, padding: int = 0,
+             device="auto",
              dtype="float64", mask=None, progress=None, cancel=None,
              dx: float = 1.0) -> RetrievalResult:
     """Recover a real signal whose ``spec`` transform has magnitude ``S``.
@@ -222,6 +223,11 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
         noise signal (``seed``) scaled to the target's energy; "fgla": the
         first 20 % of the iterations run fgla from random phase.
     seed : int
+    n_starts : int >= 1
+        Run that many starts side by side (a batch: each iteration costs
+        ``n_starts`` evaluations) until the end of the first stage (half the
+        iterations for a one-stage method), then keep the best-fitting one.
+        Histories book the best start of each iteration.
     padding : int >= 0
         Free samples added at each end of the unknown (symmetric extension
         at the start); the transform's remaining padding stays tied to the
@@ -251,13 +257,16 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
     ParameterError
         Negative, NaN or all-zero magnitudes; bad options.
     """
-    from core.device import resolve_device, resolve_dtype
+    import torch
+
     from core import retrieval_methods as RM
+    from core.device import resolve_device, resolve_dtype
 
     S, mask = _validate(S, spec, n_samples, mask, n_iter, tol, optimizer, init, padding)
     stages = parse_method(method, spec.kind)
     dev = resolve_device(device)
     dt = resolve_dtype(dtype)
+    t0 = time.perf_counter()
     problem = RM.Problem.build(S, spec, int(n_samples), mask=mask, padding=int(padding),
                                dx=dx, device=dev, dtype=dt)
     if isinstance(init, str) and init == "fgla":
@@ -268,20 +277,30 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
         else:
             stages = [("fgla", k / n_iter)] + [(n, f * (1 - k / n_iter)) for n, f in stages]
         init = "random"
-    counts = _stage_counts(stages, int(n_iter))
     loop = RM.Loop(problem, n_iter=int(n_iter), tol=tol, progress=progress, cancel=cancel)
-    state = RM.initial_state(problem, init, seed, loop)
-    opts = dict(optimizer=optimizer, lr=lr, momentum=momentum, alpha=alpha, beta=beta)
+    if int(n_starts) < 1:
+        raise ParameterError(f"n_starts={n_starts}: need at least 1")
+    state = RM.initial_state(problem, init, seed, loop, int(n_starts))
+    if int(n_starts) > 1:
+        # select at the first stage boundary (or half way through one stage)
+        if len(stages) == 1:
+            stages = [(stages[0][0], 0.5), (stages[0][0], 0.5)]
+        select_after = 0
+    else:
+        select_after = None
+    counts = _stage_counts(stages, int(n_iter))
+    # iterates decay towards zero where S ~ 0: denormal floats there slowed
+    # whole runs 10-50x (measured); flush them for the run, then restore
+    flushed = torch.set_flush_denormal(True)
+    try:
+        state = _run(stages, counts, select_after, problem, state, loop, optimizer=optimizer,
+                     lr=lr, momentum=momentum, alpha=alpha, beta=beta)
+    finally:
+        if flushed:
+            torch.set_flush_denormal(False)
+    y, best_y = loop.finish(state)
     name = "+".join(f"{n}:{f:.3g}" if i < len(stages) - 1 else n
                     for i, (n, f) in enumerate(stages))
-    t0 = time.perf_counter()
-    for (stage, _), count in zip(stages, counts):
-        if count == 0:
-            continue
-        state = RM.run_stage(stage, problem, state, count, loop, **opts)
-        if loop.stopped:
-            break
-    y, best_y = loop.finish(state)
     wall = time.perf_counter() - t0
     final_inc = problem.true_inconsistency(y)
     return RetrievalResult(
@@ -289,6 +308,19 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
         inconsistency_history=loop.inconsistency_history(), inconsistency=final_inc,
         stop_reason=loop.stop_reason, n_iter=loop.iteration, n_eval=loop.n_eval,
         wall_s=wall, device=str(dev), method=name)
+
+
+def _run(stages, counts, select_after, problem, state, loop, **opts):
+    from core import retrieval_methods as RM
+
+    for i, ((stage, _), count) in enumerate(zip(stages, counts)):
+        if count > 0:
+            state = RM.run_stage(stage, problem, state, count, loop, **opts)
+        if i == select_after:
+            state = RM.select_start(state, loop)
+        if loop.stopped:
+            break
+    return state
 
 
 def _stage_counts(stages, n_iter):

@@ -16,11 +16,21 @@ import time
 import numpy as np
 import torch
 
-from core.torch_transforms import operator_for
+from core.torch_transforms import TiedCWTOperator, operator_for
 
-__all__ = ["Problem", "Loop", "State", "initial_state", "run_stage"]
+__all__ = ["Problem", "Loop", "State", "initial_state", "select_start", "run_stage"]
 
 _TINY = 1e-30
+
+
+def _batch(t, ndim=2):
+    """Number of starts in a batched signal (ndim 2) or coefficient (ndim 3) tensor."""
+    return t.shape[0] if t.ndim >= ndim else 1
+
+
+def _abs(c):
+    # measured faster than complex abs() on CPU for large arrays
+    return torch.hypot(c.real, c.imag)
 
 
 class Problem:
@@ -28,8 +38,9 @@ class Problem:
 
     ``op`` (grid "g") is the exact transform of the unknown (signal plus
     ``padding`` free samples); ``pop`` (grid "p") is what the projection
-    methods use: ``op`` itself for the STFT, the uncropped circular
-    filterbank over the padded domain for the CWT.
+    methods use: ``op`` itself for the STFT; for the CWT the uncropped
+    filterbank over the padded domain, whose synthesis keeps the padding a
+    reflection of the signal (:class:`TiedCWTOperator`).
     """
 
     @classmethod
@@ -52,13 +63,14 @@ class Problem:
         self.W = self.op.weights
         self.is_cwt = spec.kind == "cwt"
         if self.is_cwt:
-            self.pop = self.op.full
+            self.pop = TiedCWTOperator(self.op.full)
             n_pad, a, n = self.pop.n_pad, self.pop.pad_left, n_samples
             Sp = torch.zeros((self.op.n_rows, n_pad), **t)
             Sp[:, a: a + n] = self.S
             Mp = torch.zeros((self.op.n_rows, n_pad), **t)
             Mp[:, a: a + n] = 1.0 if self.M is None else self.M
             self.Sp, self.Mp, self.Wp = Sp, Mp, None
+            self.cols = slice(a, a + n)
         else:
             self.pop = self.op
             self.Sp, self.Mp, self.Wp = self.S, self.M, self.W
@@ -96,22 +108,30 @@ class Problem:
         return self.op.to_signal(z)
 
     def magnitude_projection(self, c, g):
+        if g == "p" and self.is_cwt:
+            # only the signal's columns carry a target: work on that slice
+            out = c.clone()
+            out[..., self.cols] = self.magnitude_projection(c[..., self.cols], "g")
+            return out
         _, S, M, _ = self.grid(g)
-        target = S * (c / (c.abs() + _TINY))
+        target = c * (S / (_abs(c) + _TINY))
         if M is None:
             return target
         return c + M * (target - c)
 
     def misfit(self, c, g):
         """(inconsistency, loss) tensors of coefficients ``c`` on grid ``g``."""
+        if g == "p" and self.is_cwt:
+            c, g = c[..., self.cols], "g"
         _, S, M, W = self.grid(g)
-        r = c.abs() - S
+        r = _abs(c) - S
         if M is not None:
             r = r * M
         r2 = r * r
-        inc = r2.sum().sqrt() / self.S_norm
-        loss = (r2 * W).sum() / self.S_wnorm2 if W is not None else r2.sum() / self.S_wnorm2
-        return inc, loss
+        inc = r2.sum((-2, -1)).sqrt() / self.S_norm
+        if W is not None:
+            r2 = r2 * W
+        return inc, r2.sum((-2, -1)) / self.S_wnorm2
 
     def true_inconsistency(self, y) -> float:
         if self._op0 is None:
@@ -148,6 +168,7 @@ class Loop:
         self.stop_reason = "max_iter"
         self.stopped = False
         self._inc, self._loss = [], []
+        self.last_batch_inc = None
         self._best_inc = None
         self._best_x = None
         self._last_x = None
@@ -160,6 +181,12 @@ class Loop:
         """Book one iteration whose estimate is ``z`` with analysis ``c``."""
         inc, loss = self.P.misfit(c, g)
         x = self.P.signal(z, domain)
+        self.last_batch_inc = inc
+        if inc.ndim:
+            # several starts: book the best of them (argmin stays on the device)
+            k = torch.argmin(inc).view(1)
+            inc, loss = inc.index_select(0, k)[0], loss.index_select(0, k)[0]
+            x = x.index_select(0, k)[0]
         self._inc.append(inc)
         self._loss.append(loss)
         if self._best_inc is None:
@@ -189,6 +216,8 @@ class Loop:
     def finish(self, state):
         if self._last_x is None:
             x = self.P.signal(state.z, state.domain)
+            if x.ndim > 1:
+                x = x[0]
             self._last_x = self._best_x = x
         if self.progress is not None and self._inc:
             self.progress(self.iteration, float(self._loss[-1]), float(self._inc[-1]),
@@ -210,25 +239,38 @@ class Loop:
         return torch.stack(self._loss).detach().cpu().numpy().astype(np.float64)
 
 
-def initial_state(P, init, seed, loop) -> State:
+def initial_state(P, init, seed, loop, n_starts=1) -> State:
+    """Start of the iteration; ``n_starts > 1`` gives a batch of starts
+    (seeds ``seed, seed + 1, ...``; with "zeros" the first is zero phase
+    and the others random phase)."""
     op = P.op
-    if isinstance(init, str) and init == "zeros":
-        # zero phase: the target magnitude itself (masked-out cells: nothing)
-        c = P.Sp.to(P.pop.cdtype) if P.Mp is None else (P.Sp * (P.Mp > 0)).to(P.pop.cdtype)
-        return State(z=P.pop.pinv(c), domain="p", c=c, pc=None)
-    if isinstance(init, str) and init == "random":
-        # uniformly random phase on the target magnitude (as librosa, MATLAB)
-        g = torch.Generator(device="cpu").manual_seed(int(seed))
-        phase = torch.rand(P.Sp.shape, generator=g, dtype=torch.float64) * (2 * np.pi)
-        phase = phase.to(device=P.device, dtype=P.dtype)
+    B = int(n_starts)
+
+    def random_phase(s):
+        g = torch.Generator(device="cpu").manual_seed(int(s))
+        return torch.rand(P.Sp.shape, generator=g, dtype=torch.float64) * (2 * np.pi)
+
+    def batch(items):
+        return items[0] if B == 1 else torch.stack(items)
+
+    if isinstance(init, str) and init in ("zeros", "random"):
+        if init == "zeros":
+            phases = [torch.zeros(P.Sp.shape, dtype=torch.float64)]
+            phases += [random_phase(seed + i) for i in range(1, B)]
+        else:
+            # uniformly random phase on the target magnitude (as librosa, MATLAB)
+            phases = [random_phase(seed + i) for i in range(B)]
+        phase = batch(phases).to(device=P.device, dtype=P.dtype)
         c = P.Sp * torch.exp(1j * phase)
         if P.Mp is not None:
             c = c * (P.Mp > 0)
         return State(z=P.pop.pinv(c), domain="p", c=c, pc=None)
     if isinstance(init, str):  # "noise"
-        g = torch.Generator(device="cpu").manual_seed(int(seed))
-        x = torch.randn(P.n_samples, generator=g, dtype=torch.float64)
-        x = x.to(device=P.device, dtype=P.dtype)
+        xs = []
+        for i in range(B):
+            g = torch.Generator(device="cpu").manual_seed(int(seed) + i)
+            xs.append(torch.randn(P.n_samples, generator=g, dtype=torch.float64))
+        x = batch(xs).to(device=P.device, dtype=P.dtype)
     else:
         x = np.asarray(init, dtype=np.float64)
         if x.shape != (P.n_samples,):
@@ -240,16 +282,31 @@ def initial_state(P, init, seed, loop) -> State:
             from core.errors import ParameterError
 
             raise ParameterError("init signal holds NaN or infinite values")
-        x = torch.as_tensor(x, device=P.device, dtype=P.dtype)
+        x = torch.as_tensor(x.copy(), device=P.device, dtype=P.dtype)
+        if B > 1:
+            x = x.expand(B, -1).clone()
     z = op.from_signal(x)
     if isinstance(init, str):
         c = op.analysis(z)
-        loop.n_eval += 1
+        loop.n_eval += B
         w = P.W if P.W is not None else 1.0
         m = P.M if P.M is not None else 1.0
-        cn = (w * m * c.abs() ** 2).sum().sqrt()
-        z = z * (P.S_wnorm2.sqrt() / torch.clamp(cn, min=_TINY))
+        cn = (w * m * _abs(c) ** 2).sum((-2, -1)).sqrt()
+        z = z * (P.S_wnorm2.sqrt() / torch.clamp(cn, min=_TINY))[..., None]
     return State(z=z, domain="g")
+
+
+def select_start(state, loop) -> State:
+    """Keep the start of a batch whose last estimate fits best."""
+    inc = loop.last_batch_inc
+    if state.z is None or state.z.ndim < 2 or inc is None or inc.ndim == 0:
+        return state
+    k = int(torch.argmin(inc))
+
+    def pick(t):
+        return None if t is None else t[k]
+
+    return State(z=pick(state.z), domain=state.domain, c=pick(state.c), pc=pick(state.pc))
 
 
 def run_stage(name, P, state, count, loop, *, optimizer, lr, momentum, alpha, beta) -> State:
@@ -276,13 +333,13 @@ def _projection(name, P, state, count, loop, *, alpha, beta) -> State:
     if state.c is None:
         z = P.to_domain(state.z, state.domain, "p")
         c = pop.analysis(z)
-        loop.n_eval += 1
+        loop.n_eval += _batch(z)
         pc = c
     else:
         c, pc = state.c, state.pc
     if name in ("raar", "dm") and pc is None:
         pc = pop.analysis(pop.pinv(c))
-        loop.n_eval += 1
+        loop.n_eval += _batch(c, 3)
     betas = _beta_schedule(name, beta, count) if name in ("raar", "dm") else None
     q_prev = None
     z = state.z
@@ -290,19 +347,23 @@ def _projection(name, P, state, count, loop, *, alpha, beta) -> State:
         pm = P.magnitude_projection(c, "p")
         z = pop.pinv(pm)
         q = pop.analysis(z)
-        loop.n_eval += 1
+        loop.n_eval += _batch(z)
         loop.record(z, q, "p", "p")
+        # fused in-place updates: complex elementwise passes cost as much as the FFTs
         if name == "gla":
             c = q
         elif name == "fgla":
-            c = q if q_prev is None else q + alpha * (q - q_prev)
+            # q + alpha (q - q_prev)
+            c = q if q_prev is None else q.mul(1 + alpha).sub_(q_prev, alpha=alpha)
             q_prev = q
         elif name == "raar":
             b = betas[i]
-            c = b * (2 * q - pc) + b * c + (1 - 2 * b) * pm
+            # b (2 q - pc) + b c + (1 - 2 b) pm
+            c = pm.mul(1 - 2 * b).add_(q, alpha=2 * b).sub_(pc, alpha=b).add_(c, alpha=b)
         else:  # dm, gamma_C = -1, gamma_M = 1 / beta
             b = betas[i]
-            c = c + (b + 1) * q - pc - b * pm
+            # c + (b + 1) q - pc - b pm
+            c = q.mul(b + 1).add_(c).sub_(pc).sub_(pm, alpha=b)
         pc = q if name in ("raar", "dm") else c
         if loop.stopped:
             break
@@ -329,8 +390,8 @@ def _gd(P, state, count, loop, *, optimizer, lr, momentum) -> State:
         # z = z_ref + D^-1/2 u: sgdm with lr 1 and no momentum is Griffin-Lim
         z = z_ref + op.precondition(u_val, 0.5)
         c = op.analysis(z)
-        a = c.abs()
-        r = c - P.S * (c / (a + _TINY))
+        a = _abs(c)
+        r = c - c * (P.S / (a + _TINY))
         d = a - P.S
         if m is not None:
             r = r * m
@@ -338,7 +399,7 @@ def _gd(P, state, count, loop, *, optimizer, lr, momentum) -> State:
         w = P.W if P.W is not None else 1.0
         loss = 0.5 * (w * d * d).sum()
         grad = op.precondition(op.adjoint(r), 0.5)
-        loop.n_eval += 1
+        loop.n_eval += _batch(z)
         return z, c, loss, grad
 
     if optimizer == "lbfgs":

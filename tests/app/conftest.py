@@ -14,11 +14,13 @@ from PySide6.QtCore import QEvent, QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from app.qt_fixes import guard_bool_refcount  # noqa: E402
 from core.signal import Signal  # noqa: E402
 from core.transforms import TransformSpec  # noqa: E402
 
 # Synthetic moves arrive within microseconds; pyqtgraph would drop all but one per 10 ms.
 pg.setConfigOptions(imageAxisOrder="row-major", mouseRateLimit=-1)
+guard_bool_refcount()  # PySide6 6.12.0 emit() reference leak (see app/qt_fixes.py)
 
 
 def short_chirp(n: int = 1024, fs: float = 1024.0) -> Signal:

@@ -85,3 +85,21 @@ def test_every_control_has_a_tooltip(window):
     for act in window.tool_actions.values():
         assert act.toolTip()
     assert not missing, missing
+
+
+def test_export_selection_inverse_round_trips(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from core.io import load_signal
+
+    doc = window.doc
+    T = doc.signal.x[-1]
+    doc.layers.add_band([(0.2 * T, 60.0), (0.8 * T, 200.0)], [(0.2 * T, 20.0), (0.8 * T, 80.0)])
+    out = tmp_path / "selection.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(out), "CSV (*.csv)")))
+    window.export_selection()
+    assert out.exists()
+    back = load_signal(out)
+    assert back.n == doc.signal.n
+    assert np.allclose(back.y, doc.inversion, atol=1e-6 * np.abs(doc.inversion).max())

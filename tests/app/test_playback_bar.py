@@ -1,4 +1,4 @@
-"""Tests for app.playback_bar: buttons, Space, A/B, availability, playhead lines, document sources."""
+"""Tests for app.playback_bar: buttons, Space, A/B, availability, playhead, document."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def test_unavailable_audio_disables_buttons_with_the_reason(qtbot):
     for button in (b.play_button, b.stop_button, b.ab_button, b.loop_button):
         assert not button.isEnabled()
         assert button.toolTip() == reason
-    assert b.status_label.toolTip() == reason
+    assert b.status_label.toolTip() == reason and "unavailable" in b.status_label.text()
     # Space and clicks on a disabled action do nothing and raise nothing.
     b.play_action.trigger()
     qtbot.mouseClick(b.play_button, Qt.MouseButton.LeftButton)
@@ -180,3 +180,22 @@ def test_follow_document_updates_the_sources(qtbot, sink):
     doc.inversion = doc.residual = None
     doc.inversion_changed.emit()
     assert c.sources() == ["original", "reconstruction"]
+
+
+def test_choosing_b_as_a_moves_b_and_plays_a(qtbot, bar):
+    c = bar.controller
+    bar.a_combo.setCurrentIndex(bar.a_combo.findData("band"))  # B was "band"
+    assert bar.a_combo.currentData() == "band" and bar.b_combo.currentData() == "original"
+    assert c.active == "band" and not bar.ab_action.isChecked()
+    assert c.ab_pair == ("band", "original")
+    bar.ab_action.trigger()
+    assert c.active == "original" and bar.ab_action.isChecked()
+
+
+def test_choosing_in_b_plays_b(qtbot, bar):
+    c = bar.controller
+    c.set_source("residual", tone(RATE, 0.1), rate=RATE)
+    bar.b_combo.setCurrentIndex(bar.b_combo.findData("residual"))
+    assert c.active == "residual" and bar.ab_action.isChecked()
+    bar.a_combo.setCurrentIndex(bar.a_combo.findData("band"))
+    assert c.active == "band" and not bar.ab_action.isChecked()

@@ -10,12 +10,22 @@ from PySide6.QtWidgets import QMessageBox
 LEFT = Qt.MouseButton.LeftButton
 
 
-def _setup(panel, *, n_iter, tol="1e-9"):
+def _setup(panel, *, n_iter, method="auto"):
     panel.n_iter.setValue(n_iter)
-    panel.tol.setText(tol)
+    panel.tol.setText("")
     panel.device.setCurrentText("cpu")
-    panel.method.setCurrentIndex(panel.method.findData("gd"))
-    panel.optimizer.setCurrentText("adam")
+    panel.method.setCurrentIndex(panel.method.findData(method))
+
+
+def test_panel_choices_are_what_core_accepts():
+    import core.retrieval as R
+    from app import retrieval_panel as P
+
+    for m in P.METHODS:
+        if m != "auto":
+            assert R.parse_method(m, "cwt")
+    assert set(P.OPTIMIZERS) == set(R.OPTIMIZERS)
+    assert set(P.INITS) == set(R.INITS)
 
 
 @pytest.fixture
@@ -29,7 +39,7 @@ def errors(monkeypatch, window):
 
 def test_run_updates_loss_curve_while_event_loop_keeps_running(qtbot, window):
     doc, panel = window.doc, window.retrieval_panel
-    _setup(panel, n_iter=30)
+    _setup(panel, n_iter=10)
     ticks, reports = [], []
     timer = QTimer()
     timer.setInterval(10)
@@ -57,7 +67,7 @@ def test_run_updates_loss_curve_while_event_loop_keeps_running(qtbot, window):
 
 def test_cancel_mid_run_keeps_best_so_far(qtbot, window):
     doc, panel = window.doc, window.retrieval_panel
-    _setup(panel, n_iter=100_000, tol="0")
+    _setup(panel, n_iter=100_000)
     with qtbot.waitSignal(doc.retrieval_progressed, timeout=120_000):
         qtbot.mouseClick(panel.run_button, LEFT)
     with qtbot.waitSignal(doc.retrieval_finished, timeout=5_000) as blocker:
@@ -100,11 +110,35 @@ def test_region_target_without_selection_is_refused(qtbot, window, errors):
 
 def test_closing_window_mid_run_stops_worker_cleanly(qtbot, window, qtlog):
     doc, panel = window.doc, window.retrieval_panel
-    _setup(panel, n_iter=100_000, tol="0")
+    _setup(panel, n_iter=100_000)
     with qtbot.waitSignal(doc.retrieval_progressed, timeout=120_000):
         qtbot.mouseClick(panel.run_button, LEFT)
     workers = doc.workers()
     assert workers and all(w.isRunning() for w in workers)
+    window.close()
+    assert all(w.isFinished() for w in workers)
+    assert not any("QThread" in rec.message for rec in qtlog.records)
+
+
+def test_region_target_runs_on_the_painted_band(qtbot, window):
+    doc, panel = window.doc, window.retrieval_panel
+    T = doc.signal.x[-1]
+    doc.layers.add_band([(0.2 * T, 60.0), (0.8 * T, 200.0)], [(0.2 * T, 20.0), (0.8 * T, 80.0)])
+    _setup(panel, n_iter=5)
+    panel.target.setCurrentIndex(panel.target.findData("region"))
+    with qtbot.waitSignal(doc.retrieval_finished, timeout=120_000):
+        qtbot.mouseClick(panel.run_button, LEFT)
+    assert doc.retrieval_y().shape == (doc.signal.n,)
+    assert "vs selection" in panel.status.text()
+
+
+def test_closing_window_during_a_transform_waits_for_it(qtbot, window, qtlog):
+    from core.transforms import TransformSpec
+
+    doc = window.doc
+    doc.set_spec(TransformSpec(kind="ssq_cwt", nv=16))
+    workers = doc.workers()
+    assert workers and doc.busy
     window.close()
     assert all(w.isFinished() for w in workers)
     assert not any("QThread" in rec.message for rec in qtlog.records)
