@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from app.axes import display_reversed
 from app.grid import ImageGrid
 from app.tfr_view import LogFrequencyAxis
 from app.worker import Worker
@@ -124,7 +125,7 @@ class CoherenceView(QWidget):
             "follows the original's up to a constant offset, 0 where it is unrelated")
         self.view = pg.GraphicsLayoutWidget(self)
         self.view.setBackground("#15171a")
-        self.view.setMinimumSize(420, 320)
+        self.view.setMinimumSize(300, 240)
         self._axes = (LogFrequencyAxis(orientation="left"), LogFrequencyAxis(orientation="left"))
         self.coh_plot = self.view.addPlot(row=0, col=0, axisItems={"left": self._axes[0]})
         self.phase_plot = self.view.addPlot(row=1, col=0, axisItems={"left": self._axes[1]})
@@ -177,7 +178,7 @@ class CoherenceView(QWidget):
         w.finished.connect(self._on_finished)
         self._worker = w
         self.summary.setText(f"Computing the coherence of the original and the {label}…")
-        self._descending = bool(getattr(signal, "descending", False))
+        self._descending = display_reversed(signal)   # spectra high-to-low, as elsewhere
         self._freq_unit = getattr(signal, "freq_unit", "")
         w.start()
 

@@ -138,8 +138,10 @@ class DocumentModel(QObject):
         self._range_inverter = None
         self.layers.clear()
         self.layers.undo_stack.clear()
+        # The spec first: listeners of signal_changed see the settings this signal gets.
+        self.spec = spec or self.spec
         self.signal_changed.emit()
-        self.set_spec(spec or self.spec)
+        self.set_spec(self.spec)
 
     def set_spec(self, spec: TransformSpec) -> None:
         """Recompute the transform with ``spec`` (in a worker thread)."""

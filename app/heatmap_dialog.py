@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.axes import REVERSED_UNITS, display_reversed, x_axis_label
 from app.grid import ImageGrid
 from app.tfr_view import LogFrequencyAxis
 from core.attribution import attribution_curve, heatmap_to_mask, threshold_mask
@@ -320,12 +321,13 @@ class HeatmapDialog(QDialog):
         tfr = self.tfr
         self.grid = ImageGrid.from_tfr(tfr)
         self._axis.log = self.grid.log_y
-        unit = tfr.unit or "samples"
         funit = getattr(self.signal, "freq_unit", "") if self.signal is not None else ""
-        xlabel = f"{'time' if unit == 's' else 'position'} ({unit})"
+        xlabel = x_axis_label(tfr.unit)
         self.image_plot.setLabel("left", f"frequency ({funit})" if funit else "frequency")
         self.curve_plot.setLabel("bottom", xlabel)
-        descending = bool(getattr(self.signal, "descending", False))
+        # Spectra high-to-low, as in the main window (IR wavenumbers, ppm, descending files).
+        descending = (display_reversed(self.signal) if self.signal is not None
+                      else (tfr.unit or "").lower() in REVERSED_UNITS)
         for p in (self.image_plot, self.curve_plot):
             p.invertX(descending)
         x = np.asarray(tfr.times, float)

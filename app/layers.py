@@ -221,6 +221,29 @@ class LayerModel(QObject):
         self.undo_stack.push(_InsertLayer(self, lay, len(self._layers), "Add band"))
         return lay
 
+    def add_bands(self, bands, *, text: str = "Add bands") -> tuple[list[Layer], list[str]]:
+        """Add several bands (core ``Band`` objects) as one undo step.
+
+        Returns the layers added and, for each band that was skipped, why
+        (bad edges).
+        """
+        lays, problems = [], []
+        for b in bands:
+            try:
+                upper, lower = _edge(b.upper, "upper"), _edge(b.lower, "lower")
+                lay = Layer("band", b.name or f"band {next(self._names)}",
+                            b.color or PALETTE[(len(self._layers) + len(lays)) % len(PALETTE)],
+                            visible=bool(getattr(b, "visible", True)), upper=upper, lower=lower)
+                if self._tfr is not None:
+                    self._update_band_cells(lay)
+            except ValueError as exc:
+                problems.append(f"{getattr(b, 'name', 'band')}: {exc}")
+                continue
+            lays.append(lay)
+        if lays:
+            self.undo_stack.push(_InsertLayers(self, lays, len(self._layers), text))
+        return lays, problems
+
     def add_paint_layer(self, *, name: str | None = None, mask=None,
                         color: str | None = None) -> Layer:
         """Add a painted layer (empty, or holding ``mask``)."""
@@ -403,6 +426,20 @@ class _InsertLayer(QUndoCommand):
 
     def undo(self):
         self.model._remove(self.lay)
+
+
+class _InsertLayers(QUndoCommand):
+    def __init__(self, model: LayerModel, lays: list[Layer], index: int, text: str):
+        super().__init__(text)
+        self.model, self.lays, self.index = model, list(lays), index
+
+    def redo(self):
+        for i, lay in enumerate(self.lays):
+            self.model._insert(lay, self.index + i)
+
+    def undo(self):
+        for lay in reversed(self.lays):
+            self.model._remove(lay)
 
 
 class _RemoveLayer(QUndoCommand):

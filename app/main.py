@@ -4,6 +4,7 @@
     phasebrush FILE                the app on a file
     phasebrush --demo speech       the app on a demo (chirp, speech, ir)
     phasebrush --screenshot P.png  render the window (chirp, a band, a short retrieval)
+    phasebrush --screenshot P.png --scene spectrum|heatmap   other scenes (app.screenshot)
     phasebrush transform|invert|retrieve ...   the command-line tools (app.cli)
 
 Qt is imported only on the GUI path and torch only when a retrieval starts,
@@ -33,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="PATH",
                    help="render the main window (chirp demo, a band, a short retrieval) "
                         "to a PNG at 1280x800 and exit")
+    p.add_argument("--scene", choices=("main", "spectrum", "heatmap"),
+                   help="with --screenshot: main (chirp, band, retrieval; the default), "
+                        "spectrum (ethanol IR, reversed axis, a band and its inversion), "
+                        "heatmap (chirp with a heatmap-derived mask and its attribution); "
+                        "--demo ir alone picks spectrum")
     return p
 
 
@@ -50,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         from app.screenshot import render_screenshot
 
         app = _application()
-        path = render_screenshot(args.screenshot)
+        scene = args.scene or ("spectrum" if args.demo == "ir" else "main")
+        path = render_screenshot(args.screenshot, scene=scene)
         print(f"wrote {path}")
         app.processEvents()
         return 0

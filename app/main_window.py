@@ -6,11 +6,14 @@ into a message box plus a status-bar line; it computes nothing itself.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -21,8 +24,13 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
+from app import export as ex
+from app import session_io as sio
+from app.audio import PlaybackController
+from app.coherence_view import CoherenceView
 from app.document import DocumentModel
 from app.layer_panel import LayerPanel
+from app.playback_bar import PlaybackBar, attach_playhead, follow_document
 from app.retrieval_panel import RetrievalPanel
 from app.signal_view import SignalView
 from app.tfr_view import TfrView
@@ -30,6 +38,8 @@ from app.transform_panel import TransformPanel
 from core.errors import PhaseBrushError
 
 __all__ = ["MainWindow", "TOOL_ACTIONS"]
+
+log = logging.getLogger(__name__)
 
 # tool -> (label, shortcut, tooltip)
 TOOL_ACTIONS = {
@@ -40,6 +50,8 @@ TOOL_ACTIONS = {
     "rect": ("Rectangle", "R", "Drag a rectangle (R); Shift adds, Alt subtracts"),
     "lasso": ("Lasso", "L", "Drag a free-hand outline (L); Shift adds, Alt subtracts"),
 }
+JCAMP_SUFFIXES = (".jdx", ".dx", ".jcamp")
+HEADLESS_PLATFORMS = ("offscreen", "minimal")
 FILE_FILTER = ("Signals (*.wav *.flac *.ogg *.aif *.aiff *.csv *.txt *.npy *.npz *.jdx *.dx);;"
                "All files (*)")
 MAX_RECENT = 8
@@ -49,14 +61,35 @@ class MainWindow(QMainWindow):
     """PhaseBrush's window over one :class:`DocumentModel`."""
 
     def __init__(self, document: DocumentModel | None = None, *,
-                 settings: QSettings | None = None):
+                 settings: QSettings | None = None, audio_sink="auto",
+                 audio_unavailable_reason: str = ""):
+        """
+        Parameters
+        ----------
+        document : DocumentModel or None
+        settings : QSettings or None
+            Where recent files and the last folder are kept.
+        audio_sink : "auto" or app.audio.AudioSink or None
+            "auto": the device (or ``PHASEBRUSH_AUDIO=null``); None: playback
+            unavailable for ``audio_unavailable_reason``.
+        """
         super().__init__()
         self.doc = document or DocumentModel(self)
         self.settings = settings or QSettings("PhaseBrush", "PhaseBrush")
         #: False: errors go to the status bar only (``--screenshot``, batch use).
         self.error_dialogs = True
+        #: Ask "Save changes?" before unsaved work is closed or replaced: True always,
+        #: False never (tests, ``--screenshot``), None (default) unless Qt runs
+        #: headless (offscreen / minimal platform: no one could answer the box).
+        self.confirm_close: bool | None = None
         self.last_error = ""
-        self.setWindowTitle("PhaseBrush")
+        #: The ``load_signal`` keywords the current signal was opened with (JCAMP block).
+        self.load_options: dict = {}
+        self.session = sio.SessionState(self.doc, self)
+        self.player = PlaybackController(audio_sink, unavailable_reason=audio_unavailable_reason,
+                                         parent=self)
+        self._notes_box: QMessageBox | None = None
+        self.setWindowTitle("PhaseBrush[*]")
         self.resize(1280, 800)
 
         self.signal_view = SignalView(self.doc)
@@ -95,9 +128,37 @@ class MainWindow(QMainWindow):
             self.docks[key] = d
         self.tabifyDockWidget(self.docks["layers"], self.docks["transform"])
         self.docks["layers"].raise_()
+
+        self.coherence_view = CoherenceView()
+        d = QDockWidget("Coherence", self)
+        d.setObjectName("dock-coherence")
+        d.setWidget(self.coherence_view)
+        d.setToolTip("Wavelet coherence and phase difference of the original and the "
+                     "phase-retrieval result")
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d)
+        self.tabifyDockWidget(self.docks["retrieval"], d)
+        self.docks["coherence"] = d
+        self.docks["retrieval"].raise_()
+
+        self.playback_bar = PlaybackBar(self.player)
+        d = QDockWidget("Listen", self)
+        d.setObjectName("dock-listen")
+        d.setWidget(self.playback_bar)
+        d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                      | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        # Listen spans the window's width along the bottom, like a transport bar.
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, d)
+        self.docks["listen"] = d
+        self.playheads = attach_playhead(self.player, self.signal_view.plot, self.tfr_view.plot)
+        follow_document(self.player, self.doc)
         self._docks_sized = False
 
         self._make_actions()
+        self.notes_label = QLabel("")
+        self.notes_label.setStyleSheet("QLabel { color: #b25000; }")
+        self.notes_label.setMaximumWidth(420)
+        self.statusBar().addPermanentWidget(self.notes_label)
         self.cursor_label = QLabel("")
         self.cursor_label.setToolTip("Time, frequency and magnitude under the mouse")
         self.statusBar().addPermanentWidget(self.cursor_label)
@@ -111,12 +172,17 @@ class MainWindow(QMainWindow):
         self.transform_panel.colormap_chosen.connect(tv.set_colormap)
         self.layer_panel.brush_size_changed.connect(lambda v: setattr(tv, "brush_size_px", v))
         self.layer_panel.brush_erase_changed.connect(lambda on: setattr(tv, "brush_erase", on))
-        self.retrieval_panel.export_button.clicked.connect(self.export_reconstruction)
+        self.retrieval_panel.export_button.clicked.connect(lambda: self.export_reconstruction())
         self.doc.failed.connect(self._on_failed)
         self.doc.signal_changed.connect(self._on_signal_changed)
         self.doc.tfr_changed.connect(self._on_tfr_changed)
         self.doc.busy_changed.connect(self._on_busy_changed)
         self.doc.retrieval_finished.connect(self._on_retrieval_finished)
+        self.doc.inversion_changed.connect(self._update_export_actions)
+        self.player.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.session.modified_changed.connect(self.setWindowModified)
+        self.coherence_view.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self._update_export_actions()
 
     # -- actions & menus ---------------------------------------------------------
     def _make_actions(self) -> None:
@@ -136,13 +202,50 @@ class MainWindow(QMainWindow):
             d.triggered.connect(lambda _=False, n=name: self.open_demo(n))
         demos.setToolTipsVisible(True)
         fm.addSeparator()
-        self.export_action = fm.addAction("&Export reconstruction…")
-        self.export_action.setToolTip("Save the phase-retrieval result as a signal file")
-        self.export_action.triggered.connect(self.export_reconstruction)
+        self.open_session_action = fm.addAction("Open &session…")
+        self.open_session_action.setToolTip("Open a saved session: signal, transform settings, "
+                                            "bands, masks and results")
+        self.open_session_action.triggered.connect(lambda: self.open_session())
+        self.save_session_action = fm.addAction("&Save session")
+        self.save_session_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_session_action.setToolTip("Save the session (Ctrl+S)")
+        self.save_session_action.triggered.connect(self.save_session)
+        self.save_session_as_action = fm.addAction("Save session &as…")
+        self.save_session_as_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.save_session_as_action.setToolTip("Save the session under a new name")
+        self.save_session_as_action.triggered.connect(self.save_session_as)
+        fm.addSeparator()
+        xm = fm.addMenu("&Export")
+        xm.setToolTipsVisible(True)
+        self.export_action = xm.addAction("&Reconstruction…")
+        self.export_action.setToolTip("Save the phase-retrieval result as WAV, FLAC or CSV "
+                                      "(x, y on the original axis)")
+        self.export_action.triggered.connect(lambda: self.export_reconstruction())
         self.export_action.setEnabled(False)
-        self.export_sel_action = fm.addAction("Export &selection inverse…")
-        self.export_sel_action.setToolTip("Save the inverse of the selected region")
-        self.export_sel_action.triggered.connect(self.export_selection)
+        self.export_sel_action = xm.addAction("&Band (selection inverse)…")
+        self.export_sel_action.setToolTip("Save the inverse of the selected region as WAV, "
+                                          "FLAC or CSV")
+        self.export_sel_action.triggered.connect(lambda: self.export_selection())
+        self.export_res_action = xm.addAction("Re&sidual…")
+        self.export_res_action.setToolTip("Save the original minus the selection's inverse")
+        self.export_res_action.triggered.connect(lambda: self.export_residual())
+        xm.addSeparator()
+        self.export_mask_action = xm.addAction("&Mask (NPZ)…")
+        self.export_mask_action.setToolTip("Save the selection (all visible bands and masks) "
+                                           "as a boolean mask with its grid, NPZ")
+        self.export_mask_action.triggered.connect(lambda: self.export_mask())
+        self.export_bands_action = xm.addAction("Bands (&JSON)…")
+        self.export_bands_action.setToolTip("Save the bands' edges as JSON")
+        self.export_bands_action.triggered.connect(lambda: self.export_bands())
+        self.export_table_action = xm.addAction("Selection &table (TSV)…")
+        self.export_table_action.setToolTip("Save the bands as a tab-separated selection table "
+                                            "(Raven) or an Audacity label track")
+        self.export_table_action.triggered.connect(lambda: self.export_selection_table())
+        xm.addSeparator()
+        self.import_table_action = xm.addAction("&Import selection table…")
+        self.import_table_action.setToolTip("Read a Raven selection table or an Audacity label "
+                                            "track as bands")
+        self.import_table_action.triggered.connect(lambda: self.import_selection_table())
         fm.addSeparator()
         q = fm.addAction("&Quit")
         q.setShortcut(QKeySequence.StandardKey.Quit)
@@ -194,9 +297,52 @@ class MainWindow(QMainWindow):
         clr.setToolTip("Remove every band and mask")
         tb.addAction(clr)
 
+        sm = mb.addMenu("&Selection")
+        sm.setToolTipsVisible(True)
+        self.heatmap_action = sm.addAction("Import &heatmap mask…")
+        self.heatmap_action.setToolTip("Read a saliency map (NPY or PNG, e.g. Grad-CAM), "
+                                       "threshold it and add it as a mask")
+        self.heatmap_action.triggered.connect(self.import_heatmap_mask)
+        self.ridge_action = sm.addAction("Propose &ridge bands…")
+        self.ridge_action.setToolTip("Track the strongest ridges and propose a band around "
+                                     "each; accepted ones become normal editable bands")
+        self.ridge_action.triggered.connect(self.propose_ridge_bands)
+        sm.addSeparator()
+        sm.addAction(inv)
+        sm.addAction(clr)
+
+        pm = mb.addMenu("&Play")
+        pm.setToolTipsVisible(True)
+        bar = self.playback_bar
+        bar.play_action.setToolTip("Play / pause (Space)")
+        bar.ab_action.setToolTip("Switch between A and B at the same position (Shift+Space)")
+        for act in (bar.play_action, bar.stop_action, bar.ab_action, bar.loop_action):
+            pm.addAction(act)
+        pm.addSeparator()
+        pm.addAction(bar.sonify_action)
+
         vm = mb.addMenu("&View")
+        vm.setToolTipsVisible(True)
         for d in self.docks.values():
             vm.addAction(d.toggleViewAction())
+        vm.addSeparator()
+        fgroup = QActionGroup(self)
+        self.freq_mode_actions: dict[str, QAction] = {}
+        for mode, label, tip in (
+                ("width", "Vertical axis: feature &width",
+                 "Label the image's vertical axis with 1 / frequency: the width of a feature "
+                 "in the signal's unit (default for spectra)"),
+                ("frequency", "Vertical axis: &frequency",
+                 "Label the image's vertical axis with frequency: Hz, or cycles per x-unit")):
+            act = vm.addAction(label)
+            act.setCheckable(True)
+            act.setToolTip(tip)
+            act.triggered.connect(lambda _=False, m=mode: self.tfr_view.set_freq_mode(m))
+            fgroup.addAction(act)
+            self.freq_mode_actions[mode] = act
+        self.freq_mode_actions["frequency"].setChecked(True)
+        self.tfr_view.freq_mode_changed.connect(
+            lambda m: self.freq_mode_actions[m].setChecked(True))
 
     def _on_tool_changed(self, tool: str) -> None:
         act = self.tool_actions.get(tool)
@@ -205,18 +351,40 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(TOOL_ACTIONS[tool][2], 4000)
 
     # -- files ------------------------------------------------------------------
+    def _start_dir(self) -> str:
+        return str(self.settings.value("last_dir", str(Path.home())))
+
+    def _notify(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+        log.info(text)
+
     def open_dialog(self) -> None:
-        start = self.settings.value("last_dir", str(Path.home()))
-        path, _ = QFileDialog.getOpenFileName(self, "Open signal", str(start), FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open signal", self._start_dir(),
+                                              FILE_FILTER)
         if path:
             self.open_path(path)
 
-    def open_path(self, path) -> bool:
-        """Load ``path`` with the core loaders; a bad file gives a message, not a traceback."""
+    def open_path(self, path, *, block: int | None = None, ask: bool = True) -> bool:
+        """Load ``path`` with the core loaders; a bad file gives a message, not a traceback.
+
+        A JCAMP-DX file with several spectra asks which block to load (unless
+        ``block`` is given). ``ask``: offer to save unsaved work first.
+        """
         from core.io import load_signal
 
+        if ask and not self.maybe_save():
+            return False
+        options: dict = {}
         try:
-            sig = load_signal(path)
+            if block is None and Path(path).suffix.lower() in JCAMP_SUFFIXES:
+                from app.jcamp_block_dialog import choose_jcamp_block
+
+                block = choose_jcamp_block(self, path)
+                if block is None:  # the user cancelled the choice
+                    return False
+            if block is not None:
+                options["block"] = int(block)
+            sig = load_signal(path, **options)
         except PhaseBrushError as exc:
             self._show_error(f"Could not open {path}:\n{exc}")
             return False
@@ -225,18 +393,103 @@ class MainWindow(QMainWindow):
             return False
         self._add_recent(str(Path(path).resolve()))
         self.settings.setValue("last_dir", str(Path(path).resolve().parent))
+        self.load_options = options
         self.doc.set_signal(sig)
-        if sig.notes:
-            self.statusBar().showMessage("Loaded: " + "; ".join(sig.notes), 10_000)
+        self._show_load_notes(sig)
         return True
+
+    def _show_load_notes(self, sig) -> None:
+        """Tell the user what loading changed (resampled grid, block chosen, channels mixed)."""
+        self.notes_label.setText("")
+        self.notes_label.setToolTip("")
+        if not sig.notes:
+            return
+        text = "; ".join(sig.notes)
+        first = sig.notes[0] if len(sig.notes[0]) <= 60 else sig.notes[0][:57] + "…"
+        more = f" (+{len(sig.notes) - 1})" if len(sig.notes) > 1 else ""
+        self.notes_label.setText(f"\u24d8 {first}{more}")
+        self.notes_label.setToolTip("What loading changed:\n" + "\n".join(sig.notes))
+        self.statusBar().showMessage(f"Loaded {sig.name}: {text}", 15_000)
+        log.info("loaded %s: %s", sig.name, text)
+        if not self.error_dialogs:
+            return
+        if self._notes_box is None:
+            self._notes_box = QMessageBox(QMessageBox.Icon.Information, "PhaseBrush", "",
+                                          QMessageBox.StandardButton.Ok, self)
+            self._notes_box.setModal(False)
+        self._notes_box.setText(f"{sig.name} was loaded with these changes:")
+        self._notes_box.setInformativeText("\n".join(f"• {n}" for n in sig.notes))
+        self._notes_box.show()
 
     def open_demo(self, name: str) -> None:
         from core.demo import demo_signal
 
+        if not self.maybe_save():
+            return
         try:
-            self.doc.set_signal(demo_signal(name))
+            sig = demo_signal(name)
         except PhaseBrushError as exc:
             self._show_error(str(exc))
+            return
+        self.load_options = {}
+        self.doc.set_signal(sig)
+        self._show_load_notes(sig)
+
+    # -- sessions -------------------------------------------------------------------
+    def maybe_save(self) -> bool:
+        """Offer to save unsaved work; True when it is fine to go on.
+
+        See :attr:`confirm_close` for when it asks.
+        """
+        ask = self.confirm_close
+        if ask is None:
+            ask = QGuiApplication.platformName() not in HEADLESS_PLATFORMS
+        if not ask:
+            return True
+        return sio.maybe_save(self, self.doc, self.session, save=self._save_for_prompt)
+
+    def _save_for_prompt(self) -> bool:
+        if self.session.path is not None:
+            return self.save_session()
+        return self.save_session_as() is not None
+
+    def save_session(self) -> bool:
+        """Save to the current session file (asks for a name the first time)."""
+        if self.doc.signal is None:
+            self._show_error("Nothing to save yet: open a signal first")
+            return False
+        if self.session.path is None:
+            return self.save_session_as() is not None
+        return sio.save_session_to(self, self.doc, self.session.path, state=self.session,
+                                   load_options=self.load_options, notify=self._notify)
+
+    def save_session_as(self):
+        """Ask for a file name and save; the path written, or None."""
+        if self.doc.signal is None:
+            self._show_error("Nothing to save yet: open a signal first")
+            return None
+        return sio.save_session_as(self, self.doc, state=self.session,
+                                   start_dir=self._start_dir(), load_options=self.load_options,
+                                   notify=self._notify)
+
+    def open_session(self, path=None) -> bool:
+        """Open a session file (asks for one when ``path`` is None).
+
+        A session whose signal file moved asks where it went. Bands and masks
+        appear once the transform has been computed.
+        """
+        if not self.maybe_save():
+            return False
+        got = sio.open_session(self, path, start_dir=self._start_dir())
+        if got is None:
+            return False
+        session, sig, spath = got
+        self.load_options = dict(session.signal.options)
+        self.settings.setValue("last_dir", str(Path(spath).resolve().parent))
+        sio.apply_session(self.doc, session, sig, state=self.session, path=spath,
+                          on_restored=lambda: self._notify(f"Opened session {spath}"))
+        self._show_load_notes(sig)
+        return True
 
     def recent_files(self) -> list[str]:
         v = self.settings.value("recent_files", [])
@@ -258,44 +511,143 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _=False, q=p: self.open_path(q))
         self.recent_menu.setEnabled(bool(files))
 
-    def export_reconstruction(self) -> None:
-        y = self.doc.retrieval_y()
-        if y is None:
-            self._show_error("Nothing to export yet: run a phase retrieval first")
-            return
-        self._export(y, "reconstruction")
+    # -- export / import -------------------------------------------------------------
+    def export_reconstruction(self, path=None):
+        """Save the phase-retrieval result (WAV / FLAC / CSV); the path written or None."""
+        return self._export_signal(self.doc.retrieval_y(), "reconstruction", path,
+                                   "run a phase retrieval first")
 
-    def export_selection(self) -> None:
-        if self.doc.inversion is None:
+    def export_selection(self, path=None):
+        """Save the selection's inverse (the band)."""
+        return self._export_signal(self.doc.inversion, "band",
+                                   path, "draw a band or paint a mask first")
+
+    def export_residual(self, path=None):
+        """Save the original minus the selection's inverse."""
+        return self._export_signal(self.doc.residual, "residual", path,
+                                   "draw a band or paint a mask first")
+
+    def _export_signal(self, y, what: str, path, hint: str):
+        if self.doc.signal is None or y is None:
+            self._show_error(f"Nothing to export yet: {hint}")
+            return None
+        return ex.export_signal(self, self.doc.signal, y, what=what, path=path,
+                                start_dir=self._start_dir(), notify=self._notify)
+
+    def export_mask(self, path=None):
+        """Save the selection mask (visible bands and masks) with its grid as NPZ."""
+        mask = self.doc.layers.selection_mask()
+        if self.doc.tfr is None or mask is None or not mask.any():
             self._show_error("Nothing to export yet: draw a band or paint a mask first")
-            return
-        self._export(self.doc.inversion, "selection")
+            return None
+        return ex.export_mask(self, mask, self.doc.tfr, name="selection", path=path,
+                              start_dir=self._start_dir(), notify=self._notify)
 
-    def _export(self, y, suffix: str) -> None:
-        from core.io import save_signal
+    def _bands_or_error(self):
+        bands = ex.bands_from_layers(self.doc.layers)
+        if not bands:
+            self._show_error("There are no bands to export: draw one with the band tool (B)")
+        return bands
 
-        sig = self.doc.signal.with_samples(y, name=f"{self.doc.signal.name} {suffix}")
-        ext = ".wav" if sig.is_audio else ".csv"
-        start = Path(self.settings.value("last_dir", str(Path.home()))) / f"{suffix}{ext}"
-        path, _ = QFileDialog.getSaveFileName(self, "Export", str(start),
-                                              "WAV (*.wav);;FLAC (*.flac);;CSV (*.csv);;"
-                                              "NumPy (*.npy);;All files (*)")
-        if not path:
-            return
+    def export_bands(self, path=None):
+        """Save the bands as JSON."""
+        bands = self._bands_or_error()
+        if not bands:
+            return None
+        return ex.export_bands(self, bands, path=path, start_dir=self._start_dir(),
+                               notify=self._notify)
+
+    def export_selection_table(self, path=None, *, audacity: bool | None = None):
+        """Save the bands as a tab-separated selection table."""
+        bands = self._bands_or_error()
+        if not bands:
+            return None
+        s = self.doc.signal
+        return ex.export_selection_table(self, bands, unit=s.unit,
+                                         time_range=(float(s.x[0]), float(s.x[-1])), path=path,
+                                         audacity=audacity, start_dir=self._start_dir(),
+                                         notify=self._notify)
+
+    def import_selection_table(self, path=None) -> int:
+        """Add the rows of a selection table as bands (one undo step); how many."""
+        if self.doc.tfr is None:
+            self._show_error("Wait for the image to appear before importing selections")
+            return 0
+        f = self.doc.tfr.frequencies
+        bands = ex.import_selection_table(self, unit=self.doc.signal.unit,
+                                          freq_range=(float(np.min(f)), float(np.max(f))),
+                                          path=path, start_dir=self._start_dir(),
+                                          notify=self._notify)
+        return self._add_bands(bands or [], "Import selection table")
+
+    def _add_bands(self, bands, text: str) -> int:
+        if not bands:
+            return 0
+        added, problems = self.doc.layers.add_bands(bands, text=text)
+        if problems:
+            self.statusBar().showMessage(f"Skipped {len(problems)} band(s): {problems[0]}", 8000)
+        return len(added)
+
+    # -- heatmap masks and ridges ----------------------------------------------------
+    def exec_dialog(self, dialog) -> int:
+        """Run a modal dialog (tests replace this to drive the dialog)."""
+        return dialog.exec()
+
+    def import_heatmap_mask(self) -> bool:
+        """Threshold a saliency map into a mask layer (dialog with a preview)."""
+        from app.heatmap_dialog import HeatmapDialog
+
+        if self.doc.tfr is None:
+            self._show_error("Wait for the image to appear before importing a heatmap")
+            return False
+        dlg = HeatmapDialog(self.doc.tfr, signal=self.doc.signal, start_dir=self._start_dir(),
+                            parent=self)
         try:
-            notes = save_signal(sig, path)
-        except (PhaseBrushError, OSError) as exc:
-            self._show_error(f"Could not write {path}:\n{exc}")
-            return
-        msg = f"Wrote {path}" + (" (" + "; ".join(notes) + ")" if notes else "")
-        self.statusBar().showMessage(msg, 8000)
+            if self.exec_dialog(dlg) != QDialog.DialogCode.Accepted:
+                return False
+            mask = dlg.binary_mask()
+            if mask is None or mask.shape != self.doc.layers.shape:
+                self._show_error("The heatmap gave no mask for the current image")
+                return False
+            self.doc.layers.add_paint_layer(name=dlg.layer_name(), mask=mask)
+            self.signal_view.set_visible("attribution", True)
+            self._notify(f"Added mask {dlg.layer_name()}: {int(mask.sum())} cells")
+            return True
+        finally:
+            dlg.deleteLater()
+
+    def propose_ridge_bands(self) -> int:
+        """Propose bands around the strongest ridges; the accepted ones are added."""
+        from app.ridge_dialog import RidgeDialog
+
+        if self.doc.tfr is None:
+            self._show_error("Wait for the image to appear before tracking ridges")
+            return 0
+        dlg = RidgeDialog(self.doc.tfr, parent=self)
+        try:
+            if self.exec_dialog(dlg) != QDialog.DialogCode.Accepted:
+                return 0
+            n = self._add_bands(dlg.accepted_bands(), "Ridge bands")
+            self._notify(f"Added {n} band(s) around ridges; drag their handles to edit")
+            return n
+        finally:
+            dlg.deleteLater()
 
     # -- document -> window -------------------------------------------------------
     def _on_signal_changed(self) -> None:
         s = self.doc.signal
-        self.setWindowTitle(f"PhaseBrush - {s.name}")
+        self.setWindowTitle(f"PhaseBrush - {s.name}[*]")
         self.export_action.setEnabled(False)
         self.retrieval_panel.export_button.setEnabled(False)
+        # Each signal starts on its own default axis (feature width for spectra).
+        self.tfr_view.freq_mode_override = None
+        self.freq_mode_actions[self.tfr_view.freq_mode].setChecked(True)
+        self._update_export_actions()
+
+    def _update_export_actions(self) -> None:
+        has_sel = self.doc.inversion is not None
+        for act in (self.export_sel_action, self.export_res_action, self.export_mask_action):
+            act.setEnabled(has_sel)
 
     def _on_tfr_changed(self) -> None:
         t = self.doc.tfr
@@ -307,6 +659,10 @@ class MainWindow(QMainWindow):
 
     def _on_retrieval_finished(self, result) -> None:
         self.export_action.setEnabled(True)
+        y = self.doc.retrieval_y()
+        if y is not None and self.doc.signal is not None and np.size(y) == self.doc.signal.n:
+            spec = self.doc.tfr.spec if self.doc.tfr is not None else None
+            self.coherence_view.compare(self.doc.signal, y, spec, label="retrieval")
 
     def _on_band_progress(self, text: str) -> None:
         if text:
@@ -333,6 +689,12 @@ class MainWindow(QMainWindow):
 
     # -- shutdown -------------------------------------------------------------------
     def closeEvent(self, ev) -> None:
-        # Stop every worker before Qt tears the objects down: no thread may outlive us.
+        if not self.maybe_save():
+            ev.ignore()
+            return
+        # Stop the sound and every worker before Qt tears the objects down: no thread
+        # may outlive us.
+        self.player.stop()
+        self.coherence_view.shutdown()
         self.doc.shutdown()
         super().closeEvent(ev)

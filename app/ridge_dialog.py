@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.axes import REVERSED_UNITS, x_axis_label
 from app.grid import ImageGrid
 from app.tfr_view import LogFrequencyAxis, format_freq
 from app.worker import Worker
@@ -208,8 +209,8 @@ class RidgeDialog(QDialog):
         rect = QRectF(*self.grid.rect())
         self.image.setRect(rect)
         self.plot.setRange(rect=rect, padding=0)
-        unit = tfr.unit or "samples"
-        self.plot.setLabel("bottom", f"{'time' if unit == 's' else 'position'} ({unit})")
+        self.plot.setLabel("bottom", x_axis_label(tfr.unit))
+        self.plot.invertX((tfr.unit or "").lower() in REVERSED_UNITS)  # spectra high-to-low
         self.plot.setLabel("left", f"frequency ({freq_unit(tfr.unit)})")
 
     def _on_done(self, bands) -> None:

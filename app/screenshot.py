@@ -1,4 +1,15 @@
-"""Render the main window to a PNG: the chirp demo, a band around the chirp, a short retrieval."""
+"""Render the main window to a PNG, one of a few reproducible scenes.
+
+Scenes (``phasebrush --screenshot PATH --scene NAME``):
+
+* ``main``: the chirp demo, a band around the chirp, a short phase retrieval.
+* ``spectrum``: the ethanol IR spectrum on its reversed wavenumber axis, the
+  rows read as feature width, a band around the C-H stretch (2900-3000
+  cm^-1) and its inversion in the signal plot.
+* ``heatmap``: the chirp with a mask imported from a saliency heatmap (a
+  coarse Grad-CAM-like map, thresholded), its inversion and the attribution
+  curve.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +19,9 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
-__all__ = ["render_screenshot", "wait_for", "chirp_band"]
+__all__ = ["render_screenshot", "wait_for", "chirp_band", "SCENES", "saliency_map"]
+
+SCENES = ("main", "spectrum", "heatmap")
 
 
 def wait_for(signal, timeout_ms: int, condition=None) -> bool:
@@ -41,21 +54,73 @@ def chirp_band(signal, *, ratio: float = 1.6, n_vertices: int = 6):
     return (np.column_stack([t, f * ratio]).tolist(), np.column_stack([t, f / ratio]).tolist())
 
 
+def saliency_map(tfr, *, centre: float = 0.6, shape=(14, 14)) -> np.ndarray:
+    """A coarse Grad-CAM-like heatmap over the chirp, as a CNN would give it.
+
+    A Gaussian blob on the chirp's ridge at ``centre`` of the signal's span,
+    block-averaged to ``shape`` cells (row 0 = top = highest frequency, the
+    way image files store it), values in [0, 1].
+    """
+    from core.masks import inner_rows
+
+    a, b = inner_rows(tfr)
+    f = np.asarray(tfr.frequencies[a:b], float)
+    t = np.asarray(tfr.times, float)
+    T = float(t[-1] - t[0]) or 1.0
+    u = (t - t[0]) / T
+    ridge = np.log2(1024.0 ** u)                     # the demo chirp: 1 -> 1024 Hz
+    dlog = np.log2(np.maximum(f, 1e-12))[:, None] - ridge[None, :]
+    du = (u - centre)[None, :]
+    heat = np.exp(-0.5 * (dlog / 0.9) ** 2 - 0.5 * (du / 0.12) ** 2)
+    heat = heat[::-1]                                 # image way up
+    rows = np.array_split(np.arange(heat.shape[0]), shape[0])
+    cols = np.array_split(np.arange(heat.shape[1]), shape[1])
+    coarse = np.array([[heat[np.ix_(r, c)].mean() for c in cols] for r in rows])
+    return coarse / coarse.max()
+
+
+def _settle(win, doc) -> None:
+    # Let queued paint events settle before grabbing.
+    for _ in range(5):
+        wait_for(doc.tfr_changed, 50)
+
+
 def render_screenshot(path, *, size=(1280, 800), n_iter: int = 40,
-                      timeout_ms: int = 180_000) -> Path:
-    """Build the window on the chirp demo, draw a band, run a retrieval, save a PNG."""
+                      timeout_ms: int = 180_000, scene: str = "main") -> Path:
+    """Build the window for ``scene`` (see :data:`SCENES`), save a PNG of it at ``size``."""
+    if scene not in SCENES:
+        raise ValueError(f"scene {scene!r} is not one of {SCENES}")
+    from app.audio import NullAudioSink
     from app.main_window import MainWindow
 
     tmp = tempfile.mkdtemp(prefix="phasebrush-shot-")
     win = MainWindow(settings=QSettings(str(Path(tmp) / "settings.ini"),
-                                        QSettings.Format.IniFormat))
+                                        QSettings.Format.IniFormat),
+                     audio_sink=NullAudioSink())   # the Listen bar as it looks with sound
     win.error_dialogs = False
+    win.confirm_close = False
     win.resize(*size)
     win.show()
     doc = win.doc
-    win.open_demo("chirp")
+    win.open_demo("ir" if scene == "spectrum" else "chirp")
     if not wait_for(doc.tfr_changed, timeout_ms, lambda: doc.tfr is not None):
         raise RuntimeError("the transform did not finish in time")
+    if scene == "main":
+        _main_scene(win, n_iter, timeout_ms)
+    elif scene == "spectrum":
+        _spectrum_scene(win)
+    else:
+        _heatmap_scene(win, tmp)
+    _settle(win, doc)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    win.grab().save(str(out))
+    win.close()
+    return out
+
+
+def _main_scene(win, n_iter: int, timeout_ms: int) -> None:
+    doc = win.doc
     upper, lower = chirp_band(doc.signal)
     doc.layers.add_band(upper, lower, name="chirp band")
     win.tfr_view.set_tool("band")
@@ -64,11 +129,38 @@ def render_screenshot(path, *, size=(1280, 800), n_iter: int = 40,
     panel.run_button.click()
     if doc.retrieval_running:
         wait_for(doc.retrieval_ended, timeout_ms, lambda: not doc.retrieval_running)
-    # Let queued paint events settle before grabbing.
-    for _ in range(5):
-        wait_for(doc.tfr_changed, 50)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    win.grab().save(str(out))
-    win.close()
-    return out
+
+
+def _spectrum_scene(win) -> None:
+    doc = win.doc
+    # The C-H stretch of ethanol, ~2900-3000 cm^-1: features 10-500 cm^-1 wide, over
+    # a span wide enough that the band's ends fall on flat baseline (no neighbours
+    # between 2500 and 3600 cm^-1).
+    doc.layers.add_band([(2450.0, 1 / 10.0), (3450.0, 1 / 10.0)],
+                        [(2450.0, 1 / 500.0), (3450.0, 1 / 500.0)], name="C-H stretch")
+    win.signal_view.set_visible("residual", False)
+    win.player.set_sonify_rate(8000.0)
+    bar = win.playback_bar
+    bar.a_combo.setCurrentIndex(bar.a_combo.findData("band"))
+    win.player.seek_x(2950.0)
+    win.statusBar().showMessage("Band 'C-H stretch': 2450-3450 cm^-1, features 10-500 cm^-1 "
+                                "wide; its inverse is drawn in orange under the spectrum")
+
+
+def _heatmap_scene(win, tmp: str) -> None:
+    from PySide6.QtWidgets import QDialog
+
+    doc = win.doc
+    heat = saliency_map(doc.tfr)
+    npy = Path(tmp) / "gradcam.npy"
+    np.save(npy, heat)
+
+    def run(dlg):
+        dlg.load(npy)
+        dlg.set_threshold(0.5)
+        dlg.update_preview()
+        return QDialog.DialogCode.Accepted
+
+    win.exec_dialog = run
+    win.import_heatmap_mask()
+    win.signal_view.set_visible("residual", False)

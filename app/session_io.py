@@ -110,7 +110,11 @@ class SessionState(QObject):
 
     def _on_index_changed(self, _i: int) -> None:
         # clear() (a new transform grid) also moves the index: only real edits count.
-        if not self.doc.layers.undo_stack.isClean():
+        try:
+            clean = self.doc.layers.undo_stack.isClean()
+        except RuntimeError:  # the stack is being destroyed with its window
+            return
+        if not clean:
             self._touch()
 
     def _on_signal_changed(self) -> None:

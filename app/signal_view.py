@@ -7,7 +7,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-__all__ = ["SignalView", "CURVES"]
+from app.axes import display_reversed, x_axis_label
+from app.linked_viewbox import LinkedViewBox
+
+__all__ = ["SignalView", "CURVES", "HIDDEN_AT_START"]
 
 # name -> (label, colour, width, tooltip)
 CURVES = {
@@ -19,7 +22,13 @@ CURVES = {
                   "Signal recovered from magnitudes only (phase retrieval)"),
     "estimate": ("live estimate", "#8be3a0", 1.0,
                  "Current estimate while a retrieval runs (preview)"),
+    "attribution": ("attribution", "#ff375f", 1.6,
+                    "Where the selection's energy lies along the signal: |selection inverse| "
+                    "smoothed over one period of its lowest frequency, scaled so its peak "
+                    "reaches the signal's peak"),
 }
+#: Overlays that start hidden (shown on request, e.g. after a heatmap import).
+HIDDEN_AT_START = ("attribution",)
 
 
 class SignalView(QWidget):
@@ -28,7 +37,7 @@ class SignalView(QWidget):
     def __init__(self, document, parent=None):
         super().__init__(parent)
         self.doc = document
-        self.plot_widget = pg.PlotWidget(background="#15171a")
+        self.plot_widget = pg.PlotWidget(background="#15171a", viewBox=LinkedViewBox())
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot.setDownsampling(auto=True, mode="peak")
         self.plot.setClipToView(True)
@@ -51,7 +60,8 @@ class SignalView(QWidget):
             c.setZValue({"original": 0, "residual": 1, "inversion": 3}.get(key, 2))
             self.curves[key] = c
             box = QCheckBox(label)
-            box.setChecked(True)
+            box.setChecked(key not in HIDDEN_AT_START)
+            c.setVisible(key not in HIDDEN_AT_START)
             box.setStyleSheet(f"QCheckBox {{ color: {color[:7]}; }}")
             box.setToolTip(f"Show or hide: {tip.lower()}")
             box.toggled.connect(lambda on, k=key: self.set_visible(k, on))
@@ -68,13 +78,36 @@ class SignalView(QWidget):
         document.retrieval_finished.connect(self._on_retrieval_finished)
         document.retrieval_started.connect(self._on_retrieval_started)
         document.retrieval_progressed.connect(self._on_retrieval_progressed)
-        for key in ("inversion", "residual", "retrieval", "estimate"):
+        for key in ("inversion", "residual", "retrieval", "estimate", "attribution"):
             self.toggles[key].setEnabled(False)
+        #: The attribution curve [shape=(n,), float64, in [0, 1]] or None.
+        self.attribution: np.ndarray | None = None
 
     def set_visible(self, key: str, on: bool) -> None:
         self.curves[key].setVisible(bool(on))
         if self.toggles[key].isChecked() != bool(on):
             self.toggles[key].setChecked(bool(on))
+        if key == "attribution" and on:
+            self._update_attribution()
+
+    def _update_attribution(self) -> None:
+        # Computed only while shown: an O(n) filter on every edit otherwise.
+        doc, inv = self.doc, self.doc.inversion
+        if inv is None or doc.tfr is None:
+            self.attribution = None
+            self._set("attribution", None)
+            return
+        if not self.toggles["attribution"].isChecked():
+            self.toggles["attribution"].setEnabled(True)
+            return
+        from app.heatmap_dialog import smoothing_samples
+        from core.attribution import attribution_curve
+
+        mask = doc.layers.selection_mask()
+        n = smoothing_samples(doc.tfr, mask) if mask is not None else 1
+        self.attribution = attribution_curve(np.asarray(inv, float), smooth_samples=n)
+        peak = float(np.max(np.abs(doc.signal.y))) or 1.0
+        self._set("attribution", self.attribution * peak)
 
     def _set(self, key: str, y) -> None:
         c = self.curves[key]
@@ -89,19 +122,20 @@ class SignalView(QWidget):
 
     def _on_signal_changed(self) -> None:
         s = self.doc.signal
-        self.plot.invertX(bool(s.descending))
-        unit = s.unit or "samples"
-        self.plot.setLabel("bottom", f"{'time' if s.unit == 's' else 'position'} ({unit})")
+        self.plot.invertX(display_reversed(s))
+        self.plot.setLabel("bottom", x_axis_label(s.unit))
         self.plot.setLabel("left", s.y_unit or "amplitude")
         self.title.setText(f"<b>{s.name}</b>  {s.n} samples")
         self._set("original", s.y)
-        for key in ("inversion", "residual", "retrieval", "estimate"):
+        for key in ("inversion", "residual", "retrieval", "estimate", "attribution"):
             self._set(key, None)
+        self.attribution = None
         self.plot.enableAutoRange()
 
     def _on_inversion_changed(self) -> None:
         self._set("inversion", self.doc.inversion)
         self._set("residual", self.doc.residual)
+        self._update_attribution()
 
     def _on_retrieval_started(self) -> None:
         self._set("estimate", None)

@@ -24,7 +24,15 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsRectItem
 
+from app.axes import (
+    default_freq_mode,
+    display_reversed,
+    freq_axis_label,
+    freq_value_text,
+    x_axis_label,
+)
 from app.grid import ImageGrid
+from app.linked_viewbox import LinkedViewBox
 from core import masks as cmasks
 from core.masks import ranges_to_mask
 
@@ -45,35 +53,52 @@ def format_freq(f: float) -> str:
 
 
 class LogFrequencyAxis(pg.AxisItem):
-    """Left axis whose display values are log10(frequency) when ``log`` is on."""
+    """Left axis whose display values are log10(frequency) when ``log`` is on.
+
+    With ``period`` on, the ticks are labelled with the reciprocal, 1 / frequency
+    (a feature width in the signal's unit), at round values of the width.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.log = False
+        self.period = False
 
     def tickValues(self, minVal, maxVal, size):
         if not self.log:
             return super().tickValues(minVal, maxVal, size)
-        lo, hi = sorted((minVal, maxVal))
-        if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo > 30:
-            return []
-        decades = range(math.floor(lo), math.ceil(hi) + 1)
-        major = [float(d) for d in decades if lo <= d <= hi]
-        minor = [d + math.log10(m) for d in decades for m in (2, 3, 5, 7)
-                 if lo <= d + math.log10(m) <= hi]
-        if len(major) < 2:  # less than a decade on screen: promote 2, 5
-            sub = [d + math.log10(m) for d in decades for m in (2, 5)
-                   if lo <= d + math.log10(m) <= hi]
-            major, minor = sorted(major + sub), [v for v in minor if v not in sub]
-        return [(1.0, major), (0.1, minor)]
+        if self.period:  # log10(width) = -log10(f): round widths, mapped back
+            return [(s, [-v for v in vals])
+                    for s, vals in _log_ticks(-maxVal, -minVal)]
+        return _log_ticks(minVal, maxVal)
 
     def tickStrings(self, values, scale, spacing):
+        if self.period:
+            if self.log:
+                return [format_freq(10.0 ** -v) for v in values]
+            return [format_freq(1.0 / v) if v > 0 else "\u221e" for v in values]
         if not self.log:
             return super().tickStrings(values, scale, spacing)
         return [format_freq(10.0 ** v) for v in values]
 
 
-class _ToolViewBox(pg.ViewBox):
+def _log_ticks(minVal, maxVal):
+    """Major ticks at decades, minor at 2, 3, 5, 7 (log10 display values)."""
+    lo, hi = sorted((minVal, maxVal))
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo > 30:
+        return []
+    decades = range(math.floor(lo), math.ceil(hi) + 1)
+    major = [float(d) for d in decades if lo <= d <= hi]
+    minor = [d + math.log10(m) for d in decades for m in (2, 3, 5, 7)
+             if lo <= d + math.log10(m) <= hi]
+    if len(major) < 2:  # less than a decade on screen: promote 2, 5
+        sub = [d + math.log10(m) for d in decades for m in (2, 5)
+               if lo <= d + math.log10(m) <= hi]
+        major, minor = sorted(major + sub), [v for v in minor if v not in sub]
+    return [(1.0, major), (0.1, minor)]
+
+
+class _ToolViewBox(LinkedViewBox):
     """A ViewBox that hands left-button clicks and drags to the active tool."""
 
     def __init__(self, view: TfrView):
@@ -121,12 +146,16 @@ class TfrView(pg.GraphicsLayoutWidget):
     cursor_read = Signal(str)
     levels_changed = Signal(float, float)
     band_progress = Signal(str)
+    freq_mode_changed = Signal(str)
 
     def __init__(self, document, parent=None):
         super().__init__(parent)
         self.doc = document
         self.layers = document.layers
         self.tool = "pan"
+        #: Vertical axis: "frequency" or "width" (1 / frequency, in the signal's unit);
+        #: None = the default for the signal (width for spectra).
+        self.freq_mode_override: str | None = None
         self.brush_size_px = 12.0
         self.brush_erase = False
         self.grid: ImageGrid | None = None
@@ -189,6 +218,27 @@ class TfrView(pg.GraphicsLayoutWidget):
                            else Qt.CursorShape.CrossCursor)
             self.tool_changed.emit(tool)
 
+    @property
+    def freq_mode(self) -> str:
+        """"frequency" or "width": how the vertical axis and the read-out show rows."""
+        return self.freq_mode_override or default_freq_mode(self.doc.signal)
+
+    def set_freq_mode(self, mode: str | None) -> None:
+        """Show the vertical axis as "frequency" or "width" (None: the signal's default)."""
+        if mode not in (None, "frequency", "width"):
+            raise ValueError(f"frequency axis mode {mode!r} is not 'frequency' or 'width'")
+        self.freq_mode_override = mode
+        self._update_axes()
+        self.freq_mode_changed.emit(self.freq_mode)
+
+    def _update_axes(self) -> None:
+        sig = self.doc.signal
+        self._axis.period = self.freq_mode == "width"
+        self._axis.setLabel(freq_axis_label(sig, self.freq_mode))
+        self._axis.picture = None
+        self._axis.update()
+        self.plot.invertX(display_reversed(sig))
+
     def set_levels(self, floor: float, ceiling: float) -> None:
         self.colorbar.setLevels((float(floor), float(ceiling)))
         # setLevels() is silent; only handle drags emit, so tell listeners here.
@@ -235,11 +285,8 @@ class TfrView(pg.GraphicsLayoutWidget):
         if first or old_log != self.grid.log_y:
             hi = float(np.ceil(np.percentile(img, 99.9) / 5.0) * 5.0)
             self.set_levels(hi - 80.0, hi)
-        unit = tfr.unit or "samples"
-        funit = self.doc.signal.freq_unit if self.doc.signal is not None else ""
-        self.plot.getAxis("bottom").setLabel(f"{'time' if unit == 's' else 'position'} ({unit})")
-        self._axis.setLabel(f"frequency ({funit})")
-        self.plot.invertX(bool(getattr(self.doc.signal, "descending", False)))
+        self.plot.getAxis("bottom").setLabel(x_axis_label(tfr.unit))
+        self._update_axes()
         x, y, w, h = self.grid.rect()
         self.vb.setLimits(xMin=x - 0.05 * w, xMax=x + 1.05 * w, yMin=y - 0.05 * h,
                           yMax=y + 1.05 * h)
@@ -256,7 +303,7 @@ class TfrView(pg.GraphicsLayoutWidget):
             self.plot.removeItem(item)
         for pair in self._rois.values():
             for roi in pair:
-                self.plot.removeItem(roi)
+                _dispose_roi(self.plot, roi)
         self._overlays.clear()
         self._pooled.clear()
         self._rois.clear()
@@ -383,10 +430,11 @@ class TfrView(pg.GraphicsLayoutWidget):
         r, c = cell
         tfr = self.doc.tfr
         unit = tfr.unit or ""
-        funit = self.doc.signal.freq_unit if self.doc.signal is not None else ""
+        ftext = freq_value_text(float(tfr.frequencies[r]), self.doc.signal, self.freq_mode,
+                                format_freq)
         self.cursor_read.emit(
             f"{'t' if unit == 's' else 'x'} = {float(tfr.times[c]):.6g} {unit}   "
-            f"f = {format_freq(float(tfr.frequencies[r]))} {funit}   "
+            f"{ftext}   "
             f"|W| = {float(self.doc.image_db[r, c]):.1f} dB   (row {r}, col {c})")
 
     # -- tools: band ------------------------------------------------------------
@@ -539,6 +587,25 @@ class TfrView(pg.GraphicsLayoutWidget):
                 cmasks.fill_polygon(region, np.column_stack([rows, cols]))
                 text = "Lasso"
             self.layers.edit_mask(s["op"], region, text=text)
+
+
+def _dispose_roi(plot, roi) -> None:
+    """Take a band edge's PolyLineROI off the plot for good.
+
+    Left to Python's cycle collector, a removed PolyLineROI (its handles,
+    their context menus, its segments) crashed the interpreter (PySide6 +
+    pyqtgraph 0.14: segfault while garbage-collecting). Dismantling it here
+    breaks the cycles, so plain reference counting frees it, and Qt deletes
+    the C++ objects.
+    """
+    roi.blockSignals(True)
+    try:
+        roi.sigRegionChangeFinished.disconnect()
+    except (RuntimeError, TypeError):
+        pass
+    roi.clearPoints()
+    plot.removeItem(roi)
+    roi.deleteLater()
 
 
 def _dedupe(pts):

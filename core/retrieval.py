@@ -129,7 +129,7 @@ def parse_method(method: str, kind: str = "stft") -> list[tuple[str, float]]:
         raise ParameterError(f"method={method!r}: the last stage takes the rest; give no fraction")
     defaults = _DEFAULT_FRACTIONS.get(len(parts), ())
     out = []
-    for i, (n, f) in enumerate(zip(names, fracs)):
+    for i, (n, f) in enumerate(zip(names, fracs, strict=True)):
         if i == len(parts) - 1:
             f = 1.0 - sum(x for _, x in out)
         elif f is None:
@@ -231,7 +231,11 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
     padding : int >= 0
         Free samples added at each end of the unknown (symmetric extension
         at the start); the transform's remaining padding stays tied to the
-        estimate. 0 = the exact transform throughout.
+        estimate. 0 (default) = the exact transform throughout. The
+        reference uses 10; measured here, free samples only raise the exact
+        transform's final inconsistency (seed chirp, raar+fgla: 0.026-0.028
+        with 10, 0.008 or less with 0), since the returned signal is scored
+        with the transform's own reflect padding.
     device : {"auto", "cpu", "cuda", "mps"}
     dtype : {"float64", "float32"}
     mask : np.ndarray [shape of S, bool or weights in [0, 1]] or None
@@ -313,7 +317,7 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
 def _run(stages, counts, select_after, problem, state, loop, **opts):
     from core import retrieval_methods as RM
 
-    for i, ((stage, _), count) in enumerate(zip(stages, counts)):
+    for i, ((stage, _), count) in enumerate(zip(stages, counts, strict=True)):
         if count > 0:
             state = RM.run_stage(stage, problem, state, count, loop, **opts)
         if i == select_after:

@@ -29,8 +29,10 @@ def _batch(t, ndim=2):
 
 
 def _abs(c):
-    # measured faster than complex abs() on CPU for large arrays
-    return torch.hypot(c.real, c.imag)
+    # 7x faster than abs() / hypot() on one CPU thread (measured); the squares
+    # cannot overflow for magnitudes below 1e154 (float64) / 1e19 (float32)
+    re, im = c.real, c.imag
+    return (re * re + im * im).sqrt()
 
 
 class Problem:
@@ -134,6 +136,8 @@ class Problem:
         return inc, r2.sum((-2, -1)) / self.S_wnorm2
 
     def true_inconsistency(self, y) -> float:
+        if self._op0 is None and self.op.padding == 0:
+            self._op0 = self.op
         if self._op0 is None:
             self._op0 = operator_for(self.spec, self.n_samples, dx=self.dx, padding=0,
                                      device=self.device, dtype=self.dtype)

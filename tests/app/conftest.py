@@ -44,6 +44,7 @@ def window(qtbot, settings):
 
     win = MainWindow(settings=settings)
     win.error_dialogs = False
+    win.confirm_close = False  # no "Save changes?" box when the test ends
     qtbot.addWidget(win)
     win.resize(1280, 800)
     win.show()

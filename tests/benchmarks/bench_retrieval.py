@@ -12,8 +12,8 @@ Cases (../shared/data/README.md):
   chirp-stft   exponential chirp, periodic Hann 128, hop 32, 600 iterations, 5 seeds
   chirp-cwt    same chirp, GMW scalogram with edge rows, 255 iterations
   speech-stft  arctic_a0007 at 8 kHz, Hamming 256, hop 64, 300 iterations
-  speech-cwt   its first second, GMW scalogram nv=8, 300 iterations
-               (the whole sentence at nv=32 is 26 M coefficients: ~3 s per
+  speech-cwt   its first half second, GMW scalogram nv=8, 300 iterations
+               (the whole sentence at nv=32 is 26 M coefficients: seconds per
                iteration on 2 CPU cores)
 
 Run: ``python -m tests.benchmarks.bench_retrieval [--quick] [--cases a,b]``.
@@ -177,8 +177,8 @@ def case_chirp_cwt(table, quick):
     seeds = SEEDS[:1] if quick else SEEDS
     _ours(table, case, x, fs, S, spec, "gd lbfgs, noise init", seeds, method="gd",
           optimizer="lbfgs", init="noise", n_iter=n)
-    _ours(table, case, x, fs, S, spec, "raar+gd lbfgs, noise init", seeds, method="raar+gd",
-          optimizer="lbfgs", init="noise", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "raar+gd lbfgs, noise init", seeds[:1],
+          method="raar+gd", optimizer="lbfgs", init="noise", n_iter=n)
     _ours(table, case, x, fs, S, spec, "auto (raar+fgla), zero phase", (0,), method="auto",
           n_iter=n)
 
@@ -193,8 +193,7 @@ def case_speech_stft(table, quick):
     default = d[0][5]
     _ours(table, case, x, fs, S, spec, "raar+fgla, random phase", seeds, method="raar+fgla",
           init="random", n_iter=n)
-    g = _ours(table, case, x, fs, S, spec, "gd sgdm, zero phase", (0,), method="gd", n_iter=n)
-    gd = g[0][5]
+    _ours(table, case, x, fs, S, spec, "gd sgdm, zero phase", (0,), method="gd", n_iter=n)
     _ours(table, case, x, fs, S, spec, "gd sgdm, fgla warm start", (0,), method="gd",
           init="fgla", n_iter=n)
     _ours(table, case, x, fs, S, spec, "gd lbfgs, zero phase", (0,), method="gd",
@@ -213,20 +212,39 @@ def case_speech_stft(table, quick):
     lib = _librosa(table, case, x, fs, S, spec, n, 0.99, "random", seeds,
                    "librosa FGLA random")
     _librosa(table, case, x, fs, S, spec, n, 0.99, None, (0,), "librosa FGLA zero phase")
-    lib_it = float(np.median([v[2] for v in lib])) / n
     # equal wall time: librosa gets as many iterations as fit in our default's time
-    n_eq = max(1, int(round(default.wall_s / lib_it)))
+    n_eq = max(1, int(round(default.wall_s / (float(np.median([v[2] for v in lib])) / n))))
     _librosa(table, case, x, fs, S, spec, n_eq, 0.99, "random", seeds,
              f"librosa FGLA random, equal wall ({n_eq} it)")
-    return dict(lib_it=lib_it, default_it=default.wall_s / default.n_iter,
-                gd_it=gd.wall_s / gd.n_iter)
+    return _per_iteration(x, S, spec)
+
+
+def _per_iteration(x, S, spec, n=300, repeats=3):
+    """Per-iteration wall time, ours and librosa's interleaved, min over repeats
+    (other processes on the machine only ever add time)."""
+    import librosa
+
+    from core.retrieval import retrieve
+
+    S_lib = np.abs(librosa.stft(x, n_fft=spec.n_fft, hop_length=spec.hop, window=spec.window,
+                                pad_mode="reflect"))
+    best = dict(lib_it=np.inf, default_it=np.inf, gd_it=np.inf)
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        librosa.griffinlim(S_lib, n_iter=n, hop_length=spec.hop, window=spec.window,
+                           n_fft=spec.n_fft, length=len(x), momentum=0.99, random_state=0)
+        best["lib_it"] = min(best["lib_it"], (time.perf_counter() - t0) / n)
+        for key, method in (("default_it", "auto"), ("gd_it", "gd")):
+            r = retrieve(S, spec, n_samples=len(x), method=method, n_iter=n, device="cpu")
+            best[key] = min(best[key], r.wall_s / r.n_iter)
+    return best
 
 
 def case_speech_cwt(table, quick):
-    x, fs = speech(1.0)
+    x, fs = speech(0.5)
     spec = _spec(kind="cwt", nv=8)
     S = _magnitude(x, fs, spec)
-    case, n = "speech1s-cwt8", 100 if quick else 300
+    case, n = "speech.5s-cwt8", 100 if quick else 300
     for label, kw in [
         ("auto (raar+fgla, zero phase)", {}),
         ("raar, zero phase", dict(method="raar")),
@@ -236,7 +254,6 @@ def case_speech_cwt(table, quick):
         ("gd sgdm, zero phase", dict(method="gd")),
         ("gd lbfgs, zero phase", dict(method="gd", optimizer="lbfgs")),
         ("raar+gd lbfgs, zero phase", dict(method="raar+gd", optimizer="lbfgs")),
-        ("fgla, random phase", dict(method="fgla", init="random")),
     ]:
         _ours(table, case, x, fs, S, spec, label, (0,), n_iter=n, **kw)
 
