@@ -14,7 +14,6 @@ from __future__ import annotations
 import io as _pyio
 import re
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

@@ -18,7 +18,7 @@ import torch
 
 from core.torch_transforms import TiedCWTOperator, operator_for
 
-__all__ = ["Problem", "Loop", "State", "initial_state", "select_start", "run_stage"]
+__all__ = ["Problem", "Loop", "State", "initial_state", "select_start", "run_stage", "pghi_phase"]
 
 _TINY = 1e-30
 
@@ -50,8 +50,9 @@ class Problem:
         self = cls()
         self.spec, self.n_samples, self.dx = spec, n_samples, dx
         self.device, self.dtype = device, dtype
+        # magnitudes only: the STFT's cheaper frame-start phase will do
         self.op = operator_for(spec, n_samples, dx=dx, padding=padding, device=device,
-                               dtype=dtype)
+                               dtype=dtype, modulated=False)
         expected = self.op.shape
         if tuple(S.shape) != tuple(expected):
             from core.errors import ShapeError
@@ -60,8 +61,8 @@ class Problem:
                 f"magnitude shape {tuple(S.shape)} does not match the {spec.kind} of "
                 f"{n_samples} samples, shape {tuple(expected)}")
         t = dict(device=device, dtype=dtype)
-        self.S = torch.as_tensor(S, **t)
-        self.M = None if mask is None else torch.as_tensor(mask, **t)
+        self.S = self.layout(torch.as_tensor(S, **t))
+        self.M = None if mask is None else self.layout(torch.as_tensor(mask, **t))
         self.W = self.op.weights
         self.is_cwt = spec.kind == "cwt"
         if self.is_cwt:
@@ -90,6 +91,12 @@ class Problem:
         self.S_wnorm2 = S2.sum()
         # rms of the preconditioned unknown u (||u||^2 = ||A z||_W^2)
         self.u_rms = float((self.S_wnorm2 / self.op.n_internal).sqrt())
+
+    def layout(self, t):
+        """``t`` in the memory order of the operator's coefficients (elementwise
+        passes over mixed orders run several times slower)."""
+        f = getattr(self.op, "layout", None)
+        return t if f is None else f(t)
 
     # -- grids -----------------------------------------------------------------
     def grid(self, g):
@@ -257,8 +264,18 @@ def initial_state(P, init, seed, loop, n_starts=1) -> State:
     def batch(items):
         return items[0] if B == 1 else torch.stack(items)
 
-    if isinstance(init, str) and init in ("zeros", "random"):
-        if init == "zeros":
+    if isinstance(init, str) and init in ("zeros", "random", "pghi"):
+        if init == "pghi":
+            if P.is_cwt:
+                from core.errors import ParameterError
+
+                raise ParameterError("init='pghi' needs an STFT magnitude (PGHI integrates the "
+                                     "phase gradients of a Gaussian-like window)")
+            ph = pghi_phase(P.S.detach().cpu().numpy(), P.op._win.cpu().numpy(), P.op.hop,
+                            seed=seed)
+            phases = [torch.as_tensor(ph)]
+            phases += [random_phase(seed + i) for i in range(1, B)]
+        elif init == "zeros":
             phases = [torch.zeros(P.Sp.shape, dtype=torch.float64)]
             phases += [random_phase(seed + i) for i in range(1, B)]
         else:
@@ -266,6 +283,10 @@ def initial_state(P, init, seed, loop, n_starts=1) -> State:
             phases = [random_phase(seed + i) for i in range(B)]
         phase = batch(phases).to(device=P.device, dtype=P.dtype)
         c = P.Sp * torch.exp(1j * phase)
+        if init == "zeros" and getattr(P.pop, "modulated", True) is False:
+            # zero phase in core's (modulated) convention, the measured best start
+            c = c * P.pop.modulation
+        c = P.layout(c)
         if P.Mp is not None:
             c = c * (P.Mp > 0)
         return State(z=P.pop.pinv(c), domain="p", c=c, pc=None)
@@ -322,7 +343,9 @@ def run_stage(name, P, state, count, loop, *, optimizer, lr, momentum, alpha, be
 
 def _beta_schedule(name, beta, count):
     if beta is None:
-        beta = (1.0, 0.95) if name == "raar" else 1.0
+        # 1.02 -> 0.95 measured best on speech (-37.5 dB from random phase
+        # vs -35.7 for 1.0 -> 0.95 and -32.8 for a constant 0.95)
+        beta = (1.02, 0.95) if name == "raar" else 1.0
     if isinstance(beta, (tuple, list)):
         b0, b1 = float(beta[0]), float(beta[1])
     else:
@@ -444,3 +467,84 @@ def _gd(P, state, count, loop, *, optimizer, lr, momentum) -> State:
         u.grad = grad
         opt.step()
     return State(z=z.detach(), domain="g")
+
+
+def pghi_phase(S: np.ndarray, window: np.ndarray, hop: int, *, reltol: float = 1e-5,
+               seed: int = 0) -> np.ndarray:
+    """Phase gradient heuristic integration (Prusa et al. 2017) for an STFT magnitude.
+
+    The phase derivatives of a Gaussian-windowed STFT follow from the
+    log-magnitude's; they are integrated from the largest coefficient
+    outwards (a heap), so that the strong ridges fix the phase of their
+    neighbours. The window enters through the equivalent Gaussian's
+    ``lambda = 4 pi var(t; g^2)`` (within 2 % of Prusa's table for Hann,
+    Hamming and Blackman).
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(n_rows, n_frames), float64]
+        Target magnitude, rows = rfft bins of ``n_fft = len(window)``.
+    window : np.ndarray [shape=(n_fft,)]
+    hop : int
+    reltol : float
+        Coefficients below ``reltol * max(S)`` keep a random phase (``seed``).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_rows, n_frames), float64]
+        Phase in radians, frame-start convention (``STFTOperator(modulated=False)``).
+    """
+    import heapq
+
+    S = np.asarray(S, dtype=np.float64).T  # (T, F)
+    g = np.asarray(window, dtype=np.float64)
+    M = len(g)
+    t = np.arange(M) - M / 2
+    g2 = g * g
+    lam = 4 * np.pi * float((t * t * g2).sum() / g2.sum())
+    s = np.log(np.maximum(S, S.max() * 1e-12))
+    ds_w = np.zeros_like(s)  # along bins
+    ds_w[:, 1:-1] = (s[:, 2:] - s[:, :-2]) / 2
+    ds_x = np.zeros_like(s)  # along frames
+    ds_x[1:-1] = (s[2:] - s[:-2]) / 2
+    k = np.arange(S.shape[1])
+    tgrad = hop * (2 * np.pi * k / M + (M / lam) * ds_w)  # rad per frame
+    fgrad = -(lam / M) * ds_x / hop  # rad per bin
+    n_t, n_f = S.shape
+    ph = 2 * np.pi * np.random.default_rng(seed).random(S.shape)
+    done = ~(S > reltol * S.max())
+    flat = S.ravel()
+    order = np.argsort(-flat)
+    oi = 0
+    heap = []
+    push, pop = heapq.heappush, heapq.heappop
+    while True:
+        if not heap:
+            while oi < len(order) and done.flat[order[oi]]:
+                oi += 1
+            if oi >= len(order):
+                break
+            m, j = divmod(int(order[oi]), n_f)
+            ph[m, j] = 0.0
+            done[m, j] = True
+            push(heap, (-flat[order[oi]], m, j))
+        _, m, j = pop(heap)
+        # trapezoidal steps to the four neighbours not yet fixed
+        if m + 1 < n_t and not done[m + 1, j]:
+            ph[m + 1, j] = ph[m, j] + 0.5 * (tgrad[m, j] + tgrad[m + 1, j])
+            done[m + 1, j] = True
+            push(heap, (-S[m + 1, j], m + 1, j))
+        if m > 0 and not done[m - 1, j]:
+            ph[m - 1, j] = ph[m, j] - 0.5 * (tgrad[m, j] + tgrad[m - 1, j])
+            done[m - 1, j] = True
+            push(heap, (-S[m - 1, j], m - 1, j))
+        if j + 1 < n_f and not done[m, j + 1]:
+            ph[m, j + 1] = ph[m, j] + 0.5 * (fgrad[m, j] + fgrad[m, j + 1])
+            done[m, j + 1] = True
+            push(heap, (-S[m, j + 1], m, j + 1))
+        if j > 0 and not done[m, j - 1]:
+            ph[m, j - 1] = ph[m, j] - 0.5 * (fgrad[m, j] + fgrad[m, j - 1])
+            done[m, j - 1] = True
+            push(heap, (-S[m, j - 1], m, j - 1))
+    # PGHI's phase is relative to the window's centre; frame start: times (-1)^k
+    return (ph + np.pi * k[None, :]).T

@@ -181,6 +181,10 @@ def case_chirp_cwt(table, quick):
           method="raar+gd", optimizer="lbfgs", init="noise", n_iter=n)
     _ours(table, case, x, fs, S, spec, "auto (raar+fgla), zero phase", (0,), method="auto",
           n_iter=n)
+    _ours(table, case, x, fs, S, spec, "auto (raar+fgla), random phase", seeds,
+          method="auto", init="random", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "fgla, zero phase", (0,), method="fgla", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "gd sgdm, zero phase", (0,), method="gd", n_iter=n)
 
 
 def case_speech_stft(table, quick):
@@ -193,7 +197,17 @@ def case_speech_stft(table, quick):
     default = d[0][5]
     _ours(table, case, x, fs, S, spec, "raar+fgla, random phase", seeds, method="raar+fgla",
           init="random", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "raar+fgla, pghi init", (0,), method="raar+fgla",
+          init="pghi", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "raar+gd sgdm lr 1.3, pghi init", (0,),
+          method="raar+gd", lr=1.3, init="pghi", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "raar+gd sgdm lr 1.3, zero phase", (0,),
+          method="raar+gd", lr=1.3, n_iter=n)
     _ours(table, case, x, fs, S, spec, "gd sgdm, zero phase", (0,), method="gd", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "gd sgdm lr 1.3, zero phase", (0,), method="gd", lr=1.3,
+          n_iter=n)
+    _ours(table, case, x, fs, S, spec, "gd sgdm, random phase", seeds, method="gd",
+          init="random", n_iter=n)
     _ours(table, case, x, fs, S, spec, "gd sgdm, fgla warm start", (0,), method="gd",
           init="fgla", n_iter=n)
     _ours(table, case, x, fs, S, spec, "gd lbfgs, zero phase", (0,), method="gd",

@@ -112,3 +112,18 @@ def test_float32_close_to_float64(x):
 def test_ssq_kind_is_rejected():
     with pytest.raises(ParameterError, match="ssq_cwt"):
         operator_for(TransformSpec(kind="ssq_cwt"), 256)
+
+
+@pytest.mark.parametrize("spec", SPECS[:3], ids=["hann", "hamming-short", "odd-hop1"])
+def test_unmodulated_stft_differs_only_by_the_modulation(spec, x):
+    mod = operator_for(spec, 300)
+    plain = operator_for(spec, 300, modulated=False)
+    z = torch.as_tensor(x)
+    cm, cp = mod.analysis(z), plain.analysis(z)
+    assert torch.allclose(cm, cp * plain.modulation, rtol=0, atol=1e-12 * cm.abs().max())
+    # same frame operator up to a unitary: the synthesis inverts it as well
+    assert torch.allclose(plain.pinv(cp), z, atol=1e-10)
+    c = torch.randn(plain.shape, generator=torch.Generator().manual_seed(2),
+                    dtype=torch.complex128)
+    lhs = (cp.conj() * c * plain.weights).sum().real
+    assert torch.isclose(lhs, (z * plain.adjoint(c)).sum(), rtol=1e-10)
