@@ -23,9 +23,10 @@ run: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests
 
+# One BLAS/OpenMP thread: on small machines a second spinning thread distorts the timings.
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'
-	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks
+	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m tests.benchmarks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app core tests

@@ -167,8 +167,6 @@ def _validate(S, spec, n_samples, mask, n_iter, tol, optimizer, init, padding):
         raise ParameterError(f"optimizer={optimizer!r}: expected one of {OPTIMIZERS}")
     if isinstance(init, str) and init not in INITS + STFT_INITS:
         raise ParameterError(f"init={init!r}: expected one of {INITS + STFT_INITS} or an array")
-    if isinstance(init, str) and init in STFT_INITS and spec.kind != "stft":
-        raise ParameterError(f"init={init!r} needs an STFT magnitude, not {spec.kind!r}")
     if int(padding) < 0:
         raise ParameterError(f"padding={padding}: need >= 0 samples")
     if spec.kind not in ("stft", "cwt"):

@@ -18,7 +18,8 @@ import torch
 
 from core.torch_transforms import TiedCWTOperator, operator_for
 
-__all__ = ["Problem", "Loop", "State", "initial_state", "select_start", "run_stage", "pghi_phase"]
+__all__ = ["Problem", "Loop", "State", "initial_state", "select_start", "run_stage", "pghi_phase",
+           "cwt_phase"]
 
 _TINY = 1e-30
 
@@ -266,13 +267,16 @@ def initial_state(P, init, seed, loop, n_starts=1) -> State:
 
     if isinstance(init, str) and init in ("zeros", "random", "pghi"):
         if init == "pghi":
+            S_np = P.S.detach().cpu().numpy()
             if P.is_cwt:
-                from core.errors import ParameterError
+                from core.transforms import cwt_filterbank
 
-                raise ParameterError("init='pghi' needs an STFT magnitude (PGHI integrates the "
-                                     "phase gradients of a Gaussian-like window)")
-            ph = pghi_phase(P.S.detach().cpu().numpy(), P.op._win.cpu().numpy(), P.op.hop,
-                            seed=seed)
+                fb = cwt_filterbank(P.spec, P.n_samples, dx=P.dx)
+                ph = np.zeros(P.Sp.shape)
+                ph[:, P.cols] = cwt_phase(S_np, fb.psi, fb.frequencies, P.dx,
+                                          fb.edge_row_indices, seed=seed)
+            else:
+                ph = pghi_phase(S_np, P.op._win.cpu().numpy(), P.op.hop, seed=seed)
             phases = [torch.as_tensor(ph)]
             phases += [random_phase(seed + i) for i in range(1, B)]
         elif init == "zeros":
@@ -494,8 +498,6 @@ def pghi_phase(S: np.ndarray, window: np.ndarray, hop: int, *, reltol: float = 1
     np.ndarray [shape=(n_rows, n_frames), float64]
         Phase in radians, frame-start convention (``STFTOperator(modulated=False)``).
     """
-    import heapq
-
     S = np.asarray(S, dtype=np.float64).T  # (T, F)
     g = np.asarray(window, dtype=np.float64)
     M = len(g)
@@ -510,7 +512,73 @@ def pghi_phase(S: np.ndarray, window: np.ndarray, hop: int, *, reltol: float = 1
     k = np.arange(S.shape[1])
     tgrad = hop * (2 * np.pi * k / M + (M / lam) * ds_w)  # rad per frame
     fgrad = -(lam / M) * ds_x / hop  # rad per bin
-    n_t, n_f = S.shape
+    ph = _integrate_phase(S, tgrad, fgrad, np.ones(S.shape[1] - 1), reltol=reltol, seed=seed)
+    # PGHI's phase is relative to the window's centre; frame start: times (-1)^k
+    return (ph + np.pi * k[None, :]).T
+
+
+def cwt_phase(S: np.ndarray, psi: np.ndarray, freqs: np.ndarray, dx: float,
+              edge_rows=(), *, reltol: float = 1e-5, seed: int = 0) -> np.ndarray:
+    """Filterbank phase gradient integration for a hop-1 CWT magnitude.
+
+    Each wavelet row is treated as a Gaussian in frequency, centre
+    ``w_j = 2 pi f_j dx``, width ``sigma_j`` (from ``|psi_j|^2``'s spread):
+    a tone at ``w0`` gives ``d phase / dt = w0 = w_j + sigma_j^2 d log|W| / d w_j``,
+    an impulse at ``t0`` gives ``d phase / d w_j = t - t0 = -(d log|W| / dt) / sigma_j^2``.
+    These are integrated from the largest coefficient outwards (as PGHI,
+    Prusa & Holighaus 2017). Edge (low/high-pass) rows get zero phase: the
+    low-pass row is dominated by the signal's mean.
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(n_rows, N), float64]
+    psi : np.ndarray [shape=(n_rows, n_pad)]
+        Frequency-domain filterbank, rows ascending frequency.
+    freqs : np.ndarray [shape=(n_rows,)]
+        Row centre frequencies, cycles per unit of ``dx``.
+    dx : float
+    edge_rows : tuple of int
+
+    Returns
+    -------
+    np.ndarray [shape=(n_rows, N), float64]
+        Phase in radians.
+    """
+    S = np.asarray(S, dtype=np.float64)
+    n_rows, n = S.shape
+    n_pad = psi.shape[1]
+    half = n_pad // 2 + 1
+    w = 2 * np.pi * np.arange(half) / n_pad
+    p2 = np.abs(np.asarray(psi)[:, :half]) ** 2
+    tot = np.maximum(p2.sum(1), 1e-300)
+    mean = (p2 * w).sum(1) / tot
+    sig2 = 2 * np.maximum((p2 * w * w).sum(1) / tot - mean**2, 1e-30)
+    wj = 2 * np.pi * np.asarray(freqs, dtype=np.float64) * dx
+    rows = np.array([j for j in range(n_rows) if j not in set(edge_rows)])
+    Sw = S[rows].T  # (N, n_wavelet_rows)
+    wr, s2 = wj[rows], sig2[rows]
+    lg = np.log(np.maximum(Sw, Sw.max() * 1e-12))
+    dlw = np.gradient(lg, wr, axis=1)  # d log|W| / d w_j
+    dlt = np.gradient(lg, axis=0)      # d log|W| / dt (samples)
+    tgrad = wr[None, :] + s2[None, :] * dlw  # rad per sample
+    fgrad = -dlt / s2[None, :]                # rad per (rad/sample)
+    ph = _integrate_phase(Sw, tgrad, fgrad, np.diff(wr), reltol=reltol, seed=seed)
+    out = np.zeros((n_rows, n))
+    out[rows] = ph.T
+    return out
+
+
+def _integrate_phase(S, g0, g1, h1, *, reltol, seed):
+    """Heap integration of phase gradients on a ``(n0, n1)`` grid.
+
+    ``g0``: phase change per step along axis 0 (unit spacing); ``g1``: phase
+    change per unit of the axis-1 coordinate, whose spacings are ``h1
+    (n1 - 1,)``. Trapezoidal steps from the largest ``S`` outwards; cells
+    below ``reltol * max(S)`` keep a random phase (``seed``).
+    """
+    import heapq
+
+    n0, n1 = S.shape
     ph = 2 * np.pi * np.random.default_rng(seed).random(S.shape)
     done = ~(S > reltol * S.max())
     flat = S.ravel()
@@ -524,27 +592,26 @@ def pghi_phase(S: np.ndarray, window: np.ndarray, hop: int, *, reltol: float = 1
                 oi += 1
             if oi >= len(order):
                 break
-            m, j = divmod(int(order[oi]), n_f)
+            m, j = divmod(int(order[oi]), n1)
             ph[m, j] = 0.0
             done[m, j] = True
             push(heap, (-flat[order[oi]], m, j))
         _, m, j = pop(heap)
         # trapezoidal steps to the four neighbours not yet fixed
-        if m + 1 < n_t and not done[m + 1, j]:
-            ph[m + 1, j] = ph[m, j] + 0.5 * (tgrad[m, j] + tgrad[m + 1, j])
+        if m + 1 < n0 and not done[m + 1, j]:
+            ph[m + 1, j] = ph[m, j] + 0.5 * (g0[m, j] + g0[m + 1, j])
             done[m + 1, j] = True
             push(heap, (-S[m + 1, j], m + 1, j))
         if m > 0 and not done[m - 1, j]:
-            ph[m - 1, j] = ph[m, j] - 0.5 * (tgrad[m, j] + tgrad[m - 1, j])
+            ph[m - 1, j] = ph[m, j] - 0.5 * (g0[m, j] + g0[m - 1, j])
             done[m - 1, j] = True
             push(heap, (-S[m - 1, j], m - 1, j))
-        if j + 1 < n_f and not done[m, j + 1]:
-            ph[m, j + 1] = ph[m, j] + 0.5 * (fgrad[m, j] + fgrad[m, j + 1])
+        if j + 1 < n1 and not done[m, j + 1]:
+            ph[m, j + 1] = ph[m, j] + 0.5 * (g1[m, j] + g1[m, j + 1]) * h1[j]
             done[m, j + 1] = True
             push(heap, (-S[m, j + 1], m, j + 1))
         if j > 0 and not done[m, j - 1]:
-            ph[m, j - 1] = ph[m, j] - 0.5 * (fgrad[m, j] + fgrad[m, j - 1])
+            ph[m, j - 1] = ph[m, j] - 0.5 * (g1[m, j] + g1[m, j - 1]) * h1[j - 1]
             done[m, j - 1] = True
             push(heap, (-S[m, j - 1], m, j - 1))
-    # PGHI's phase is relative to the window's centre; frame start: times (-1)^k
-    return (ph + np.pi * k[None, :]).T
+    return ph
