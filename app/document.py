@@ -6,9 +6,9 @@
 * the current TFR (recomputed in a :class:`~app.worker.Worker`, never in the
   GUI thread) and its dB image,
 * a :class:`~app.layers.LayerModel` (bands and painted masks with undo),
-* the inversion of the selection and its residual (recomputed synchronously on
-  every edit: a band uses the fast per-column range inverter, anything else
-  the one-integral inverse of the union mask),
+* the inversion of the selection and its residual (updated synchronously on
+  every edit: :class:`~app.selection_inverse.SelectionInverse` redoes only
+  the columns an edit touched; hop > 1 STFTs invert the union mask),
 * the phase-retrieval run (a second worker) and its result.
 
 Views listen to the past-tense signals and call the public methods.
@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.layers import LayerModel, changed_cells
+from app.layers import LayerModel
+from app.selection_inverse import SelectionInverse
 from app.worker import Worker
 from core import inversion as cinv
 from core.transforms import TransformSpec, transform
@@ -136,6 +137,7 @@ class DocumentModel(QObject):
         self.retrieval = None
         self.retrieval_metrics = {}
         self._range_inverter = None
+        self._sel_cache = None
         self.layers.clear()
         self.layers.undo_stack.clear()
         # The spec first: listeners of signal_changed see the settings this signal gets.
@@ -203,58 +205,38 @@ class DocumentModel(QObject):
     def update_inversion(self) -> None:
         """Recompute the selection's inversion and residual (synchronously).
 
-        One visible band: the range inverter, O(n_frames). Anything else: the
-        union mask; for hop-1 transforms only the cells that changed since the
-        last edit are added or removed (the inverse is linear in the mask), so
-        a brush stroke costs O(cells painted), not O(n_rows * n_frames).
+        Hop-1 transforms: :class:`~app.selection_inverse.SelectionInverse`
+        redoes only the columns the edit touched (O(changed cells) for a
+        stroke, O(n_frames) for a band), never building the union mask.
+        Other transforms: the one-integral inverse of the union mask.
         """
         t0 = time.perf_counter()
         tfr, ri = self.tfr, self._range_inverter
         if tfr is None or self.signal is None:
             self.inversion = self.residual = None
             self._sel_cache = None
-        else:
-            band = self.layers.single_band()
-            if band is not None and band.ranges is not None and ri is not None:
-                x, r = ri.band_and_residual(*band.ranges)
-                self.inversion, self.residual = np.asarray(x, float), np.asarray(r, float)
-                # If the next edit mixes in a mask, it starts from this band's cells.
-                self._sel_cache = (band, self.inversion)
+        elif (ri is not None and ri.cumsum is not None
+              and sum(not lay.is_band for lay in self.layers.visible_layers()) < 255):
+            # (SelectionInverse counts painted layers per cell in a uint8)
+            if self._sel_cache is None:
+                self._sel_cache = SelectionInverse(ri)
+            x = self._sel_cache.update(self.layers.visible_layers(), self.layers.last_flip)
+            if x is None and self.layers.single_band() is not None:
+                x = np.zeros(tfr.n_frames)   # one visible band with no cells: a flat line
+            if x is None:
+                self.inversion = self.residual = None
             else:
-                mask = self.layers.selection_mask()
-                if mask is None or not mask.any():
-                    self.inversion = self.residual = None
-                    self._sel_cache = None
-                elif ri is not None:
-                    self._update_incremental(ri, mask)
-                else:
-                    x, r = cinv.invert_with_residual(tfr, mask)
-                    self.inversion, self.residual = np.asarray(x, float), np.asarray(r, float)
+                self.inversion, self.residual = x, ri.full - x
+        else:
+            self._sel_cache = None
+            mask = self.layers.selection_mask()
+            if mask is None or not mask.any():
+                self.inversion = self.residual = None
+            else:
+                x, r = cinv.invert_with_residual(tfr, mask)
+                self.inversion, self.residual = np.asarray(x, float), np.asarray(r, float)
         self.inversion_ms = 1e3 * (time.perf_counter() - t0)
         self.inversion_changed.emit()
-
-    def _update_incremental(self, ri, mask: np.ndarray) -> None:
-        cache = self._sel_cache
-        n_rows, n_cols = mask.shape
-        if cache is not None and not isinstance(cache[0], np.ndarray):
-            cache = (cache[0].mask, cache[1])  # a band layer: its cells, built once
-        if cache is None or cache[0] is None or cache[0].shape != mask.shape:
-            old, band = np.zeros_like(mask), np.zeros(n_cols)
-        else:
-            old, band = cache
-        flips = changed_cells(mask, old)
-        if flips.size > mask.size // 4:  # mostly new: sum the selected cells afresh
-            band = np.zeros(n_cols)
-            flips = np.flatnonzero(mask.ravel())
-        rows, cols = np.divmod(flips, n_cols)
-        cs = ri.cumsum
-        # weights * Re(C) of one cell, from the cumulative sums over rows
-        vals = cs[rows + 1, cols] - cs[rows, cols]
-        sign = np.where(mask.ravel()[flips], 1.0, -1.0)
-        band = band + np.bincount(cols, weights=vals * sign, minlength=n_cols)
-        self._sel_cache = (mask, band)
-        self.inversion = band.copy()
-        self.residual = ri.full - band
 
     # -- phase retrieval ---------------------------------------------------------
     @property

@@ -61,6 +61,10 @@ class Layer:
     _mask: np.ndarray | None = field(default=None, repr=False)
     ranges: tuple[np.ndarray, np.ndarray] | None = None
     n_rows: int = 0
+    #: Bumped whenever the cells change (a new mask, a flip): lets the document and
+    #: the view tell an incremental change from one they must redo.
+    version: int = 0
+    _count: int | None = field(default=None, repr=False)
 
     @property
     def is_band(self) -> bool:
@@ -76,12 +80,21 @@ class Layer:
     @mask.setter
     def mask(self, value) -> None:
         self._mask = value
+        self._count = None
+        self.version += 1
 
     def n_cells(self) -> int:
-        """Number of selected cells (cheap for bands)."""
+        """Number of selected cells (cheap: bands sum their ranges, masks keep a count)."""
         if self.is_band:
-            return 0 if self.ranges is None else int((self.ranges[1] - self.ranges[0]).sum())
-        return 0 if self._mask is None else int(self._mask.sum())
+            if self.ranges is None:
+                return 0
+            s, e = self.ranges
+            return int(np.maximum(e - s, 0).sum())
+        if self._mask is None:
+            return 0
+        if self._count is None:
+            self._count = int(np.count_nonzero(self._mask))
+        return self._count
 
     def band(self):
         """This band as a core ``Band``."""
@@ -121,6 +134,9 @@ class LayerModel(QObject):
         #: (first, last) column the current ``layer_edited`` touched, when known
         #: (paint edits), so views can redraw just that part; None = everything.
         self.dirty_cols: tuple[int, int] | None = None
+        #: The last cell flip: (layer, its version after the flip, flat indices),
+        #: so the document can update the inversion from the changed cells only.
+        self.last_flip: tuple[Layer, int, np.ndarray] | None = None
 
     # -- read -------------------------------------------------------------------
     @property
@@ -348,13 +364,17 @@ class LayerModel(QObject):
         """Replace the visible selection by its complement (one step)."""
         if self._tfr is None:
             return
-        sel = self.selection_mask()
-        inv = np.ones(self.shape, bool) if sel is None else ~sel
+        # The complement built in place (one 28M-cell array at N = 65536, no copies).
+        inv = np.ones(self.shape, bool)
+        for lay in self.visible_layers():
+            if lay.n_cells() > 0:
+                np.greater(inv, lay.mask, out=inv)   # inv & ~mask
         self.undo_stack.beginMacro("Invert selection")
         for i, lay in enumerate(self._layers):
             if lay.visible:
                 self.set_visible(i, False)
-        self.add_paint_layer(name="inverted selection", mask=inv)
+        new = Layer("paint", "inverted selection", self._next_color(), _mask=inv)
+        self.undo_stack.push(_InsertLayer(self, new, len(self._layers), "Add mask"))
         self.undo_stack.endMacro()
         self.set_active(len(self._layers) - 1)
 
@@ -394,6 +414,8 @@ def changed_cells(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     y = np.ascontiguousarray(b, dtype=bool).reshape(-1)
     n = x.size - x.size % 8
     words = np.flatnonzero(x[:n].view(np.uint64) != y[:n].view(np.uint64))
+    if words.size > x.size // 64:   # many changes (a big rectangle): the plain compare wins
+        return np.flatnonzero(x != y)
     cand = (words[:, None] * 8 + np.arange(8)).reshape(-1)
     if n < x.size:
         cand = np.concatenate([cand, np.arange(n, x.size)])
@@ -502,10 +524,19 @@ class _FlipCells(QUndoCommand):
         self.model, self.lay, self.flips = model, lay, flips
 
     def _flip(self):
-        flat = self.lay.mask.reshape(-1)
-        flat[self.flips] = ~flat[self.flips]
-        cols = self.flips % self.lay.mask.shape[1]
-        self.model.dirty_cols = (int(cols.min()), int(cols.max()))
+        lay = self.lay
+        flat = lay.mask.reshape(-1)
+        now = ~flat[self.flips]
+        flat[self.flips] = now
+        if lay._count is not None:
+            n_on = int(np.count_nonzero(now))
+            lay._count += n_on - (now.size - n_on)
+        lay.version += 1
+        self.model.last_flip = (lay, lay.version, self.flips)
+        if self.flips.size < 1 << 18:
+            cols = self.flips % lay.mask.shape[1]
+            self.model.dirty_cols = (int(cols.min()), int(cols.max()))
+        # else (a big rectangle / lasso): views redraw the whole layer, cheaper than the span
         try:
             self.model._edited(self.lay)
         finally:

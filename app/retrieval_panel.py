@@ -36,7 +36,7 @@ METHODS = {"auto": "Core's default for the transform (RAAR then fast Griffin-Lim
            "raar": "Relaxed averaged alternating reflections",
            "dm": "Difference map"}
 OPTIMIZERS = ("sgdm", "adam", "rmsprop", "lbfgs")
-INITS = ("zeros", "random", "noise", "fgla")
+INITS = ("zeros", "random", "noise", "fgla", "pghi")
 
 
 class RetrievalPanel(QWidget):
@@ -72,7 +72,8 @@ class RetrievalPanel(QWidget):
         self.init = QComboBox()
         self.init.addItems(list(INITS))
         self.init.setToolTip("Starting phase: zeros (deterministic), random phase or noise "
-                             "(seeded), or a fast Griffin-Lim warm start")
+                             "(seeded), a fast Griffin-Lim warm start, or pghi: phase from the "
+                             "magnitude's gradients (often the best start)")
         self.n_iter = QSpinBox()
         self.n_iter.setRange(1, 100_000)
         self.n_iter.setValue(100)

@@ -180,6 +180,7 @@ class TfrView(pg.GraphicsLayoutWidget):
 
         self._overlays: dict[int, pg.ImageItem] = {}
         self._pooled: dict[int, np.ndarray] = {}
+        self._pool_src: dict[int, tuple[object, int]] = {}   # index -> (layer, version)
         self._rois: dict[int, tuple[pg.PolyLineROI, pg.PolyLineROI]] = {}
         self._band_pts: list[tuple[float, float]] = []   # display coords
         self._band_upper: list[tuple[float, float]] | None = None
@@ -304,14 +305,22 @@ class TfrView(pg.GraphicsLayoutWidget):
         for pair in self._rois.values():
             for roi in pair:
                 _dispose_roi(self.plot, roi)
+        # Pooled masks survive a re-listing (add, hide, reorder ...) when their layer's
+        # cells did not change: re-pooling a (426, 65536) mask costs ~20 ms.
+        kept = {id(src[0]): (src, self._pooled[i]) for i, src in self._pool_src.items()
+                if i in self._pooled}
         self._overlays.clear()
         self._pooled.clear()
+        self._pool_src.clear()
         self._rois.clear()
         if self.grid is None:
             return
         for i, lay in enumerate(self.layers):
             if not lay.visible:
                 continue
+            src, pooled = kept.get(id(lay), ((None, -1), None))
+            if src[0] is lay and src[1] == lay.version:
+                self._pooled[i], self._pool_src[i] = pooled, src
             ov = pg.ImageItem(axisOrder="row-major")
             ov.setZValue(5)
             self.plot.addItem(ov)
@@ -347,7 +356,7 @@ class TfrView(pg.GraphicsLayoutWidget):
             mask = lay.mask if mask is None else mask
             if mask is None:
                 return
-            pooled = self._pool(index, mask, cols)
+            pooled = self._pool(index, mask, cols, lay)
         k = -(-self.grid.n_cols // pooled.shape[1])
         if k > 1:
             w = pooled.shape[1] * k * self.grid.dx_col
@@ -357,7 +366,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         ov.setImage(pooled.view(np.uint8), levels=(0, 1), lut=lut, autoLevels=False)
         ov.setRect(QRectF(x, y, w, h))
 
-    def _pool(self, index: int, mask: np.ndarray, cols) -> np.ndarray:
+    def _pool(self, index: int, mask: np.ndarray, cols, lay) -> np.ndarray:
         # Long signals: OR-pool column blocks (thin strokes stay visible, which plain
         # subsampling would drop); after a stroke only the blocks it touched are redone.
         n = mask.shape[1]
@@ -365,6 +374,13 @@ class TfrView(pg.GraphicsLayoutWidget):
         if k == 1:
             return mask
         cached = self._pooled.get(index)
+        src = self._pool_src.get(index, (None, -1))
+        committed = mask is lay.mask
+        if committed:
+            self._pool_src[index] = (lay, lay.version)
+        if (cols is None and committed and cached is not None and src[0] is lay
+                and src[1] == lay.version):
+            return cached      # unchanged since it was pooled
         if cols is not None and cached is not None and cached.shape[0] == mask.shape[0]:
             b0 = max(int(cols[0]) // k, 0)
             b1 = min(int(cols[1]) // k, cached.shape[1] - 1)
@@ -373,7 +389,10 @@ class TfrView(pg.GraphicsLayoutWidget):
                 cached[:, b0:b1 + 1] = np.logical_or.reduceat(seg, np.arange(0, seg.shape[1], k),
                                                               axis=1)
             return cached
-        pooled = np.logical_or.reduceat(mask, np.arange(0, n, k), axis=1)
+        if committed and lay.n_cells() == 0:   # a new, empty mask layer
+            pooled = np.zeros((mask.shape[0], -(-n // k)), bool)
+        else:
+            pooled = _or_pool(mask, k)
         self._pooled[index] = pooled
         return pooled
 
@@ -614,6 +633,20 @@ def _dedupe(pts):
         if not out or p[0] != out[-1][0]:
             out.append(p)
     return out
+
+
+def _or_pool(mask: np.ndarray, k: int) -> np.ndarray:
+    """OR of each block of ``k`` columns [shape=(n_rows, ceil(n_cols / k)), bool]."""
+    n = mask.shape[1]
+    if k % 8 == 0 and n % k == 0 and mask.flags.c_contiguous:
+        # 8 cells per machine word: ~6x faster than reduceat on a (426, 65536) mask.
+        words = mask.view(np.uint64)
+        q = k // 8
+        acc = words[:, 0::q].copy()
+        for j in range(1, q):
+            acc |= words[:, j::q]
+        return acc != 0
+    return np.logical_or.reduceat(mask, np.arange(0, n, k), axis=1)
 
 
 def _pooled_band(ranges, n_rows: int, max_cols: int) -> np.ndarray:

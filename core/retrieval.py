@@ -40,7 +40,6 @@ __all__ = [
     "METHODS",
     "OPTIMIZERS",
     "INITS",
-    "STFT_INITS",
     "DEFAULT_METHOD",
     "RetrievalResult",
     "parse_method",
@@ -49,9 +48,7 @@ __all__ = [
 
 METHODS = ("gd", "gla", "fgla", "raar", "dm")
 OPTIMIZERS = ("sgdm", "adam", "rmsprop", "lbfgs")
-INITS = ("zeros", "random", "noise", "fgla")
-# STFT only; kept out of INITS, which the GUI's init list mirrors (tests/app)
-STFT_INITS = ("pghi",)
+INITS = ("zeros", "random", "noise", "fgla", "pghi")
 # the best measured per transform kind (tests/benchmarks/bench_retrieval.py)
 DEFAULT_METHOD = {"stft": "raar:0.8+fgla", "cwt": "raar:0.8+fgla"}
 _DEFAULT_FRACTIONS = {2: (0.8,), 3: (0.6, 0.25)}
@@ -165,8 +162,8 @@ def _validate(S, spec, n_samples, mask, n_iter, tol, optimizer, init, padding):
         raise ParameterError(f"tol={tol}: need a non-negative inconsistency")
     if optimizer not in OPTIMIZERS:
         raise ParameterError(f"optimizer={optimizer!r}: expected one of {OPTIMIZERS}")
-    if isinstance(init, str) and init not in INITS + STFT_INITS:
-        raise ParameterError(f"init={init!r}: expected one of {INITS + STFT_INITS} or an array")
+    if isinstance(init, str) and init not in INITS:
+        raise ParameterError(f"init={init!r}: expected one of {INITS} or an array")
     if int(padding) < 0:
         raise ParameterError(f"padding={padding}: need >= 0 samples")
     if spec.kind not in ("stft", "cwt"):
@@ -221,12 +218,14 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
     tol : float or None
         Stop ("converged") once the inconsistency is at or below ``tol``.
     init : {"zeros", "random", "noise", "fgla", "pghi"} or np.ndarray [shape=(n_samples,)]
-        "zeros": zero phase (the measured best start, deterministic);
+        "zeros": zero phase (deterministic; better than random phase);
         "random": uniformly random phase (``seed``); "noise": a Gaussian
         noise signal (``seed``) scaled to the target's energy; "fgla": the
-        first 20 % of the iterations run fgla from random phase; "pghi"
-        (STFT only): phase gradient heuristic integration, a one-off cost of
-        about 40 iterations' time, the measured best start on speech.
+        first 20 % of the iterations run fgla from random phase; "pghi":
+        phase gradient heuristic integration (Prusa; for the CWT a
+        filterbank version, see ``core.retrieval_methods.cwt_phase``), a
+        one-off cost (speech STFT: ~0.1 s; seed chirp CWT: ~1 s), the
+        measured best start for both kinds.
     seed : int
     n_starts : int >= 1
         Run that many starts side by side (a batch: each iteration costs

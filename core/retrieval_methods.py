@@ -273,8 +273,7 @@ def initial_state(P, init, seed, loop, n_starts=1) -> State:
 
                 fb = cwt_filterbank(P.spec, P.n_samples, dx=P.dx)
                 ph = np.zeros(P.Sp.shape)
-                ph[:, P.cols] = cwt_phase(S_np, fb.psi, fb.frequencies, P.dx,
-                                          fb.edge_row_indices, seed=seed)
+                ph[:, P.cols] = cwt_phase(S_np, fb.psi, fb.edge_row_indices, seed=seed)
             else:
                 ph = pghi_phase(S_np, P.op._win.cpu().numpy(), P.op.hop, seed=seed)
             phases = [torch.as_tensor(ph)]
@@ -517,26 +516,25 @@ def pghi_phase(S: np.ndarray, window: np.ndarray, hop: int, *, reltol: float = 1
     return (ph + np.pi * k[None, :]).T
 
 
-def cwt_phase(S: np.ndarray, psi: np.ndarray, freqs: np.ndarray, dx: float,
-              edge_rows=(), *, reltol: float = 1e-5, seed: int = 0) -> np.ndarray:
+def cwt_phase(S: np.ndarray, psi: np.ndarray, edge_rows=(), *, reltol: float = 1e-5,
+              seed: int = 0) -> np.ndarray:
     """Filterbank phase gradient integration for a hop-1 CWT magnitude.
 
-    Each wavelet row is treated as a Gaussian in frequency, centre
-    ``w_j = 2 pi f_j dx``, width ``sigma_j`` (from ``|psi_j|^2``'s spread):
-    a tone at ``w0`` gives ``d phase / dt = w0 = w_j + sigma_j^2 d log|W| / d w_j``,
-    an impulse at ``t0`` gives ``d phase / d w_j = t - t0 = -(d log|W| / dt) / sigma_j^2``.
-    These are integrated from the largest coefficient outwards (as PGHI,
-    Prusa & Holighaus 2017). Edge (low/high-pass) rows get zero phase: the
-    low-pass row is dominated by the signal's mean.
+    Each wavelet row is treated as a Gaussian in frequency, centre ``w_j``
+    (its filter's peak, parabolic interpolation), width ``sigma_j`` (from
+    ``|psi_j|^2``'s spread): a tone at ``w0`` gives ``d phase / dt = w0 =
+    w_j + sigma_j^2 d log|W| / d w_j``, an impulse at ``t0`` gives
+    ``d phase / d w_j = t - t0 = -(d log|W| / dt) / sigma_j^2``. These are
+    integrated from the largest coefficient outwards (as PGHI, Prusa &
+    Holighaus 2017). Edge (low/high-pass) rows get zero phase: the low-pass
+    row is dominated by the signal's mean. On the seed chirp the time
+    derivative comes out within 0.3 % of the true one (median).
 
     Parameters
     ----------
     S : np.ndarray [shape=(n_rows, N), float64]
     psi : np.ndarray [shape=(n_rows, n_pad)]
-        Frequency-domain filterbank, rows ascending frequency.
-    freqs : np.ndarray [shape=(n_rows,)]
-        Row centre frequencies, cycles per unit of ``dx``.
-    dx : float
+        Frequency-domain filterbank (numpy FFT order), rows ascending frequency.
     edge_rows : tuple of int
 
     Returns
@@ -553,15 +551,25 @@ def cwt_phase(S: np.ndarray, psi: np.ndarray, freqs: np.ndarray, dx: float,
     tot = np.maximum(p2.sum(1), 1e-300)
     mean = (p2 * w).sum(1) / tot
     sig2 = 2 * np.maximum((p2 * w * w).sum(1) / tot - mean**2, 1e-30)
-    wj = 2 * np.pi * np.asarray(freqs, dtype=np.float64) * dx
+    # the peak, not the mean or the nominal frequency: those are 3-6 % off
+    # for GMW rows and the phase drifts by as much over the signal
+    am = np.clip(np.argmax(p2, axis=1), 1, half - 2)
+    lp = np.log(np.maximum(p2, 1e-300))
+    r = np.arange(n_rows)
+    y0, y1, y2 = lp[r, am - 1], lp[r, am], lp[r, am + 1]
+    den = y0 - 2 * y1 + y2
+    delta = np.where(den < 0, 0.5 * (y0 - y2) / np.where(den < 0, den, -1.0), 0.0)
+    wj = (am + np.clip(delta, -0.5, 0.5)) * 2 * np.pi / n_pad
     rows = np.array([j for j in range(n_rows) if j not in set(edge_rows)])
     Sw = S[rows].T  # (N, n_wavelet_rows)
     wr, s2 = wj[rows], sig2[rows]
     lg = np.log(np.maximum(Sw, Sw.max() * 1e-12))
-    dlw = np.gradient(lg, wr, axis=1)  # d log|W| / d w_j
-    dlt = np.gradient(lg, axis=0)      # d log|W| / dt (samples)
-    tgrad = wr[None, :] + s2[None, :] * dlw  # rad per sample
-    fgrad = -dlt / s2[None, :]                # rad per (rad/sample)
+    dlt = np.gradient(lg, axis=0)  # d log|W| / dt (samples)
+    # Gaussian-model instantaneous frequency. Inverting the rows' exact tone
+    # response ratio instead was tried: no closer in phase on the seed chirp,
+    # and RAAR then stalled at 2e-2 instead of reaching 1e-3 (measured)
+    tgrad = wr[None, :] + s2[None, :] * np.gradient(lg, wr, axis=1)  # rad per sample
+    fgrad = -dlt / s2[None, :]  # rad per (rad/sample)
     ph = _integrate_phase(Sw, tgrad, fgrad, np.diff(wr), reltol=reltol, seed=seed)
     out = np.zeros((n_rows, n))
     out[rows] = ph.T

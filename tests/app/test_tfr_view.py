@@ -219,6 +219,8 @@ def test_changed_cells_matches_plain_compare():
         flat = rng.choice(a.size, size=min(9, a.size), replace=False)
         b.reshape(-1)[flat] ^= True
         assert np.array_equal(changed_cells(a, b), np.flatnonzero(a.ravel() != b.ravel()))
+        c = rng.random(shape) < 0.5                       # most cells differ
+        assert np.array_equal(changed_cells(a, c), np.flatnonzero(a.ravel() != c.ravel()))
 
 
 def test_ctrl_z_and_ctrl_shift_z_shortcuts(qtbot, window):
@@ -250,3 +252,55 @@ def test_band_plus_stroke_inverts_the_union_like_core(qtbot, window):
     doc.layers.set_visible(0, False)      # the band leaves the union
     band2, _ = invert_with_residual(doc.tfr, doc.layers[1].mask)
     assert np.allclose(doc.inversion, band2, atol=1e-9 * scale)
+
+
+def test_or_pool_matches_reduceat():
+    from app.tfr_view import _or_pool
+
+    rng = np.random.default_rng(0)
+    for shape, k in [((5, 64), 16), ((7, 96), 8), ((3, 100), 7), ((4, 128), 32), ((4, 130), 16)]:
+        m = rng.random(shape) < 0.05
+        ref = np.logical_or.reduceat(m, np.arange(0, shape[1], k), axis=1)
+        assert np.array_equal(_or_pool(m, k), ref), (shape, k)
+
+
+def test_pooled_overlays_follow_every_edit(qtbot, window, monkeypatch):
+    # Long-signal pooling (and its cache) on the small test grid: 16 columns per block.
+    import app.tfr_view as tv
+
+    monkeypatch.setattr(tv, "_OVERLAY_COLS", 64)
+    doc, view = window.doc, window.tfr_view
+    L = doc.layers
+    rng = np.random.default_rng(5)
+
+    def stroke(i):
+        live = L[i].mask.copy()
+        n_rows, n_cols = live.shape
+        pts = np.column_stack([rng.uniform(0, n_rows, 3), rng.uniform(0, n_cols, 3)])
+        tv.cmasks.paint_stroke(live, pts, 2.0, 20.0, bool(rng.integers(3)))
+        L.commit_mask(i, live, "Brush stroke")
+
+    def check():
+        for i, lay in enumerate(L):
+            if lay.visible:
+                k = -(-lay.mask.shape[1] // 64)
+                ref = np.logical_or.reduceat(lay.mask, np.arange(0, lay.mask.shape[1], k), axis=1)
+                assert np.array_equal(view._overlays[i].image.astype(bool), ref), i
+
+    L.add_paint_layer()
+    for _ in range(3):
+        stroke(0)
+        check()
+    L.add_paint_layer()                    # re-listing keeps layer 0's pooled image
+    stroke(1)
+    check()
+    L.set_visible(0, False)
+    stroke(0)                              # edited while hidden ...
+    L.set_visible(0, True)                 # ... is drawn afresh when shown
+    check()
+    for _ in range(4):
+        L.undo_stack.undo()
+        check()
+    for _ in range(4):
+        L.undo_stack.redo()
+        check()

@@ -108,13 +108,21 @@ stroke_cols = np.linspace(20000, 24000, 40)
 
 shift = [0]
 
-def stroke():
-    # each stroke somewhere new: 40 points over 4000 columns, brush 7 rows x 81 columns
-    shift[0] += 5000
+def stroke(erase=False):
+    # each stroke somewhere new: 40 points over 4000 columns, brush 7 rows x 81 columns;
+    # an erasure goes over the last stroke, a little lower
+    shift[0] += 0 if erase else 5000
     i = L.paint_target()
     live = L[i].mask.copy()
-    cmasks.paint_stroke(live, np.column_stack([stroke_rows, stroke_cols + shift[0]]), 3.0, 40.0)
-    L.commit_mask(i, live, "Brush stroke")
+    cmasks.paint_stroke(live, np.column_stack([stroke_rows - 3 * erase, stroke_cols + shift[0]]),
+                        3.0, 40.0, not erase)
+    L.commit_mask(i, live, "Erase stroke" if erase else "Brush stroke")
+
+def rectangle():
+    # what the rectangle tool commits: a region the size of the image, added to the mask
+    region = np.zeros(L.shape, bool)
+    cmasks.fill_rectangle(region, 60, 160, 10000, 40000)
+    L.edit_mask("add", region, text="Rectangle")
 
 edits = [
     ("band drawn", lambda: L.add_band([(0.2 * T, 900), (0.8 * T, 1500)],
@@ -132,6 +140,15 @@ edits = [
     ("band hidden", lambda: L.set_visible(0, False)),
     ("brush stroke on the mask alone", stroke),
     ("another brush stroke", stroke),
+    ("erase stroke", lambda: stroke(erase=True)),
+    ("band shown again", lambda: L.set_visible(0, True)),
+    ("undo band shown", L.undo_stack.undo),
+    ("rectangle, 3M cells (add)", rectangle),
+    ("undo rectangle", L.undo_stack.undo),
+    ("invert selection (28M-cell mask)", L.invert_selection),
+    ("erase stroke on the inverted selection", lambda: stroke(erase=True)),
+    ("undo erase", L.undo_stack.undo),
+    ("undo invert selection", L.undo_stack.undo),
 ]
 for label, edit in edits:
     t0 = time.perf_counter()
