@@ -172,7 +172,7 @@ class CoherenceView(QWidget):
         def task(progress, cancel):
             return compute_coherence(signal, y, spec, label=label)
 
-        w = Worker(task, name="coherence", parent=self)
+        w = Worker(task, name="coherence")
         w.succeeded.connect(self.show_result)
         w.failed.connect(self._on_failed)
         w.finished.connect(self._on_finished)

@@ -31,7 +31,6 @@ from core.transforms import TransformSpec, transform
 __all__ = ["DocumentModel", "RetrievalParams", "db_image", "retrieval_spec"]
 
 _DB_FLOOR = -300.0
-_ORPHANS: set = set()   # workers still running after a shutdown timed out
 
 
 def db_image(tfr) -> np.ndarray:
@@ -353,11 +352,9 @@ class DocumentModel(QObject):
         """Cancel all work and wait for every thread to end (window close)."""
         ok = True
         for w in list(self._workers):
+            # A transform has no cancel check; one that outlives the timeout stays
+            # referenced by app.worker until its thread ends.
             if not w.stop(timeout_ms):
-                # A transform has no cancel check: never let Python free a running
-                # QThread (Qt would abort); it ends on its own and is dropped then.
-                _ORPHANS.add(w)
-                w.finished.connect(lambda w=w: _ORPHANS.discard(w))
                 ok = False
         return ok
 

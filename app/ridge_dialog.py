@@ -167,7 +167,7 @@ class RidgeDialog(QDialog):
         def task(progress, cancel):
             return propose_bands(tfr, k=k, penalty=pen, bandwidth_rows=bw)
 
-        w = Worker(task, name="ridge tracking", parent=self)
+        w = Worker(task, name="ridge tracking")
         w.succeeded.connect(self._on_done)
         w.failed.connect(self._on_failed)
         w.finished.connect(self._on_finished)

@@ -21,6 +21,11 @@ from PySide6.QtCore import QThread, Signal
 
 __all__ = ["Worker"]
 
+# Running workers are referenced here until their thread ends: Qt aborts the process when a
+# QThread object is destroyed while it runs (a view closed mid-task, a shutdown that timed
+# out), so neither Python's garbage collector nor a deleted Qt parent may free one early.
+_RUNNING: set = set()
+
 
 class Worker(QThread):
     """Run ``task(progress, cancel)`` in its own thread.
@@ -56,6 +61,14 @@ class Worker(QThread):
         self.setObjectName(f"phasebrush-{name}")
 
     # -- called from the GUI thread -------------------------------------------
+    def start(self, *args) -> None:
+        _RUNNING.add(self)
+        self.finished.connect(self._on_thread_finished)
+        super().start(*args)
+
+    def _on_thread_finished(self) -> None:
+        _RUNNING.discard(self)
+
     def cancel(self) -> None:
         """Ask the task to stop; it returns at its next cancel check."""
         self._cancel.set()

@@ -53,7 +53,7 @@ def window(qtbot, settings):
     with qtbot.waitSignal(win.doc.tfr_changed, timeout=60_000):
         win.doc.set_signal(short_chirp(), TransformSpec(kind="cwt", nv=16))
     yield win
-    win.doc.shutdown()
+    win.close()  # closeEvent stops playback and every worker before the next test starts
 
 
 def send_mouse(widget, kind: str, pos, *, buttons=Qt.MouseButton.LeftButton,

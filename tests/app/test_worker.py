@@ -104,3 +104,22 @@ def test_stop_waits_for_the_thread(qtbot, running):
     qtbot.waitUntil(gate.is_set)
     assert w.stop(5000)
     assert w.isFinished()
+
+
+def test_running_worker_outlives_its_last_python_reference(qtbot):
+    """Qt aborts if a running QThread is destroyed: a worker nobody holds must live on."""
+    import gc
+    import threading
+    import weakref
+
+    from app import worker as worker_module
+
+    gate = threading.Event()
+    w = worker_module.Worker(lambda progress, cancel: gate.wait(10), name="orphan")
+    w.start()
+    ref = weakref.ref(w)
+    del w
+    gc.collect()
+    assert ref() is not None and ref().isRunning()
+    gate.set()
+    qtbot.waitUntil(lambda: ref() is None or ref() not in worker_module._RUNNING, timeout=10_000)
