@@ -263,9 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop when the normalised inconsistency falls below this")
     g.add_argument("--lr", type=float, default=None,
                    help="gd learning rate (default per optimiser)")
-    g.add_argument("--init", default="zeros", choices=("zeros", "random", "noise", "fgla", "pghi"),
-                   help="initial phase: zeros (default), random, noise signal, fgla warm start, "
-                        "pghi (phase-gradient heap integration)")
+    g.add_argument("--init", default="pghi", choices=("zeros", "random", "noise", "fgla", "pghi"),
+                   help="initial phase: pghi (phase-gradient heap integration, default: best "
+                        "measured), zeros, random, noise signal, or an fgla warm start")
     g.add_argument("--padding", type=int, default=10, help="symmetric padding in samples")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

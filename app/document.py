@@ -61,7 +61,7 @@ class RetrievalParams:
     lr: float | None = None
     seed: int = 0
     device: str = "auto"
-    init: str = "zeros"
+    init: str = "pghi"
     extra: dict = field(default_factory=dict)
 
 

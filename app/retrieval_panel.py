@@ -71,6 +71,7 @@ class RetrievalPanel(QWidget):
         self.optimizer.setToolTip("Optimiser for the gradient-descent (gd) method")
         self.init = QComboBox()
         self.init.addItems(list(INITS))
+        self.init.setCurrentText("pghi")  # the best start measured for both STFT and CWT
         self.init.setToolTip("Starting phase: zeros (deterministic), random phase or noise "
                              "(seeded), a fast Griffin-Lim warm start, or pghi: phase from the "
                              "magnitude's gradients (often the best start)")

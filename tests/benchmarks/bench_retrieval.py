@@ -286,6 +286,11 @@ def case_speech_cwt(table, quick):
         ("gd sgdm, zero phase", dict(method="gd")),
         ("gd lbfgs, zero phase", dict(method="gd", optimizer="lbfgs")),
         ("raar+gd lbfgs, zero phase", dict(method="raar+gd", optimizer="lbfgs")),
+        ("auto (raar+fgla), pghi init", dict(init="pghi")),
+        ("auto (raar+fgla), random phase", dict(init="random")),
+        ("dm+fgla, pghi init", dict(method="dm+fgla", init="pghi")),
+        ("fgla, pghi init", dict(method="fgla", init="pghi")),
+        ("gd sgdm, pghi init", dict(method="gd", init="pghi")),
     ]:
         _ours(table, case, x, fs, S, spec, label, (0,), n_iter=n, **kw)
 
