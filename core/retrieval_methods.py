@@ -341,6 +341,10 @@ def run_stage(name, P, state, count, loop, *, optimizer, lr, momentum, alpha, be
     """Run ``count`` iterations of one method from ``state``."""
     if name == "gd":
         return _gd(P, state, count, loop, optimizer=optimizer, lr=lr, momentum=momentum)
+    if name == "lbfgs":
+        # another optimiser's lr means something else (adam: a step size)
+        return _gd(P, state, count, loop, optimizer="lbfgs",
+                   lr=lr if optimizer == "lbfgs" else None, momentum=None)
     return _projection(name, P, state, count, loop, alpha=alpha, beta=beta)
 
 

@@ -187,8 +187,10 @@ def case_chirp_cwt(table, quick):
     S = _magnitude(x, fs, spec)
     case, n = "chirp-cwt", 255
     seeds = SEEDS[:1] if quick else SEEDS
-    _ours(table, case, x, fs, S, spec, "auto (raar+fgla), pghi init", seeds, method="auto",
+    _ours(table, case, x, fs, S, spec, "auto (raar+lbfgs), pghi init", seeds, method="auto",
           init="pghi", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "raar:0.8+fgla, pghi init", seeds,
+          method="raar:0.8+fgla", init="pghi", n_iter=n)
     _ours(table, case, x, fs, S, spec, "gd lbfgs, noise init", seeds, method="gd",
           optimizer="lbfgs", init="noise", n_iter=n)
     _ours(table, case, x, fs, S, spec, "gd lbfgs, pghi init", seeds[:1], method="gd",
@@ -197,9 +199,9 @@ def case_chirp_cwt(table, quick):
           init="pghi", n_iter=n)
     _ours(table, case, x, fs, S, spec, "raar+gd lbfgs, noise init", seeds[:1],
           method="raar+gd", optimizer="lbfgs", init="noise", n_iter=n)
-    _ours(table, case, x, fs, S, spec, "auto (raar+fgla), zero phase", (0,), method="auto",
+    _ours(table, case, x, fs, S, spec, "auto (raar+lbfgs), zero phase", (0,), method="auto",
           n_iter=n)
-    _ours(table, case, x, fs, S, spec, "auto (raar+fgla), random phase", (0,),
+    _ours(table, case, x, fs, S, spec, "auto (raar+lbfgs), random phase", (0,),
           method="auto", init="random", n_iter=n)
     _ours(table, case, x, fs, S, spec, "fgla, zero phase", (0,), method="fgla", n_iter=n)
     _ours(table, case, x, fs, S, spec, "gd sgdm, zero phase", (0,), method="gd", n_iter=n)

@@ -227,3 +227,13 @@ def test_pghi_init_starts_closer_than_random_phase(chirp):
     S = _mag(chirp, CWT)
     pghi = retrieve(S, CWT, n_samples=N, method="gla", n_iter=1, init="pghi", device="cpu")
     assert pghi.inconsistency < 0.5 * _first_incon(S, CWT)
+
+
+def test_lbfgs_stage_is_gd_with_lbfgs_whatever_the_optimizer(chirp):
+    S = _mag(chirp, STFT)
+    kw = dict(n_samples=N, n_iter=30, init="noise", device="cpu")
+    a = retrieve(S, STFT, method="raar:0.5+lbfgs", optimizer="adam", lr=123.0, **kw)
+    b = retrieve(S, STFT, method="raar:0.5+gd", optimizer="lbfgs", **kw)
+    np.testing.assert_allclose(a.inconsistency_history, b.inconsistency_history, rtol=1e-9)
+    np.testing.assert_allclose(a.y, b.y, rtol=1e-9, atol=1e-12)
+    assert a.inconsistency_history[-1] < a.inconsistency_history[14]
