@@ -33,6 +33,9 @@ def _add_transform_options(p: argparse.ArgumentParser, *, kinds, default_kind) -
     g.add_argument("--kind", "--tfr", dest="kind", choices=kinds, default=default_kind,
                    help=f"transform kind (default {default_kind})")
     g.add_argument("--wavelet", choices=WAVELETS, default="gmw", help="CWT wavelet (default gmw)")
+    g.add_argument("--time-bandwidth", type=float, default=None, metavar="P2",
+                   help="GMW time-bandwidth product beta*gamma (6-600; default 180 = "
+                        "ssqueezepy's; 60 = MATLAB's, better for retrieve)")
     g.add_argument("--nv", type=int, default=32, help="CWT voices per octave (default 32)")
     g.add_argument("--scales", choices=("log", "log-piecewise"), default="log",
                    help="CWT scale distribution (default log: inverts best)")
@@ -51,7 +54,8 @@ def _spec_from_args(args, *, default_hop: int):
     from core.transforms import TransformSpec
 
     return TransformSpec(
-        kind=args.kind, wavelet=args.wavelet, nv=args.nv, scales=args.scales,
+        kind=args.kind, wavelet=args.wavelet, time_bandwidth=args.time_bandwidth,
+        nv=args.nv, scales=args.scales,
         fmin=args.fmin, fmax=args.fmax, edge_rows=args.edge_rows, window=args.window,
         n_fft=args.n_fft, win_len=args.win_len,
         hop=default_hop if args.hop is None else args.hop)

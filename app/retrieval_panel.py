@@ -29,7 +29,8 @@ __all__ = ["RetrievalPanel", "METHODS", "OPTIMIZERS"]
 # Names as core.retrieval.retrieve takes them (listed here so the panel never imports
 # torch; tests check them against core.retrieval.METHODS / OPTIMIZERS / INITS).
 METHODS = {"auto": "Best measured for the transform: RAAR, then fast Griffin-Lim (STFT) "
-                   "or L-BFGS (CWT)",
+                   "or L-BFGS (CWT); L-BFGS alone for a Morse wavelet with time-bandwidth "
+                   "90 or less",
            "raar+fgla": "Relaxed averaged alternating reflections, then fast Griffin-Lim",
            "gd": "Gradient descent on the magnitude misfit (optimiser below)",
            "gla": "Griffin-Lim projections",

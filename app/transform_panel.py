@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.transforms import KINDS, WAVELETS, TransformSpec
+from core.transforms import KINDS, TIME_BANDWIDTH, WAVELETS, TransformSpec
 
 __all__ = ["TransformPanel", "KIND_LABELS", "COLORMAPS"]
 
@@ -38,10 +38,11 @@ def _spin(lo, hi, value, tip, *, step=1, special=None):
     return w
 
 
-def _dspin(lo, hi, value, tip, *, decimals=3, special=None, suffix=""):
+def _dspin(lo, hi, value, tip, *, decimals=3, special=None, suffix="", step=1.0):
     w = QDoubleSpinBox()
     w.setRange(lo, hi)
     w.setDecimals(decimals)
+    w.setSingleStep(step)
     w.setValue(value)
     w.setToolTip(tip)
     if special:
@@ -73,6 +74,14 @@ class TransformPanel(QWidget):
         self.wavelet = QComboBox()
         self.wavelet.addItems(list(WAVELETS))
         self.wavelet.setToolTip("Mother wavelet (CWT kinds): gmw = generalised Morse")
+        # One step below the accepted range stands for None, the way 0 means auto for
+        # f min: the spec then keeps ssqueezepy's default rather than a copy of it.
+        self.time_bandwidth = _dspin(
+            TIME_BANDWIDTH[0] - 1, TIME_BANDWIDTH[1], TIME_BANDWIDTH[0] - 1,
+            "Morse (gmw) time-bandwidth product beta*gamma, 6-600: smaller = sharper in "
+            "time, wider in frequency. 60 (MATLAB's default) makes phase retrieval from "
+            "the scalogram far better conditioned; default = ssqueezepy's 180",
+            decimals=0, special="default (180)", step=10)
         self.nv = _spin(4, 64, 32, "Voices per octave (CWT kinds): more = finer frequency "
                         "resolution, more rows, slower")
         self.fmin = _dspin(0.0, 1e9, 0.0, "Lowest frequency shown (CWT kinds); auto = as low "
@@ -87,6 +96,7 @@ class TransformPanel(QWidget):
                          "(SSQ-STFT needs 1)")
         form.addRow("Kind", self.kind)
         form.addRow("Wavelet", self.wavelet)
+        form.addRow("Time-bandwidth", self.time_bandwidth)
         form.addRow("Voices / octave", self.nv)
         form.addRow("f min", self.fmin)
         form.addRow("f max", self.fmax)
@@ -136,6 +146,7 @@ class TransformPanel(QWidget):
         lay.addStretch(1)
 
         self.kind.currentIndexChanged.connect(self._on_kind_changed)
+        self.wavelet.currentIndexChanged.connect(self._on_kind_changed)
         self.apply_button.clicked.connect(self._on_apply)
         self.floor.valueChanged.connect(self._on_levels_edited)
         self.ceiling.valueChanged.connect(self._on_levels_edited)
@@ -147,12 +158,14 @@ class TransformPanel(QWidget):
 
     # -- model -> widgets -----------------------------------------------------
     def show_spec(self, spec: TransformSpec) -> None:
-        widgets = (self.kind, self.wavelet, self.nv, self.fmin, self.fmax, self.n_fft,
-                   self.window, self.hop)
+        widgets = (self.kind, self.wavelet, self.time_bandwidth, self.nv, self.fmin, self.fmax,
+                   self.n_fft, self.window, self.hop)
         for w in widgets:
             w.blockSignals(True)
         self.kind.setCurrentIndex(max(self.kind.findData(spec.kind), 0))
         self.wavelet.setCurrentText(spec.wavelet)
+        self.time_bandwidth.setValue(self.time_bandwidth.minimum()
+                                     if spec.time_bandwidth is None else spec.time_bandwidth)
         self.nv.setValue(spec.nv)
         self.fmin.setValue(spec.fmin or 0.0)
         self.fmax.setValue(spec.fmax or 0.0)
@@ -171,8 +184,13 @@ class TransformPanel(QWidget):
 
     def spec(self) -> TransformSpec:
         """The spec the widgets describe."""
-        return replace(self.doc.spec, kind=self.kind.currentData(),
-                       wavelet=self.wavelet.currentText(), nv=self.nv.value(),
+        wavelet = self.wavelet.currentText()
+        tb = self.time_bandwidth.value()
+        # Only gmw reads it: a morlet spec carrying one would claim a parameter it never used.
+        if wavelet != "gmw" or tb == self.time_bandwidth.minimum():
+            tb = None
+        return replace(self.doc.spec, kind=self.kind.currentData(), wavelet=wavelet,
+                       time_bandwidth=tb, nv=self.nv.value(),
                        fmin=self.fmin.value() or None, fmax=self.fmax.value() or None,
                        n_fft=self.n_fft.value(), window=self.window.currentText(),
                        hop=self.hop.value())
@@ -183,6 +201,7 @@ class TransformPanel(QWidget):
             w.setEnabled(cwt)
         for w in self._stft_rows:
             w.setEnabled(not cwt)
+        self.time_bandwidth.setEnabled(cwt and self.wavelet.currentText() == "gmw")
         if self.kind.currentData() == "ssq_stft":
             self.hop.setValue(1)
             self.hop.setEnabled(False)

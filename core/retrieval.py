@@ -43,6 +43,7 @@ __all__ = [
     "OPTIMIZERS",
     "INITS",
     "DEFAULT_METHOD",
+    "default_method",
     "RetrievalResult",
     "parse_method",
     "retrieve",
@@ -51,11 +52,29 @@ __all__ = [
 METHODS = ("gd", "gla", "fgla", "raar", "dm", "lbfgs")
 OPTIMIZERS = ("sgdm", "adam", "rmsprop", "lbfgs")
 INITS = ("zeros", "random", "noise", "fgla", "pghi")
-# the best measured per transform kind (tests/benchmarks/bench_retrieval.py)
+# the best measured per transform (tests/benchmarks/bench_retrieval.py)
 # CWT: the same RAAR stage, then L-BFGS on the exact loss instead of FGLA: on
 # the seed chirp scalogram (pghi init) 2-3x lower final inconsistency on
-# every seed that reached the basin (median of 5: 5.5e-4 vs 1.2e-3)
-DEFAULT_METHOD = {"stft": "raar:0.8+fgla", "cwt": "raar:0.8+lbfgs"}
+# every seed that reached the basin (median of 5: 5.5e-4 vs 1.2e-3).
+# "cwt-short": GMW with time_bandwidth <= 90 (MATLAB's 60): there L-BFGS alone
+# from pghi keeps the start's basin (seed chirp median 2e-6, speech -53 dB),
+# while any projection stage first lost it on the chirp (dm, raar, fgla at
+# 20-80 %: 1e-2 on most seeds), though dm:0.3+lbfgs reached -113 dB on speech
+DEFAULT_METHOD = {"stft": "raar:0.8+fgla", "cwt": "raar:0.8+lbfgs", "cwt-short": "lbfgs"}
+_SHORT_TIME_BANDWIDTH = 90.0
+
+
+def default_method(spec) -> str:
+    """The method "auto" stands for with transform ``spec`` (a TransformSpec
+    or a kind name)."""
+    kind = getattr(spec, "kind", spec)
+    if kind != "cwt":
+        return DEFAULT_METHOD["stft"]
+    tb = getattr(spec, "time_bandwidth", None)
+    if getattr(spec, "wavelet", None) == "gmw" and tb is not None \
+            and float(tb) <= _SHORT_TIME_BANDWIDTH:
+        return DEFAULT_METHOD["cwt-short"]
+    return DEFAULT_METHOD["cwt"]
 _DEFAULT_FRACTIONS = {2: (0.8,), 3: (0.6, 0.25)}
 
 
@@ -101,8 +120,11 @@ class RetrievalResult:
     method: str
 
 
-def parse_method(method: str, kind: str = "stft") -> list[tuple[str, float]]:
+def parse_method(method: str, kind="stft") -> list[tuple[str, float]]:
     """Stages ``[(name, fraction), ...]`` of a method string; fractions sum to 1.
+
+    ``kind``: a kind name or a TransformSpec, for what "auto" stands for
+    (:func:`default_method`).
 
     Raises
     ------
@@ -112,7 +134,7 @@ def parse_method(method: str, kind: str = "stft") -> list[tuple[str, float]]:
     if not isinstance(method, str) or not method.strip():
         raise ParameterError(f"method={method!r}: expected a name such as 'raar+fgla'")
     if method == "auto":
-        method = DEFAULT_METHOD.get(kind, DEFAULT_METHOD["stft"])
+        method = default_method(kind)
     parts = [p.strip() for p in method.lower().split("+")]
     names, fracs = [], []
     for p in parts:
@@ -204,7 +226,7 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
     n_samples : int
         Length of the signal to recover.
     method : str
-        "auto" (``DEFAULT_METHOD`` for the kind), one of ``METHODS``, or a
+        "auto" (:func:`default_method` of ``spec``), one of ``METHODS``, or a
         hybrid such as "raar+fgla", "raar:0.6+fgla+gd".
     optimizer : {"sgdm", "adam", "rmsprop", "lbfgs"}
         For "gd" stages ("lbfgs" stages always use L-BFGS).
@@ -277,7 +299,7 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
     from core.device import cpu_threads, resolve_device, resolve_dtype
 
     S, mask = _validate(S, spec, n_samples, mask, n_iter, tol, optimizer, init, padding)
-    stages = parse_method(method, spec.kind)
+    stages = parse_method(method, spec)
     dev = resolve_device(device)
     dt = resolve_dtype(dtype)
     # one CPU thread: see core.device.cpu_threads (2 threads measured ~50x slower here)

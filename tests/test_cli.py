@@ -141,3 +141,33 @@ def test_entry_point_runs_cli_without_qt(two_tones, tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.stdout.split() == ["0", "False"], res.stderr
     assert out.exists()
+
+
+def test_transform_time_bandwidth_reaches_the_wavelet(two_tones, tmp_path):
+    path, _, _ = two_tones
+    out = tmp_path / "tb.npz"
+    assert cli.main(["transform", "-q", str(path), "--nv", "8", "--time-bandwidth", "60",
+                     "--out", str(out)]) == 0
+    with np.load(out) as z:
+        assert json.loads(str(z["spec"]))["time_bandwidth"] == 60.0
+        coefs = z["coefficients"]
+    assert load_magnitude(out).spec.time_bandwidth == 60.0
+    # The stored number alone proves nothing: the coefficients must be the P^2 = 60 ones.
+    sig = load_signal(path)
+    want = transform(sig, TransformSpec(nv=8, time_bandwidth=60.0)).coefficients
+    default = transform(sig, TransformSpec(nv=8)).coefficients
+    np.testing.assert_allclose(coefs, want, rtol=0, atol=1e-9 * np.abs(want).max())
+    # (A shorter wavelet also reaches lower frequencies, so the row counts may differ.)
+    assert coefs.shape != default.shape or not np.allclose(coefs, default, atol=1e-3)
+
+
+@pytest.mark.parametrize("value", ["1", "601", "nan"])
+def test_time_bandwidth_out_of_range_is_a_clear_error(two_tones, tmp_path, capsys, value):
+    path, _, _ = two_tones
+    out = tmp_path / "o.npz"
+    code = cli.main(["transform", str(path), "--time-bandwidth", value, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "time_bandwidth" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QTimer
 
+from core.transforms import TransformSpec
+
 
 def test_switch_to_stft_recomputes_in_background_and_keeps_bands(qtbot, window):
     doc, panel, view = window.doc, window.transform_panel, window.tfr_view
@@ -43,3 +45,50 @@ def test_levels_and_colormap_follow_the_panel(window):
     assert (panel.floor.value(), panel.ceiling.value()) == (-70, -5)
     panel.colormap.setCurrentText("inferno")
     assert view.colorbar.colorMap().name == "inferno"
+
+
+def test_time_bandwidth_reaches_the_transform(qtbot, window):
+    doc, panel = window.doc, window.transform_panel
+    tb = panel.time_bandwidth
+    assert tb.isEnabled()                            # the fixture's CWT uses gmw
+    assert tb.text() == "default (180)" and panel.spec().time_bandwidth is None
+    tb.setValue(60)
+    assert panel.spec().time_bandwidth == 60.0
+    with qtbot.waitSignal(doc.tfr_changed, timeout=60_000):
+        panel.apply_button.click()
+    assert doc.tfr.spec.time_bandwidth == 60.0
+    # Reloading the panel from the finished transform must not reset it to the default.
+    assert tb.value() == 60 and panel.spec().time_bandwidth == 60.0
+    tb.setValue(tb.minimum())
+    assert panel.spec().time_bandwidth is None
+
+
+def test_time_bandwidth_only_for_gmw_cwt(window):
+    panel = window.transform_panel
+    tb = panel.time_bandwidth
+    tb.setValue(60)
+    panel.wavelet.setCurrentText("morlet")
+    assert not tb.isEnabled()
+    assert panel.spec().time_bandwidth is None       # morlet never reads it
+    panel.wavelet.setCurrentText("gmw")
+    assert tb.isEnabled() and panel.spec().time_bandwidth == 60.0
+    for kind in ("stft", "ssq_stft"):
+        panel.kind.setCurrentIndex(panel.kind.findData(kind))
+        assert not tb.isEnabled()
+    panel.wavelet.setCurrentText("morlet")
+    panel.wavelet.setCurrentText("gmw")              # wavelet edits must not wake it for STFT
+    assert not tb.isEnabled()
+    panel.kind.setCurrentIndex(panel.kind.findData("ssq_cwt"))
+    assert tb.isEnabled()
+
+
+def test_time_bandwidth_shown_from_a_spec(window):
+    panel = window.transform_panel
+    tb = panel.time_bandwidth
+    panel.show_spec(TransformSpec(kind="ssq_cwt", time_bandwidth=60.0))
+    assert tb.value() == 60 and tb.text() == "60" and tb.isEnabled()
+    assert panel.spec().time_bandwidth == 60.0
+    panel.show_spec(TransformSpec(kind="cwt"))
+    assert tb.text() == "default (180)" and panel.spec().time_bandwidth is None
+    panel.show_spec(TransformSpec(kind="cwt", wavelet="bump", time_bandwidth=60.0))
+    assert not tb.isEnabled()

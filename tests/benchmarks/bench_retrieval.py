@@ -10,13 +10,18 @@ librosa's, is scored with core's transform.
 
 Cases (../shared/data/README.md):
   chirp-stft   exponential chirp, periodic Hann 128, hop 32, 600 iterations, 5 seeds
-  chirp-cwt    same chirp, GMW scalogram with edge rows, 255 iterations
-               (pghi init is deterministic but for the phase of coefficients
-               below 1e-5 of the peak, which the seed draws)
+  chirp-cwt    same chirp, GMW scalogram with edge rows, nv 32, 255 iterations,
+               at time-bandwidth 60 (the reference's MATLAB Morse default) and
+               180 (ssqueezepy's); pghi init is deterministic but for the phase
+               of coefficients below 1e-5 of the peak, which the seed draws
   speech-stft  arctic_a0007 at 8 kHz, Hamming 256, hop 64, 300 iterations
-  speech-cwt   its first half second, GMW scalogram nv=8, 300 iterations
-               (the whole sentence at nv=32 is 26 M coefficients: seconds per
-               iteration on 2 CPU cores)
+  speech-cwt   its first half second, GMW scalogram nv=8, time-bandwidth 60
+               and 180, 300 iterations
+  speech-cwt32 the whole sentence, GMW scalogram nv=32 (394 x 32000, 12.6 M
+               coefficients over a 65536-sample padded domain), every method,
+               300 iterations in float32: ~2.5 s per iteration on one core,
+               about 90 minutes for the case (not in the default set)
+  speech-cwt32-p60  the same at time-bandwidth 60: the default and dm+lbfgs
 
 Run: ``python -m tests.benchmarks.bench_retrieval [--quick] [--cases a,b]``.
 """
@@ -81,11 +86,11 @@ class Table:
     def add(self, case, method, its, evals, wall, inc, rel):
         sc = 20 * np.log10(inc) if inc > 0 else -np.inf
         self.rows.append((case, method, its, evals, wall, inc, sc, rel))
-        print(f"  {case:<14} {method:<44} {its:>6} {evals:>7} {wall:>8.2f} {inc:>10.3e} "
+        print(f"  {case:<15} {method:<44} {its:>6} {evals:>7} {wall:>8.2f} {inc:>10.3e} "
               f"{sc:>8.2f} {rel:>8.4f}", flush=True)
 
     def header(self):
-        print(f"  {'case':<14} {'method':<44} {'iters':>6} {'evals':>7} {'wall s':>8} "
+        print(f"  {'case':<15} {'method':<44} {'iters':>6} {'evals':>7} {'wall s':>8} "
               f"{'inconsist':>10} {'SC dB':>8} {'rel-L2':>8}")
 
 
@@ -182,29 +187,37 @@ def case_chirp_stft(table, quick):
 
 
 def case_chirp_cwt(table, quick):
+    """The seed's scalogram: GMW (Morse, gamma 3) with edge rows, nv 32, at the
+    reference's time-bandwidth 60 (MATLAB's Morse default) and at ssqueezepy's 180."""
     x, fs = chirp()
-    spec = _spec(kind="cwt")
-    S = _magnitude(x, fs, spec)
-    case, n = "chirp-cwt", 255
+    n = 255
     seeds = SEEDS[:1] if quick else SEEDS
-    _ours(table, case, x, fs, S, spec, "auto (raar+lbfgs), pghi init", seeds, method="auto",
+    spec = _spec(kind="cwt", time_bandwidth=60.0)
+    S = _magnitude(x, fs, spec)
+    case = "chirp-cwt P60"
+    _ours(table, case, x, fs, S, spec, "auto (lbfgs), pghi init", seeds, method="auto",
           init="pghi", n_iter=n)
-    _ours(table, case, x, fs, S, spec, "raar:0.8+fgla, pghi init", seeds,
-          method="raar:0.8+fgla", init="pghi", n_iter=n)
-    _ours(table, case, x, fs, S, spec, "gd lbfgs, noise init", seeds, method="gd",
-          optimizer="lbfgs", init="noise", n_iter=n)
-    _ours(table, case, x, fs, S, spec, "gd lbfgs, pghi init", seeds[:1], method="gd",
-          optimizer="lbfgs", init="pghi", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "raar:0.8+lbfgs, pghi init", seeds,
+          method="raar:0.8+lbfgs", init="pghi", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "dm:0.5+lbfgs, pghi init", seeds[:3],
+          method="dm:0.5+lbfgs", init="pghi", n_iter=n)
     _ours(table, case, x, fs, S, spec, "fgla, pghi init", seeds[:1], method="fgla",
           init="pghi", n_iter=n)
-    _ours(table, case, x, fs, S, spec, "raar+gd lbfgs, noise init", seeds[:1],
-          method="raar+gd", optimizer="lbfgs", init="noise", n_iter=n)
-    _ours(table, case, x, fs, S, spec, "auto (raar+lbfgs), zero phase", (0,), method="auto",
-          n_iter=n)
-    _ours(table, case, x, fs, S, spec, "auto (raar+lbfgs), random phase", (0,),
-          method="auto", init="random", n_iter=n)
-    _ours(table, case, x, fs, S, spec, "fgla, zero phase", (0,), method="fgla", n_iter=n)
-    _ours(table, case, x, fs, S, spec, "gd sgdm, zero phase", (0,), method="gd", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "gd lbfgs, noise init", seeds, method="gd",
+          optimizer="lbfgs", init="noise", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "gd lbfgs, zero phase", (0,), method="gd",
+          optimizer="lbfgs", n_iter=n)
+    spec = _spec(kind="cwt")
+    S = _magnitude(x, fs, spec)
+    case = "chirp-cwt P180"
+    _ours(table, case, x, fs, S, spec, "auto (raar+lbfgs), pghi init", seeds, method="auto",
+          init="pghi", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "gd lbfgs, pghi init", seeds[:1], method="gd",
+          optimizer="lbfgs", init="pghi", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "raar:0.8+fgla, pghi init", seeds[:1],
+          method="raar:0.8+fgla", init="pghi", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "gd lbfgs, noise init", seeds[:1], method="gd",
+          optimizer="lbfgs", init="noise", n_iter=n)
 
 
 def case_speech_stft(table, quick):
@@ -276,25 +289,56 @@ def _per_iteration(x, S, spec, n=300, repeats=3):
 
 def case_speech_cwt(table, quick):
     x, fs = speech(0.5)
-    spec = _spec(kind="cwt", nv=8)
+    n = 100 if quick else 300
+    for tb, case in ((60.0, "speech.5s P60"), (None, "speech.5s P180")):
+        spec = _spec(kind="cwt", nv=8, time_bandwidth=tb)
+        S = _magnitude(x, fs, spec)
+        for label, kw in [
+            ("auto, pghi init", dict(init="pghi")),
+            ("auto, zero phase", {}),
+            ("auto, random phase", dict(init="random")),
+            ("dm:0.3+lbfgs, pghi init", dict(method="dm:0.3+lbfgs", init="pghi")),
+            ("dm+fgla, pghi init", dict(method="dm+fgla", init="pghi")),
+            ("raar, pghi init", dict(method="raar", init="pghi")),
+            ("fgla, pghi init", dict(method="fgla", init="pghi")),
+            ("gla, pghi init", dict(method="gla", init="pghi")),
+            ("gd sgdm, pghi init", dict(method="gd", init="pghi")),
+            ("gd lbfgs, pghi init", dict(method="gd", optimizer="lbfgs", init="pghi")),
+            ("fgla, zero phase", dict(method="fgla")),
+            ("gd sgdm, zero phase", dict(method="gd")),
+        ]:
+            _ours(table, case, x, fs, S, spec, label, (0,), n_iter=n, **kw)
+
+
+def case_speech_cwt32(table, quick):
+    x, fs = speech()
+    spec = _spec(kind="cwt", nv=32)
     S = _magnitude(x, fs, spec)
-    case, n = "speech.5s-cwt8", 100 if quick else 300
+    case, n = "speech-cwt32", 30 if quick else 300
     for label, kw in [
-        ("auto (raar+fgla, zero phase)", {}),
-        ("raar, zero phase", dict(method="raar")),
-        ("dm+fgla, zero phase", dict(method="dm+fgla")),
-        ("fgla, zero phase", dict(method="fgla")),
-        ("gla, zero phase", dict(method="gla")),
-        ("gd sgdm, zero phase", dict(method="gd")),
-        ("gd lbfgs, zero phase", dict(method="gd", optimizer="lbfgs")),
-        ("raar+gd lbfgs, zero phase", dict(method="raar+gd", optimizer="lbfgs")),
-        ("auto (raar+fgla), pghi init", dict(init="pghi")),
-        ("auto (raar+fgla), random phase", dict(init="random")),
-        ("dm+fgla, pghi init", dict(method="dm+fgla", init="pghi")),
+        ("auto (raar+lbfgs), pghi init", dict(init="pghi")),
+        ("gla, pghi init", dict(method="gla", init="pghi")),
         ("fgla, pghi init", dict(method="fgla", init="pghi")),
+        ("raar, pghi init", dict(method="raar", init="pghi")),
+        ("dm+fgla, pghi init", dict(method="dm+fgla", init="pghi")),
         ("gd sgdm, pghi init", dict(method="gd", init="pghi")),
+        ("gd lbfgs, pghi init", dict(method="gd", optimizer="lbfgs", init="pghi")),
     ]:
-        _ours(table, case, x, fs, S, spec, label, (0,), n_iter=n, **kw)
+        _ours(table, case, x, fs, S, spec, label + ", float32", (0,), n_iter=n,
+              dtype="float32", **kw)
+
+
+def case_speech_cwt32_p60(table, quick):
+    x, fs = speech()
+    spec = _spec(kind="cwt", nv=32, time_bandwidth=60.0)
+    S = _magnitude(x, fs, spec)
+    case, n = "speech-cwt32 P60", 30 if quick else 300
+    for label, kw in [
+        ("auto (lbfgs), pghi init", dict(init="pghi")),
+        ("dm:0.3+lbfgs, pghi init", dict(method="dm:0.3+lbfgs", init="pghi")),
+    ]:
+        _ours(table, case, x, fs, S, spec, label + ", float32", (0,), n_iter=n,
+              dtype="float32", **kw)
 
 
 CASES = {
@@ -302,14 +346,18 @@ CASES = {
     "speech-stft": case_speech_stft,
     "chirp-cwt": case_chirp_cwt,
     "speech-cwt": case_speech_cwt,
+    "speech-cwt32": case_speech_cwt32,
+    "speech-cwt32-p60": case_speech_cwt32_p60,
 }
+DEFAULT_CASES = ("chirp-stft", "speech-stft", "chirp-cwt", "speech-cwt")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="bench_retrieval", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer seeds and iterations")
-    parser.add_argument("--cases", default=",".join(CASES),
-                        help=f"comma-separated subset of {','.join(CASES)}")
+    parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
+                        help=f"comma-separated subset of {','.join(CASES)} "
+                             f"(default {','.join(DEFAULT_CASES)})")
     args = parser.parse_args([] if argv is None else argv)
     try:
         import librosa  # noqa: F401

@@ -205,6 +205,19 @@ def test_parse_method():
     assert all(s in METHODS for s, _ in parse_method("auto", "cwt"))
 
 
+def test_auto_follows_the_wavelet_time_bandwidth():
+    from core.retrieval import DEFAULT_METHOD, default_method
+
+    assert default_method(TransformSpec(kind="stft")) == DEFAULT_METHOD["stft"]
+    assert default_method(TransformSpec(kind="cwt")) == DEFAULT_METHOD["cwt"]
+    short = TransformSpec(kind="cwt", time_bandwidth=60.0)
+    assert default_method(short) == DEFAULT_METHOD["cwt-short"] == "lbfgs"
+    assert parse_method("auto", short) == [("lbfgs", 1.0)]
+    # only the Morse wavelet has a time-bandwidth
+    assert default_method(TransformSpec(kind="cwt", wavelet="morlet",
+                                        time_bandwidth=60.0)) == DEFAULT_METHOD["cwt"]
+
+
 def test_several_starts_keep_the_best_first_stage(chirp):
     S = _mag(chirp, STFT)
     single = [retrieve(S, STFT, n_samples=N, method="raar", n_iter=20, init="random", seed=s,

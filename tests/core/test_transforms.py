@@ -87,6 +87,42 @@ def test_fmin_fmax_limit_the_wavelet_rows_and_edges_keep_the_identity(chirp_sign
     np.testing.assert_allclose(tsq.frequencies, tfr.frequencies, rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["cwt", "ssq_cwt"])
+def test_time_bandwidth_shapes_the_morse_wavelet_and_keeps_the_identity(
+        kind, two_components, rel_error):
+    sig, _ = two_components
+    wide = transform(sig, TransformSpec(kind=kind, nv=16))
+    short = transform(sig, TransformSpec(kind=kind, nv=16, time_bandwidth=60.0))
+    assert rel_error(full_inverse(short), sig.y, trim=0.0) < 1e-8
+    # shorter in time = wider in frequency: the lower time-bandwidth covers
+    # more octaves with its rows at the same nv (ssqueezepy picks the scales)
+    assert short.n_rows != wide.n_rows or not np.allclose(short.magnitude, wide.magnitude)
+    fb = cwt_filterbank(TransformSpec(kind="cwt", nv=16, time_bandwidth=60.0), sig.n, dx=sig.dx)
+    fb0 = cwt_filterbank(TransformSpec(kind="cwt", nv=16), sig.n, dx=sig.dx)
+    e0, e1 = fb.edge_row_indices
+    row = fb.psi[e0 + 1 + (e1 - e0) // 2]
+    row0 = fb0.psi[fb0.edge_row_indices[0] + 1 + (e1 - e0) // 2]
+
+    def rel_bandwidth(r):
+        w = np.arange(r.size)
+        c = (w * r).sum() / r.sum()
+        return np.sqrt(((w - c) ** 2 * r).sum() / r.sum()) / c
+
+    assert rel_bandwidth(row) > 1.4 * rel_bandwidth(row0)
+
+
+def test_time_bandwidth_only_shapes_gmw_and_round_trips(two_components):
+    sig, _ = two_components
+    spec = TransformSpec(kind="cwt", wavelet="morlet", nv=16, time_bandwidth=60.0)
+    plain = transform(sig, TransformSpec(kind="cwt", wavelet="morlet", nv=16))
+    np.testing.assert_array_equal(transform(sig, spec).coefficients, plain.coefficients)
+    d = TransformSpec(kind="cwt", time_bandwidth=60.0).to_dict()
+    assert d["time_bandwidth"] == 60.0
+    assert TransformSpec.from_dict(d).time_bandwidth == 60.0
+    old = {k: v for k, v in d.items() if k != "time_bandwidth"}  # files from before the field
+    assert TransformSpec.from_dict(old).time_bandwidth is None
+
+
 # -- agreement with ssqueezepy and with the documented building blocks ------------
 
 def test_cwt_rows_are_ssqueezepy_cwt_flipped(two_components):
@@ -188,6 +224,8 @@ def test_rows_ascend_and_a_tone_peaks_at_its_frequency(kind, dx, unit, f_tone):
 @pytest.mark.parametrize("spec, match", [
     (TransformSpec(kind="wigner"), "unknown transform kind 'wigner'"),
     (TransformSpec(kind="cwt", wavelet="haar"), "unknown wavelet 'haar'"),
+    (TransformSpec(kind="cwt", time_bandwidth=3.0), r"time_bandwidth=3.0: expected .*\[6, 600\]"),
+    (TransformSpec(kind="ssq_cwt", time_bandwidth="wide"), "time_bandwidth='wide'"),
     (TransformSpec(kind="cwt", nv=2), "nv=2"),
     (TransformSpec(kind="cwt", scales="linear"), "'linear'"),
     (TransformSpec(kind="stft", hop=0), "hop=0"),
