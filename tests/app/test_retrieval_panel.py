@@ -142,3 +142,19 @@ def test_closing_window_during_a_transform_waits_for_it(qtbot, window, qtlog):
     window.close()
     assert all(w.isFinished() for w in workers)
     assert not any("QThread" in rec.message for rec in qtlog.records)
+
+
+def test_hint_suggests_time_bandwidth_60_for_broad_band_scalograms(qtbot, window):
+    from dataclasses import replace
+
+    doc, panel = window.doc, window.retrieval_panel
+    qtbot.waitUntil(lambda: doc.tfr is not None and not doc.busy, timeout=60_000)
+    assert doc.spec.kind in ("cwt", "ssq_cwt") and doc.spec.time_bandwidth is None
+    assert not panel.hint.isHidden()
+    panel.kind.setCurrentIndex(panel.kind.findData("stft"))
+    assert panel.hint.isHidden()                      # the STFT has no wavelet
+    panel.kind.setCurrentIndex(panel.kind.findData(None))
+    assert not panel.hint.isHidden()
+    with qtbot.waitSignal(doc.tfr_changed, timeout=60_000):
+        doc.set_spec(replace(doc.spec, time_bandwidth=60.0))
+    assert panel.hint.isHidden()
