@@ -127,3 +127,29 @@ def test_unmodulated_stft_differs_only_by_the_modulation(spec, x):
                     dtype=torch.complex128)
     lhs = (cp.conj() * c * plain.weights).sum().real
     assert torch.isclose(lhs, (z * plain.adjoint(c)).sum(), rtol=1e-10)
+
+
+def test_reused_cwt_buffers_never_leak_between_calls(x):
+    # analysis / adjoint / pinv reuse zero-padded work arrays: results handed out
+    # must not change on the next call, and batch shapes may alternate
+    spec = TransformSpec(kind="cwt", nv=8, time_bandwidth=60.0)
+    op = operator_for(spec, x.size)
+    z1 = torch.as_tensor(x)
+    z2 = torch.as_tensor(np.sin(np.arange(x.size) * 0.3))
+    a1 = op.analysis(z1)
+    kept = a1.clone()
+    ab = op.analysis(torch.stack([z2, z1]))
+    a2 = op.analysis(z2)
+    torch.testing.assert_close(a1, kept, rtol=0, atol=0)
+    torch.testing.assert_close(ab[1], kept)
+    torch.testing.assert_close(ab[0], a2)
+    ref = np_transform(Signal(y=z2.numpy()), spec).coefficients
+    assert np.max(np.abs(a2.numpy() - ref)) <= 1e-9 * np.max(np.abs(ref))
+    g1 = op.adjoint(a1)
+    g1_kept = g1.clone()
+    op.adjoint(torch.stack([a2, a1]))
+    torch.testing.assert_close(op.adjoint(a1), g1_kept)
+    # the buffered adjoint equals the autograd-safe one
+    g_tape = op.adjoint(a1.clone().requires_grad_(True)).detach()
+    torch.testing.assert_close(g_tape, g1_kept)
+    torch.testing.assert_close(op.pinv(a1), op.pinv(a1.clone().requires_grad_(True)).detach())
