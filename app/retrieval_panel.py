@@ -30,14 +30,16 @@ __all__ = ["RetrievalPanel", "METHODS", "OPTIMIZERS"]
 # Names as core.retrieval.retrieve takes them (listed here so the panel never imports
 # torch; tests check them against core.retrieval.METHODS / OPTIMIZERS / INITS).
 METHODS = {"auto": "Best measured for the transform: RAAR, then fast Griffin-Lim (STFT) "
-                   "or L-BFGS (CWT); L-BFGS alone for a Morse wavelet with time-bandwidth "
-                   "90 or less",
+                   "or L-BFGS (CWT); for a Morse wavelet with time-bandwidth 90 or less, "
+                   "L-BFGS with difference-map kicks (lbfgs-dm)",
            "raar+fgla": "Relaxed averaged alternating reflections, then fast Griffin-Lim",
            "gd": "Gradient descent on the magnitude misfit (optimiser below)",
            "gla": "Griffin-Lim projections",
            "fgla": "Fast Griffin-Lim (momentum)",
            "raar": "Relaxed averaged alternating reflections",
-           "dm": "Difference map"}
+           "dm": "Difference map",
+           "lbfgs-dm": "L-BFGS; when it stalls, a difference-map burst, then L-BFGS again "
+                       "(ends on the best estimate)"}
 OPTIMIZERS = ("sgdm", "adam", "rmsprop", "lbfgs")
 HINT_TIME_BANDWIDTH = 60.0  # core.retrieval: "auto" is L-BFGS alone at 90 (1.5 x 60) or less
 INITS = ("zeros", "random", "noise", "fgla", "pghi")

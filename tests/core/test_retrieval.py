@@ -211,8 +211,8 @@ def test_auto_follows_the_wavelet_time_bandwidth():
     assert default_method(TransformSpec(kind="stft")) == DEFAULT_METHOD["stft"]
     assert default_method(TransformSpec(kind="cwt")) == DEFAULT_METHOD["cwt"]
     short = TransformSpec(kind="cwt", time_bandwidth=60.0)
-    assert default_method(short) == DEFAULT_METHOD["cwt-short"] == "lbfgs"
-    assert parse_method("auto", short) == [("lbfgs", 1.0)]
+    assert default_method(short) == DEFAULT_METHOD["cwt-short"] == "lbfgs-dm"
+    assert parse_method("auto", short) == [("lbfgs-dm", 1.0)]
     # only the Morse wavelet has a time-bandwidth
     assert default_method(TransformSpec(kind="cwt", wavelet="morlet",
                                         time_bandwidth=60.0)) == DEFAULT_METHOD["cwt"]
@@ -250,3 +250,53 @@ def test_lbfgs_stage_is_gd_with_lbfgs_whatever_the_optimizer(chirp):
     np.testing.assert_allclose(a.inconsistency_history, b.inconsistency_history, rtol=1e-9)
     np.testing.assert_allclose(a.y, b.y, rtol=1e-9, atol=1e-12)
     assert a.inconsistency_history[-1] < a.inconsistency_history[14]
+
+
+def test_stall_watch_tells_a_plateau_from_progress():
+    import torch
+
+    from core.retrieval_methods import StallWatch
+
+    class FakeLoop:
+        def __init__(self, history):
+            self._inc = [torch.tensor(v) for v in history]
+            self.iteration = len(history)
+
+    falling = list(np.geomspace(1.0, 1e-3, 60))
+    assert not StallWatch(FakeLoop([]))()
+    w = StallWatch(FakeLoop([]))
+    w.loop = FakeLoop(falling)
+    assert not w() and not w.stalled
+    w.loop = FakeLoop(falling[:40] + [falling[39] * 0.99] * 20)
+    assert w() and w.stalled
+
+
+def test_lbfgs_dm_kicks_at_a_stall_and_ends_on_the_best(chirp, monkeypatch):
+    import core.retrieval_methods as RM
+
+    kicks = []
+    real = RM._projection
+
+    def spy(name, *a, **k):
+        kicks.append(name)
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(RM, "_projection", spy)
+    # a watch that sees a stall 40 iterations into every L-BFGS run forces kicks
+    monkeypatch.setattr(RM.StallWatch, "__call__", lambda self: setattr(
+        self, "stalled", self.loop.iteration - self.first >= 40) or self.stalled)
+    S = _mag(chirp, CWT)
+    r = retrieve(S, CWT, n_samples=N, method="lbfgs-dm", n_iter=150, init="pghi",
+                 device="cpu")
+    assert kicks and set(kicks) == {"dm"} and r.n_iter == 150
+    # whatever the kicks did, the run ends on its best estimate
+    np.testing.assert_array_equal(r.y, r.best_y)
+    assert r.inconsistency < 0.5 * r.inconsistency_history[0]
+
+
+def test_lbfgs_dm_without_a_stall_is_lbfgs(chirp):
+    S = _mag(chirp, CWT)
+    a = retrieve(S, CWT, n_samples=N, method="lbfgs-dm", n_iter=30, init="pghi", device="cpu")
+    b = retrieve(S, CWT, n_samples=N, method="lbfgs", n_iter=30, init="pghi", device="cpu")
+    # 30 iterations: too few for a stall check (the first comes at 40)
+    np.testing.assert_allclose(a.inconsistency_history, b.inconsistency_history)
