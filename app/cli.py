@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_transform_options(p, kinds=("stft", "cwt"), default_kind="stft")
     g = p.add_argument_group("retrieval")
     g.add_argument("--method", default="auto",
-                   help="auto (best measured), gd, gla, fgla, raar, dm, lbfgs, lbfgs-dm, "
+                   help="auto (best measured), gd, gla, fgla, raar, dm, lbfgs, lbfgs-raar, "
                         "or hybrids like raar+gd")
     g.add_argument("--optimizer", choices=("adam", "sgdm", "lbfgs", "rmsprop"), default="sgdm",
                    help="optimiser for gd (default sgdm)")

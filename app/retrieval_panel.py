@@ -31,14 +31,14 @@ __all__ = ["RetrievalPanel", "METHODS", "OPTIMIZERS"]
 # torch; tests check them against core.retrieval.METHODS / OPTIMIZERS / INITS).
 METHODS = {"auto": "Best measured for the transform: RAAR, then fast Griffin-Lim (STFT) "
                    "or L-BFGS (CWT); for a Morse wavelet with time-bandwidth 90 or less, "
-                   "L-BFGS with difference-map kicks (lbfgs-dm)",
+                   "L-BFGS with RAAR kicks (lbfgs-raar)",
            "raar+fgla": "Relaxed averaged alternating reflections, then fast Griffin-Lim",
            "gd": "Gradient descent on the magnitude misfit (optimiser below)",
            "gla": "Griffin-Lim projections",
            "fgla": "Fast Griffin-Lim (momentum)",
            "raar": "Relaxed averaged alternating reflections",
            "dm": "Difference map",
-           "lbfgs-dm": "L-BFGS; when it stalls, a difference-map burst, then L-BFGS again "
+           "lbfgs-raar": "L-BFGS; when it stalls, a RAAR burst, then L-BFGS again "
                        "(ends on the best estimate)"}
 OPTIMIZERS = ("sgdm", "adam", "rmsprop", "lbfgs")
 HINT_TIME_BANDWIDTH = 60.0  # core.retrieval: "auto" is L-BFGS alone at 90 (1.5 x 60) or less

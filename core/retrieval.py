@@ -15,8 +15,8 @@ instead of an autograd tape:
           exactly Griffin-Lim.
 ``lbfgs`` a ``gd`` stage with the L-BFGS optimiser whatever ``optimizer`` says
           (so that a default can end in L-BFGS).
-``lbfgs-dm`` L-BFGS that, whenever it stalls (< 5 % better in 20 iterations),
-          spends 30 % of the iterations left on a difference-map burst from
+``lbfgs-raar`` L-BFGS that, whenever it stalls (< 5 % better in 20 iterations),
+          spends 30 % of the iterations left on a RAAR burst from
           where it stopped, then goes on; it ends on the best estimate seen.
 Hybrids chain methods, ``"raar+fgla"``, ``"raar:0.7+fgla+gd"``: each stage
 gets a fraction of ``n_iter`` (explicit after a colon, else defaults).
@@ -52,7 +52,7 @@ __all__ = [
     "retrieve",
 ]
 
-METHODS = ("gd", "gla", "fgla", "raar", "dm", "lbfgs", "lbfgs-dm")
+METHODS = ("gd", "gla", "fgla", "raar", "dm", "lbfgs", "lbfgs-raar")
 OPTIMIZERS = ("sgdm", "adam", "rmsprop", "lbfgs")
 INITS = ("zeros", "random", "noise", "fgla", "pghi")
 # the best measured per transform (tests/benchmarks/bench_retrieval.py)
@@ -62,9 +62,9 @@ INITS = ("zeros", "random", "noise", "fgla", "pghi")
 # "cwt-short": GMW with time_bandwidth <= 90 (MATLAB's 60): there L-BFGS from
 # pghi keeps the start's basin (seed chirp median 2e-6), while any projection
 # stage first lost it on the chirp (dm, raar, fgla at 20-80 %: 1e-2 on most
-# seeds); on speech L-BFGS stalls at -53 dB, and a difference-map kick at the
-# stall takes it to -107 dB ("lbfgs-dm"; the chirp never stalls that way)
-DEFAULT_METHOD = {"stft": "raar:0.8+fgla", "cwt": "raar:0.8+lbfgs", "cwt-short": "lbfgs-dm"}
+# seeds); on speech L-BFGS stalls at -53 dB, and a RAAR kick at each stall
+# takes it to -108.5 dB ("lbfgs-raar"; on the chirp kicks change nothing)
+DEFAULT_METHOD = {"stft": "raar:0.8+fgla", "cwt": "raar:0.8+lbfgs", "cwt-short": "lbfgs-raar"}
 _SHORT_TIME_BANDWIDTH = 90.0
 
 

@@ -211,8 +211,8 @@ def test_auto_follows_the_wavelet_time_bandwidth():
     assert default_method(TransformSpec(kind="stft")) == DEFAULT_METHOD["stft"]
     assert default_method(TransformSpec(kind="cwt")) == DEFAULT_METHOD["cwt"]
     short = TransformSpec(kind="cwt", time_bandwidth=60.0)
-    assert default_method(short) == DEFAULT_METHOD["cwt-short"] == "lbfgs-dm"
-    assert parse_method("auto", short) == [("lbfgs-dm", 1.0)]
+    assert default_method(short) == DEFAULT_METHOD["cwt-short"] == "lbfgs-raar"
+    assert parse_method("auto", short) == [("lbfgs-raar", 1.0)]
     # only the Morse wavelet has a time-bandwidth
     assert default_method(TransformSpec(kind="cwt", wavelet="morlet",
                                         time_bandwidth=60.0)) == DEFAULT_METHOD["cwt"]
@@ -271,7 +271,7 @@ def test_stall_watch_tells_a_plateau_from_progress():
     assert w() and w.stalled
 
 
-def test_lbfgs_dm_kicks_at_a_stall_and_ends_on_the_best(chirp, monkeypatch):
+def test_lbfgs_raar_kicks_at_a_stall_and_ends_on_the_best(chirp, monkeypatch):
     import core.retrieval_methods as RM
 
     kicks = []
@@ -286,17 +286,17 @@ def test_lbfgs_dm_kicks_at_a_stall_and_ends_on_the_best(chirp, monkeypatch):
     monkeypatch.setattr(RM.StallWatch, "__call__", lambda self: setattr(
         self, "stalled", self.loop.iteration - self.first >= 40) or self.stalled)
     S = _mag(chirp, CWT)
-    r = retrieve(S, CWT, n_samples=N, method="lbfgs-dm", n_iter=150, init="pghi",
+    r = retrieve(S, CWT, n_samples=N, method="lbfgs-raar", n_iter=150, init="pghi",
                  device="cpu")
-    assert kicks and set(kicks) == {"dm"} and r.n_iter == 150
+    assert kicks and set(kicks) == {"raar"} and r.n_iter == 150
     # whatever the kicks did, the run ends on its best estimate
     np.testing.assert_array_equal(r.y, r.best_y)
     assert r.inconsistency < 0.5 * r.inconsistency_history[0]
 
 
-def test_lbfgs_dm_without_a_stall_is_lbfgs(chirp):
+def test_lbfgs_raar_without_a_stall_is_lbfgs(chirp):
     S = _mag(chirp, CWT)
-    a = retrieve(S, CWT, n_samples=N, method="lbfgs-dm", n_iter=30, init="pghi", device="cpu")
+    a = retrieve(S, CWT, n_samples=N, method="lbfgs-raar", n_iter=30, init="pghi", device="cpu")
     b = retrieve(S, CWT, n_samples=N, method="lbfgs", n_iter=30, init="pghi", device="cpu")
     # 30 iterations: too few for a stall check (the first comes at 40)
     np.testing.assert_allclose(a.inconsistency_history, b.inconsistency_history)
