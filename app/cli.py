@@ -271,7 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--init", default="pghi", choices=("zeros", "random", "noise", "fgla", "pghi"),
                    help="initial phase: pghi (phase-gradient heap integration, default: best "
                         "measured), zeros, random, noise signal, or an fgla warm start")
-    g.add_argument("--padding", type=int, default=10, help="symmetric padding in samples")
+    # core's default: free samples let the estimate fit the magnitudes with an
+    # extension the exact transform (reflect padding) never sees
+    g.add_argument("--padding", type=int, default=0,
+                   help="free samples added at each end of the unknown (default 0; the MATLAB "
+                        "reference uses 10, which measured worse here: seed chirp scalogram "
+                        "4.8e-5 inconsistency with 0, 5.1e-3 with 10)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     g.add_argument("--report", type=Path, default=None, help="write a JSON report here")

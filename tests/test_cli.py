@@ -171,3 +171,25 @@ def test_time_bandwidth_out_of_range_is_a_clear_error(two_tones, tmp_path, capsy
     assert "time_bandwidth" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_retrieve_padding_defaults_to_core_and_is_passed_through(monkeypatch, tmp_path):
+    import core.retrieval as R
+    from app import cli
+
+    seen = []
+    real = R.retrieve
+
+    def spy(*a, **k):
+        seen.append(k["padding"])
+        return real(*a, **k)
+
+    monkeypatch.setattr(R, "retrieve", spy)
+    x = np.cos(2 * np.pi * 0.05 * np.arange(400))
+    src = tmp_path / "x.npy"
+    np.save(src, x)
+    for extra, want in (([], 0), (["--padding", "7"], 7)):
+        out = tmp_path / f"y{want}.npy"
+        assert cli.main(["retrieve", str(src), str(out), "--tfr", "stft", "--n-fft", "64",
+                         "--iters", "3", "--quiet", *extra]) == 0
+        assert seen[-1] == want and out.exists()

@@ -175,6 +175,12 @@ def case_chirp_stft(table, quick):
           n_iter=n)
     _ours(table, case, x, fs, S, spec, "raar+fgla, pghi init", seeds, method="raar+fgla",
           init="pghi", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "lbfgs-raar, pghi init", seeds, method="lbfgs-raar",
+          init="pghi", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "lbfgs-raar, noise init", seeds, method="lbfgs-raar",
+          init="noise", n_iter=n)
+    _ours(table, case, x, fs, S, spec, "raar+lbfgs-raar, noise init", seeds,
+          method="raar+lbfgs-raar", init="noise", n_iter=n)
     _ours(table, case, x, fs, S, spec, "raar+gd lbfgs, noise, 8 starts", seeds,
           method="raar+gd", optimizer="lbfgs", init="noise", n_starts=8, n_iter=n)
     _ours(table, case, x, fs, S, spec, "raar+gd lbfgs, random phase, 8 starts", seeds,
