@@ -253,9 +253,10 @@ class Loop:
             self.stopped = True
 
     def adopt_best(self):
-        """Make the best estimate so far the one a run ends with."""
+        """Make the best estimate so far (returned, signal domain) the one a run ends with."""
         if self._best_x is not None:
             self._last_x = self._best_x
+        return self._best_x
 
     def finish(self, state):
         if self._last_x is None:
@@ -414,7 +415,10 @@ def _lbfgs_kicked(P, state, count, loop, *, lr, alpha) -> State:
         kick = max(_KICK_MIN, int(_KICK_SHARE * left))
         state = _projection(_KICK[0], P, State(z=state.z, domain=state.domain), kick, loop,
                             alpha=alpha, beta=_KICK[1])
-    loop.adopt_best()
+    best = loop.adopt_best()
+    if best is not None and best.ndim == 1:
+        # a later stage goes on from the best estimate too
+        state = State(z=P.op.from_signal(best), domain="g")
     return state
 
 

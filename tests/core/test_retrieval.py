@@ -300,3 +300,31 @@ def test_lbfgs_raar_without_a_stall_is_lbfgs(chirp):
     b = retrieve(S, CWT, n_samples=N, method="lbfgs", n_iter=30, init="pghi", device="cpu")
     # 30 iterations: too few for a stall check (the first comes at 40)
     np.testing.assert_allclose(a.inconsistency_history, b.inconsistency_history)
+
+
+def test_a_stage_after_lbfgs_raar_starts_from_its_best(chirp, monkeypatch):
+    import core.retrieval_methods as RM
+
+    starts, bests = [], []
+    real_projection, real_adopt = RM._projection, RM.Loop.adopt_best
+
+    def spy(name, P, state, *a, **k):
+        if name == "gla":
+            starts.append(P.signal(P.to_domain(state.z, state.domain, "g"), "g").numpy().copy())
+        return real_projection(name, P, state, *a, **k)
+
+    def adopt(self):
+        # a marked copy, so that the next stage's start shows where it came from
+        best = real_adopt(self) + 1e-3
+        bests.append(best.numpy().copy())
+        return best
+
+    monkeypatch.setattr(RM, "_projection", spy)
+    monkeypatch.setattr(RM.Loop, "adopt_best", adopt)
+    monkeypatch.setattr(RM.StallWatch, "__call__", lambda self: setattr(
+        self, "stalled", self.loop.iteration - self.first >= 40) or self.stalled)
+    S = _mag(chirp, CWT)
+    retrieve(S, CWT, n_samples=N, method="lbfgs-raar:0.5+gla", n_iter=200, init="pghi",
+             device="cpu")
+    assert len(starts) == 1 and len(bests) == 1
+    np.testing.assert_allclose(starts[0], bests[0], atol=1e-12)
