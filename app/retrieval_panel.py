@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.document import RetrievalParams, retrieval_spec
 from app.transform_panel import KIND_LABELS
+from core.retrieval import DEFAULT_METHOD, default_method  # numpy only: torch loads on a run
 
 __all__ = ["RetrievalPanel", "METHODS", "OPTIMIZERS"]
 
@@ -41,7 +42,7 @@ METHODS = {"auto": "Best measured for the transform: RAAR, then fast Griffin-Lim
            "lbfgs-raar": "L-BFGS; when it stalls, a RAAR burst, then L-BFGS again "
                        "(ends on the best estimate)"}
 OPTIMIZERS = ("sgdm", "adam", "rmsprop", "lbfgs")
-HINT_TIME_BANDWIDTH = 60.0  # core.retrieval: "auto" is L-BFGS alone at 90 (1.5 x 60) or less
+HINT_TIME_BANDWIDTH = 60.0  # MATLAB's Morse default, the one the tip recommends
 INITS = ("zeros", "random", "noise", "fgla", "pghi")
 
 
@@ -150,8 +151,8 @@ class RetrievalPanel(QWidget):
         self.hint.setStyleSheet("color: #e0a030;")
         self.hint.setToolTip(
             "Morse wavelet time-bandwidth: at ssqueezepy's default (180) slow phase drifts of "
-            "high-frequency "
-            "components barely change the scalogram, so retrieval stalls; at 60 (MATLAB's "
+            "high-frequency components barely change the scalogram, so retrieval stalls; at "
+            "60 (MATLAB's "
             "default; Transform dock) the seed chirp is recovered to 2e-6 inconsistency "
             "instead of 1.5e-2")
         self.hint.setVisible(False)
@@ -181,9 +182,9 @@ class RetrievalPanel(QWidget):
         """Show the time-bandwidth tip when the target is a broad-band Morse scalogram."""
         kind = self.kind.currentData()
         spec = retrieval_spec(self.doc.spec if kind is None else replace(self.doc.spec, kind=kind))
-        tb = spec.time_bandwidth
+        # the tip goes wherever core's "auto" is not the short-wavelet method
         self.hint.setVisible(spec.kind == "cwt" and spec.wavelet == "gmw"
-                             and (tb is None or tb > HINT_TIME_BANDWIDTH * 1.5))
+                             and default_method(spec) != DEFAULT_METHOD["cwt-short"])
 
     def params(self) -> RetrievalParams:
         """The parameters the widgets describe."""
