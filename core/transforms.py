@@ -540,9 +540,10 @@ def cwt_filterbank(spec: TransformSpec, n_samples: int, *, dx: float = 1.0) -> C
     if not np.isfinite(dx) or dx <= 0:
         raise ParameterError(f"dx={dx!r} must be > 0")
     # key on the CWT fields only, so STFT-only fields do not duplicate big entries
+    # and on the time-bandwidth only where the wavelet reads it
+    tb = spec.time_bandwidth if spec.wavelet == "gmw" else None
     key = TransformSpec(kind=spec.kind, wavelet=spec.wavelet,
-                        time_bandwidth=None if spec.time_bandwidth is None
-                        else float(spec.time_bandwidth), nv=int(spec.nv),
+                        time_bandwidth=None if tb is None else float(tb), nv=int(spec.nv),
                         scales=spec.scales,
                         fmin=None if spec.fmin is None else float(spec.fmin),
                         fmax=None if spec.fmax is None else float(spec.fmax),
