@@ -8,7 +8,10 @@ show it verbatim instead of a traceback.
 
 from __future__ import annotations
 
-__all__ = ["PhaseBrushError", "ParameterError", "LoadError", "ShapeError", "Cancelled"]
+__all__ = [
+    "PhaseBrushError", "ParameterError", "LoadError", "ShapeError", "Cancelled",
+    "OutOfMemoryError", "format_bytes",
+]
 
 
 class PhaseBrushError(Exception):
@@ -37,3 +40,33 @@ class ShapeError(PhaseBrushError, ValueError):
 
 class Cancelled(PhaseBrushError):
     """Long work was stopped by its cancel check."""
+
+
+def format_bytes(n_bytes: float) -> str:
+    """``1536`` -> ``"1.5 KiB"``; ``3.2e10`` -> ``"29.8 GiB"`` (binary units, as RAM is sold)."""
+    n = float(n_bytes)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+class OutOfMemoryError(PhaseBrushError, MemoryError):
+    """Work that would not fit in memory, refused (or stopped) before it ran the machine out.
+
+    ``what`` names the work ("CWT of song.wav (26,460,000 samples, 297 rows)"),
+    ``n_bytes`` its estimated peak, ``available`` what the machine could give
+    (None = unknown), ``hint`` what to change. A MemoryError subclass too, so
+    code that already catches MemoryError keeps working.
+    """
+
+    def __init__(self, what: str, n_bytes: float, *, available: float | None = None,
+                 hint: str = ""):
+        self.what, self.n_bytes, self.available, self.hint = what, n_bytes, available, hint
+        msg = f"{what} needs about {format_bytes(n_bytes)} of memory"
+        if available is not None:
+            msg += f", but only {format_bytes(available)} is available"
+        if hint:
+            msg += f"; {hint}"
+        super().__init__(msg)

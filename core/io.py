@@ -31,6 +31,7 @@ __all__ = [
     "sniff_format",
     "unit_from_label",
     "list_jcamp_blocks",
+    "check_save_target",
     "LOAD_EXTENSIONS",
     "SAVE_EXTENSIONS",
     "SaveError",
@@ -555,6 +556,71 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.exists() and b.exists() and a.samefile(b)
     except OSError:
         return a.resolve() == b.resolve()
+
+
+def check_save_target(path, *, signal: Signal | None = None, rate: float | None = None,
+                      fmt: str | None = None, refuse=None, suffixes=None) -> str:
+    """Check, before any work, that :func:`save_signal` could write ``path``.
+
+    Call it first, compute second: a run of minutes must not end in "folder
+    does not exist". Nothing is created or modified.
+
+    Parameters
+    ----------
+    path : str or Path
+        The planned output.
+    signal : Signal, optional
+        What will be written (its axis decides whether audio needs ``rate``).
+    rate : float, optional
+        Samples per second the caller will pass to :func:`save_signal`.
+    fmt : str, optional
+        Format overriding the extension, as for :func:`save_signal`.
+    refuse : str or Path, optional
+        A file that must not be overwritten (the input).
+    suffixes : sequence of str, optional
+        The extensions this caller accepts (default: every signal format).
+
+    Returns
+    -------
+    str
+        The format that will be written ("wav", "csv", ...).
+
+    Raises
+    ------
+    SaveError
+        ``path`` is a folder, its folder is missing, not a folder or not
+        writable, the extension is unknown or not in ``suffixes``, or ``path``
+        is the ``refuse`` file.
+    ParameterError
+        Audio output for a signal whose axis is not in seconds and no ``rate``.
+    """
+    import os
+
+    p = Path(path)
+    if p.is_dir():
+        raise SaveError(p, "is a folder; give a file name inside it")
+    if suffixes is not None and fmt is None and p.suffix.lower() not in suffixes:
+        raise SaveError(p, f"cannot write {p.suffix or 'a file without an extension'} here; "
+                           f"use one of {', '.join(suffixes)}")
+    f = _format_for(p, fmt)
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.exists():
+        raise SaveError(p, f"folder {folder} does not exist")
+    if not folder.is_dir():
+        raise SaveError(p, f"{folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SaveError(p, f"cannot write in folder {folder} (permission denied)")
+    if p.exists() and not os.access(p, os.W_OK) and not os.access(folder, os.W_OK):
+        raise SaveError(p, "the file exists and cannot be replaced (permission denied)")
+    if refuse is not None and _same_file(p, Path(refuse)):
+        raise SaveError(p, "refusing to overwrite the input file; choose another name")
+    if f in ("wav", "flac", "ogg") and rate is None and signal is not None \
+            and signal.unit != "s":
+        raise ParameterError(
+            f"{p}: audio needs a sample rate, and the signal's axis is in "
+            f"{signal.unit or 'samples'!r}, not seconds; give a rate (the CLI's --rate) or "
+            "save as .csv/.npy")
+    return f
 
 
 def save_signal(signal_or_y, path, *, rate: float | None = None, fmt: str | None = None,
