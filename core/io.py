@@ -28,6 +28,7 @@ __all__ = [
     "save_signal",
     "signal_from_xy",
     "read_input_bytes",
+    "decode_text",
     "sniff_format",
     "unit_from_label",
     "list_jcamp_blocks",
@@ -90,11 +91,60 @@ def read_input_bytes(path, *, limit: int | None = None) -> bytes:
     return data
 
 
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+         (b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+def _bom_encoding(raw: bytes) -> tuple[str | None, int]:
+    for bom, encoding in _BOMS:  # UTF-32 LE first: its BOM begins with UTF-16 LE's
+        if raw.startswith(bom):
+            return encoding, len(bom)
+    return None, 0
+
+
+def decode_text(raw: bytes, *, final: bool = True) -> tuple[str, str]:
+    """Decode the bytes of a text file; return ``(text, encoding)``.
+
+    A BOM decides (UTF-8, UTF-16 LE/BE, UTF-32); without one, UTF-8 is tried,
+    then Windows-1252, then Latin-1 (which accepts any bytes). ``final=False``
+    is for the head of a file: a multi-byte character cut at its end is dropped
+    instead of making the decoding fail. A leading BOM is not part of ``text``.
+    """
+    import codecs
+
+    encoding, skip = _bom_encoding(raw)
+    candidates = [encoding] if encoding else ["utf-8", "cp1252", "latin-1"]
+    for enc in candidates:
+        try:
+            decoder = codecs.getincrementaldecoder(enc.replace("-sig", ""))()
+            return decoder.decode(raw[skip:], final=final), enc
+        except UnicodeDecodeError:
+            continue
+    # a BOM followed by bytes that break its encoding (odd length, bad surrogates)
+    return raw[skip:].decode(encoding.replace("-sig", ""), errors="replace"), encoding
+
+
+# C0 control characters other than tab, LF, VT, FF and CR, plus DEL: plain text has none
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def _looks_like_text(head: bytes) -> str | None:
+    """The decoded head if it reads as text (no control characters), else None."""
+    encoding, _ = _bom_encoding(head)
+    if encoding is None and b"\x00" in head:
+        return None
+    text, _ = decode_text(head, final=False)
+    if _CONTROL.search(text) or "\ufffd" in text:
+        return None
+    return text
+
+
 def sniff_format(head: bytes) -> str | None:
     """Name the format of a file from its first bytes.
 
     Returns "wav", "flac", "ogg", "aiff", "npy", "npz", "jcamp", "text" or
-    None (binary content of no known kind).
+    None (binary content of no known kind). Text may be UTF-8, UTF-16/32 with
+    a BOM, or an 8-bit encoding; bytes with control characters are not text.
     """
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE" or head[:4] in (b"RF64", b"BW64"):
         return "wav"
@@ -108,12 +158,24 @@ def sniff_format(head: bytes) -> str | None:
         return "npy"
     if head[:4] == b"PK\x03\x04":
         return "npz"
-    if b"\x00" in head:
+    text = _looks_like_text(head)
+    if text is None:
         return None
-    text = head.decode("utf-8", errors="ignore").lstrip("\ufeff \t\r\n")
-    if text.startswith("##"):
+    if text.lstrip("\ufeff \t\r\n").startswith("##"):
         return "jcamp"
     return "text"
+
+
+def _first_bytes(head: bytes, n: int = 12) -> str:
+    """``b"RIFX..."`` -> ``"52 49 46 58 ... ('RIFX....')"``: hex, then printable ASCII."""
+    shown = head[:n]
+    ascii_ = "".join(chr(b) if 32 <= b < 127 else "." for b in shown)
+    return f"{' '.join(f'{b:02x}' for b in shown)} ({ascii_!r})"
+
+
+_AUDIO_MAGIC = {".wav": ("WAV", "'RIFF....WAVE'"), ".wave": ("WAV", "'RIFF....WAVE'"),
+                ".flac": ("FLAC", "'fLaC'"), ".ogg": ("OGG", "'OggS'"), ".oga": ("OGG", "'OggS'"),
+                ".aif": ("AIFF", "'FORM....AIFF'"), ".aiff": ("AIFF", "'FORM....AIFF'")}
 
 
 def load_signal(path, *, channel="first", block: int | None = None,
@@ -159,11 +221,16 @@ def load_signal(path, *, channel="first", block: int | None = None,
     ext = p.suffix.lower()
     expected = _ext_family(ext)
     if kind is None:
+        if expected == "audio":
+            name, magic = _AUDIO_MAGIC[ext]
+            raise LoadError(p, f"is not a readable {name} file: it starts with bytes "
+                               f"{_first_bytes(head)}, and a {name} file starts with {magic}; "
+                               "it is damaged or not audio")
         if expected is None:
             raise LoadError(p, f"unknown extension {ext or '(none)'!r} and unrecognised "
                                f"content; readable: {', '.join(LOAD_EXTENSIONS)}")
         raise LoadError(p, f"named {ext} but its content is not a known format "
-                           f"(it starts with {head[:8]!r})")
+                           f"(it starts with bytes {_first_bytes(head)})")
     if kind == "text" and expected is None:
         raise LoadError(p, f"unknown extension {ext or '(none)'!r}; text files are read "
                            f"as {', '.join(TEXT_EXTENSIONS)}")
@@ -268,15 +335,26 @@ def _load_numpy(p: Path, kind: str, *, dx, unit) -> Signal:
             arr, x, y = loaded, None, None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise LoadError(p, f"unreadable NumPy file ({exc})") from None
+    notes = []
     if arr is not None:
         arr = np.asarray(arr)
-        if arr.ndim == 2 and arr.shape[1] == 2 and kind == "npy":
+        if arr.ndim == 2 and 1 in arr.shape:
+            y = arr.ravel()  # one column or one row of a spreadsheet-shaped array
+        elif arr.ndim == 2 and arr.shape[1] == 2 and kind == "npy":
             x, y = arr[:, 0], arr[:, 1]
+        elif arr.ndim == 2 and arr.shape[0] == 2 and kind == "npy":
+            # (2, n) is x and y stacked as rows (np.vstack([x, y])); (2, 2) stays columns
+            x, y = arr[0], arr[1]
+            notes.append(f"read the array of shape {arr.shape} as two rows, x and y")
         elif arr.ndim == 1:
             y = arr
         else:
-            raise LoadError(p, f"array of shape {arr.shape}; a 1-D array or (n, 2) x,y "
-                               "columns is needed")
+            raise LoadError(p, f"array of shape {arr.shape}; a 1-D array, (n, 2) x,y "
+                               "columns or (2, n) x,y rows is needed")
+    elif y is not None and np.ndim(y) == 2 and 1 in np.shape(y):
+        y = np.asarray(y).ravel()
+    if x is not None and np.ndim(x) == 2 and 1 in np.shape(x):
+        x = np.asarray(x).ravel()
     for name, a in (("y", y), ("x", x)):
         if a is None:
             continue
@@ -285,8 +363,9 @@ def _load_numpy(p: Path, kind: str, *, dx, unit) -> Signal:
         if np.asarray(a).ndim != 1:
             raise LoadError(p, f"{name} has shape {np.asarray(a).shape}; a 1-D array is needed")
     if x is None:
-        return _make_signal(p, y, dx=dx or 1.0, x0=0.0, unit=unit or "", y_unit=y_unit)
-    return signal_from_xy(x, y, path=p, unit=unit or "", y_unit=y_unit)
+        return _make_signal(p, y, dx=dx or 1.0, x0=0.0, unit=unit or "", y_unit=y_unit,
+                            notes=notes)
+    return signal_from_xy(x, y, path=p, unit=unit or "", y_unit=y_unit, notes=notes)
 
 
 # --------------------------------------------------------------------------- text
@@ -383,11 +462,7 @@ def _is_data(line: str) -> bool:
 
 
 def _load_text(p: Path, *, dx, unit) -> Signal:
-    raw = read_input_bytes(p)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+    text, _ = decode_text(read_input_bytes(p))
     all_lines = text.splitlines()
     first = next((i for i, ln in enumerate(all_lines) if _is_data(ln)), None)
     if first is None:
@@ -396,10 +471,9 @@ def _load_text(p: Path, *, dx, unit) -> Signal:
     sample = next((ln.strip() for ln in all_lines[first:first + 50]
                    if re.match(r"\s*[-+.\d]", ln)), first_line)
     delim = _sniff_delimiter(sample)
-    decimal_comma = delim != "," and "," in sample
     header = None
     try:
-        _values(_split_fields(first_line, delim), decimal_comma)
+        _values(_split_fields(first_line, delim), delim != "," and "," in first_line)
         start = first
     except ValueError:
         # whitespace-separated labels keep "time [s]" as one label
@@ -410,6 +484,10 @@ def _load_text(p: Path, *, dx, unit) -> Signal:
     body = "\n".join(all_lines[start:])
     if not body.strip():
         raise LoadError(p, "holds a header but no data rows")
+    # Decided from every row, not a sample: a file's first decimal comma can come late
+    # ("1;2" for 50 lines, then "3,5;4"). With "," as the delimiter a comma is a column.
+    # A comma in a comment line makes this True harmlessly: only data rows are parsed.
+    decimal_comma = delim != "," and "," in body
     try:  # fast path in C; the loop below finds and names the line on any failure
         data = np.loadtxt(_pyio.StringIO(body.replace(",", ".") if decimal_comma else body),
                           delimiter=delim, ndmin=2, dtype=np.float64, comments="#")
@@ -461,7 +539,7 @@ def _make_signal(p: Path, y, *, dx, x0, unit, y_unit="", descending=False, notes
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise LoadError(p, f"{int(bad.sum())} sample(s) are NaN or infinite (first at "
-                           f"sample {i})")
+                           f"sample {i + 1})")
     if unit == "ms":  # keep audio-like time axes in seconds
         dx, x0, unit = dx * 1e-3, x0 * 1e-3, "s"
     try:
@@ -478,48 +556,80 @@ def signal_from_xy(x, y, *, path, unit: str = "", y_unit: str = "", notes=(),
     Parameters
     ----------
     x, y : array_like [shape=(n,), real]
-        Axis and samples in file order. ``x`` must be strictly monotonic.
+        Axis and samples in file order. ``x`` must be monotonic; runs of
+        equal neighbouring x values are allowed (see Returns).
     path : str or Path
         The file they came from (name, source, and error messages).
     unit, y_unit : str
         Axis unit and sample unit.
     notes : sequence of str
-        Notes to keep; one is added when the axis is resampled.
+        Notes to keep; one is added when points are merged or the axis is
+        resampled.
     line_numbers : sequence of int, optional
-        File line of each point, to name it when the axis is not monotonic.
+        1-based file line of each point, to name it in messages; without it
+        points are named by their 1-based position.
 
     Returns
     -------
     Signal
-        A descending ``x`` is flipped (``descending=True``). A non-uniform
-        ``x`` (relative spread of steps > ``UNIFORM_TOLERANCE``) is resampled
-        by linear interpolation onto the same count over the same span.
+        A descending ``x`` is flipped (``descending=True``). Points that share
+        an x value (real instrument exports repeat one now and then) are merged
+        into one whose y is the mean of theirs. A non-uniform ``x`` (relative
+        spread of steps > ``UNIFORM_TOLERANCE``) is resampled by linear
+        interpolation onto the same count over the same span.
+
+    Raises
+    ------
+    LoadError
+        Lengths differ, fewer than 2 distinct x values, a NaN/inf x, or an x
+        axis that turns back (not monotonic).
     """
     p = Path(path)
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     notes = list(notes)
+
+    def where(i: int) -> str:
+        return f"line {line_numbers[i]}" if line_numbers is not None else f"point {i + 1}"
+
     if x.shape != y.shape:
         raise LoadError(p, f"x has {x.size} values but y has {y.size}")
     if y.size < 2:
         raise LoadError(p, f"{y.size} sample(s); at least 2 are needed")
     if not np.isfinite(x).all():
-        i = int(np.flatnonzero(~np.isfinite(x))[0])
-        where = f"line {line_numbers[i]}" if line_numbers is not None else f"point {i}"
-        raise LoadError(p, f"x value on {where} is NaN or infinite")
+        raise LoadError(p, f"x value on {where(int(np.flatnonzero(~np.isfinite(x))[0]))} "
+                           "is NaN or infinite")
     d = np.diff(x)
-    descending = bool(d[0] < 0)
-    wrong = np.flatnonzero(d >= 0) if descending else np.flatnonzero(d <= 0)
+    moving = np.flatnonzero(d)
+    if moving.size == 0:
+        raise LoadError(p, f"all {x.size} x values are {float(x[0])!r}; an axis needs at "
+                           "least 2 different values")
+    descending = bool(d[moving[0]] < 0)
+    wrong = np.flatnonzero(d > 0) if descending else np.flatnonzero(d < 0)
     if wrong.size:
         i = int(wrong[0])
-        where = (f"lines {line_numbers[i]} and {line_numbers[i + 1]}"
-                 if line_numbers is not None else f"points {i} and {i + 1}")
-        raise LoadError(p, f"x axis is not strictly monotonic: {x[i]!r} then {x[i + 1]!r} "
-                           f"on {where}")
+        pair = (f"lines {line_numbers[i]} and {line_numbers[i + 1]}"
+                if line_numbers is not None else f"points {i + 1} and {i + 2}")
+        raise LoadError(p, f"x axis is not monotonic: {float(x[i])!r} then "
+                           f"{float(x[i + 1])!r} on {pair}; it must rise or fall throughout")
+    if moving.size < d.size:
+        starts = np.concatenate([[True], d != 0])
+        group = np.cumsum(starts) - 1
+        counts = np.bincount(group)
+        n_before = x.size
+        x, y = x[starts], np.bincount(group, weights=y) / counts
+        notes.append(f"merged {n_before - x.size} point(s) that repeat the x value before "
+                     f"them (y averaged per x value); {n_before} points became {x.size}")
+        if x.size < 2:  # pragma: no cover - excluded by the "all equal" check
+            raise LoadError(p, f"{x.size} distinct x value(s); at least 2 are needed")
+        d = np.diff(x)
     if descending:
         x, y, d = x[::-1], y[::-1], -d[::-1]
     n = x.size
     dx = (x[-1] - x[0]) / (n - 1)
+    if not np.isfinite(dx) or dx <= 0:
+        raise LoadError(p, f"x runs from {float(x[0])!r} to {float(x[-1])!r}; the spacing "
+                           "cannot be represented")
     if (d.max() - d.min()) / dx > UNIFORM_TOLERANCE:
         grid = x[0] + dx * np.arange(n)
         grid[-1] = x[-1]

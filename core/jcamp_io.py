@@ -21,7 +21,7 @@ import jcamp
 import numpy as np
 
 from core.errors import LoadError
-from core.io import read_input_bytes, signal_from_xy
+from core.io import decode_text, read_input_bytes, signal_from_xy
 from core.signal import Signal
 
 __all__ = ["JcampBlock", "jcamp_blocks", "list_jcamp_blocks", "load_jcamp", "jcamp_unit"]
@@ -135,8 +135,7 @@ def _prepare(text: str) -> list[str]:
 
 
 def _parse(path: Path) -> tuple[list[dict], str]:
-    raw = read_input_bytes(path)
-    text = raw.decode("utf-8", errors="replace")
+    text, _ = decode_text(read_input_bytes(path))
     if not text.lstrip("\ufeff \t\r\n").startswith("##"):
         raise LoadError(path, "not a JCAMP-DX file (it does not start with a ##LABEL= line)")
     if not re.search(r"^##END\s*=", text, flags=re.M | re.I):

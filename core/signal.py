@@ -48,7 +48,7 @@ def valid_samples(y, *, name: str = "signal", min_length: int = 2) -> np.ndarray
         i = int(np.flatnonzero(bad)[0])
         raise ParameterError(
             f"{name}: {int(bad.sum())} sample(s) are NaN or infinite "
-            f"(first at index {i}: {a[i]})")
+            f"(first at sample {i + 1}: {float(a[i])})")
     return a
 
 

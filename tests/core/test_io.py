@@ -241,8 +241,8 @@ def test_nonfinite_text_values_name_the_line(tmp_path, bad):
 
 def test_nonmonotonic_x_names_the_lines(tmp_path):
     path = tmp_path / "zigzag.csv"
-    path.write_text("1,2\n2,3\n2,4\n3,5\n")
-    _expect_load_error(path, "not strictly monotonic", "lines 2 and 3")
+    path.write_text("1,2\n2,3\n1.5,4\n3,5\n")
+    _expect_load_error(path, "not monotonic", "lines 2 and 3")
 
 
 # --------------------------------------------------------------------------- numpy
@@ -341,7 +341,13 @@ def test_header_only_text(tmp_path):
 def test_binary_garbage_with_audio_extension(tmp_path):
     path = tmp_path / "noise.wav"
     path.write_bytes(bytes(range(256)) * 4)
-    _expect_load_error(path, "named .wav", "not a known format")
+    _expect_load_error(path, "not a readable WAV file", "00 01 02")
+
+
+def test_binary_garbage_with_text_extension(tmp_path):
+    path = tmp_path / "noise.csv"
+    path.write_bytes(bytes(range(256)) * 4)
+    _expect_load_error(path, "named .csv", "not a known format", "00 01 02")
 
 
 def test_corrupt_wav_header(tmp_path):
@@ -562,3 +568,138 @@ def test_quoted_csv_from_a_spreadsheet(tmp_path):
     sig = load_signal(path)
     assert sig.unit == "nm" and sig.y_unit == "Absorbance"
     np.testing.assert_allclose(sig.y, [0.1, 0.2, 0.4])
+
+
+# --------------------------------------------------------------------------- real files (issue 9)
+
+
+def test_repeated_x_values_are_merged_with_a_note(tmp_path):
+    # NIST UV-Vis exports repeat an x now and then; the mean of the repeated y is kept
+    path = tmp_path / "uvvis.csv"
+    path.write_text("nm,abs\n400,1\n401,2\n401,4\n402,5\n403,6\n403,8\n403,9\n404,10\n")
+    sig = load_signal(path)
+    assert sig.unit == "nm" and sig.n == 5 and sig.x0 == 400 and sig.dx == 1
+    np.testing.assert_allclose(sig.y, [1, 3, 5, (6 + 8 + 9) / 3, 10])
+    merged = [n for n in sig.notes if "merged" in n]
+    assert len(merged) == 1 and "3 point(s)" in merged[0], sig.notes
+
+
+def test_repeated_x_on_a_descending_axis(tmp_path):
+    path = tmp_path / "ir.csv"
+    path.write_text("4000,1\n3999,2\n3999,4\n3998,6\n3997,7\n")
+    sig = load_signal(path)
+    assert sig.descending and sig.n == 4
+    np.testing.assert_allclose(sig.y, [7, 6, 3, 1])
+
+
+def test_all_x_equal_is_refused(tmp_path):
+    path = tmp_path / "flat.csv"
+    path.write_text("5,1\n5,2\n5,3\n")
+    _expect_load_error(path, "x")
+
+
+def test_nonmonotonic_x_message_has_plain_numbers_and_1_based_points(tmp_path):
+    path = tmp_path / "zz.csv"
+    path.write_text("749.0,1\n749.5,2\n749.25,3\n")
+    msg = _expect_load_error(path, "not monotonic", "749.5 then 749.25", "lines 2 and 3")
+    assert "np.float64" not in msg
+    with pytest.raises(LoadError) as info:
+        signal_from_xy(np.array([1.0, 2.0, 1.5]), np.zeros(3), path=tmp_path / "f")
+    assert "points 2 and 3" in str(info.value) and "np." not in str(info.value)
+
+
+@pytest.mark.parametrize("encoding,bom", [
+    ("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("utf-16-le", b"\xff\xfe"),
+    ("utf-16-be", b"\xfe\xff"), ("latin-1", b""),
+])
+def test_text_encodings(tmp_path, encoding, bom):
+    # Excel's "Unicode text" is UTF-16 LE with a BOM, tab-separated
+    text = "Wellenlänge (nm)\tExtinktion µ\n400\t0.5\n401\t0.25\n402\t0.125\n"
+    path = tmp_path / f"excel_{encoding}.txt"
+    path.write_bytes(bom + text.encode(encoding))
+    sig = load_signal(path)
+    assert sig.unit == "nm" and sig.y_unit == "Extinktion µ"
+    np.testing.assert_array_equal(sig.y, [0.5, 0.25, 0.125])
+
+
+def test_utf16_jcamp_is_recognised(tmp_path):
+    text = ("##TITLE=t\n##JCAMP-DX=4.24\n##XUNITS=NANOMETERS\n##YUNITS=ABSORBANCE\n"
+            "##NPOINTS=3\n##XYPOINTS=(XY..XY)\n400,1\n401,2\n402,3\n##END=\n")
+    path = tmp_path / "u16.jdx"
+    path.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    sig = load_signal(path)
+    assert sig.unit == "nm" and sig.n == 3
+
+
+def test_sniff_format_utf16_text():
+    assert sniff_format(b"\xff\xfe" + "1\t2\n".encode("utf-16-le")) == "text"
+    assert sniff_format(b"\xfe\xff" + "##TITLE=x\n".encode("utf-16-be")) == "jcamp"
+
+
+def test_decimal_comma_after_line_50(tmp_path):
+    lines = [f"{i};{i * 2}" for i in range(60)] + ["60,5;121,25", "61;122"]
+    path = tmp_path / "late.csv"
+    path.write_text("\n".join(lines) + "\n")
+    sig = load_signal(path)
+    assert sig.n == 62
+    assert sig.notes and "resampled" in sig.notes[0]  # 60, 60.5, 61: non-uniform
+
+
+def test_decimal_comma_tsv(tmp_path):
+    path = tmp_path / "de.tsv"
+    path.write_text("x\ty\n1,5\t2,25\n2,5\t3,5\n3,5\t4,75\n")
+    sig = load_signal(path)
+    assert sig.x0 == 1.5 and sig.dx == 1.0
+    np.testing.assert_array_equal(sig.y, [2.25, 3.5, 4.75])
+
+
+def test_comma_delimited_integers_stay_two_columns(tmp_path):
+    path = tmp_path / "xy.csv"
+    path.write_text("".join(f"{i},{i + 10}\n" for i in range(80)))
+    sig = load_signal(path)
+    assert sig.n == 80 and sig.y[0] == 10 and sig.dx == 1
+
+
+@pytest.mark.parametrize("shape", [(50, 1), (1, 50)])
+def test_npy_single_row_or_column_is_one_d(tmp_path, shape):
+    y = _tone(50).reshape(shape)
+    path = tmp_path / "col.npy"
+    np.save(path, y)
+    np.testing.assert_array_equal(load_signal(path).y, y.ravel())
+
+
+def test_npy_two_rows_are_x_and_y(tmp_path):
+    x = np.arange(10.0) * 0.5 + 3
+    path = tmp_path / "rows.npy"
+    np.save(path, np.vstack([x, x ** 2]))
+    sig = load_signal(path)
+    assert sig.x0 == 3 and sig.dx == 0.5 and sig.n == 10
+    assert any("rows" in n for n in sig.notes)
+
+
+def test_npz_column_y_is_one_d(tmp_path):
+    path = tmp_path / "col.npz"
+    np.savez(path, y=np.arange(6.0).reshape(6, 1))
+    np.testing.assert_array_equal(load_signal(path).y, np.arange(6.0))
+
+
+@pytest.mark.parametrize("content", [
+    b"RIFX\x24\x00\x00\x00WAVEfmt " + bytes(40),  # damaged RIFF magic
+    b"RIFF\x24\x00\x00\x00AVI LIST" + bytes(40),  # another RIFF kind
+    bytes(range(256)) * 4,
+    b"\xc3\x28\xa0\xa1\xe2\x28\xa1\x7fzq\x8f\x90\xf0\x28\x8c\xbc" * 3,  # no NUL, not text
+])
+def test_corrupt_wav_is_not_called_text(tmp_path, content):
+    path = tmp_path / "broken.wav"
+    path.write_bytes(content)
+    msg = _expect_load_error(path, "not a readable WAV file")
+    assert "text" not in msg and "CSV" not in msg
+    assert f"{content[0]:02x} {content[1]:02x}" in msg  # shows the first bytes
+
+
+def test_nan_sample_index_is_1_based(tmp_path):
+    path = tmp_path / "nan.npy"
+    np.save(path, np.array([np.nan, 1.0, 2.0]))
+    _expect_load_error(path, "first at sample 1")
+    with pytest.raises(ParameterError, match="first at sample 1:"):
+        Signal(np.array([np.inf, 1.0]))

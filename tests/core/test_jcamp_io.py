@@ -230,3 +230,26 @@ def test_xy_pairs_without_npoints(tmp_path):
     sig = load_signal(path)
     assert sig.unit == "nm" and sig.x0 == 200 and sig.dx == 2
     np.testing.assert_array_equal(sig.y, [1, 2, 3, 4])
+
+
+def test_nist_uvvis_repeated_x_is_merged(tmp_path):
+    # NIST UV-Vis files list (XY..XY) pairs and repeat an x where two scans meet
+    path = tmp_path / "uvvis.jdx"
+    path.write_text("##TITLE=benzene\n##JCAMP-DX=4.24\n##DATA TYPE=UV/VISIBLE SPECTRUM\n"
+                    "##XUNITS=NANOMETERS\n##YUNITS=LOGARITHM EPSILON\n##NPOINTS=7\n"
+                    "##XYPOINTS=(XY..XY)\n230,1.0\n231,2.0\n232,3.0\n232,3.5\n233,4.0\n"
+                    "234,5.0\n234,6.0\n##END=\n")
+    sig = load_signal(path)
+    assert sig.unit == "nm" and sig.n == 5 and sig.x0 == 230 and sig.dx == 1
+    np.testing.assert_allclose(sig.y, [1.0, 2.0, 3.25, 4.0, 5.5])
+    assert any("merged 2 point(s)" in n for n in sig.notes), sig.notes
+
+
+def test_nonmonotonic_pairs_name_points_with_plain_numbers(tmp_path):
+    path = tmp_path / "zigzag.jdx"
+    path.write_text("##TITLE=t\n##XUNITS=NANOMETERS\n##XYPOINTS=(XY..XY)\n"
+                    "749.0, 1\n749.5, 2\n749.25, 3\n##END=\n")
+    with pytest.raises(LoadError) as info:
+        load_signal(path)
+    msg = str(info.value)
+    assert "749.5 then 749.25" in msg and "points 2 and 3" in msg and "np." not in msg
