@@ -89,7 +89,7 @@ class RetrievalResult:
     Attributes
     ----------
     y : np.ndarray [shape=(n_samples,), float64]
-        The last estimate (the best one when cancelled).
+        The last estimate (the best one when cancelled or non-finite).
     best_y : np.ndarray [shape=(n_samples,), float64]
         The estimate with the lowest inconsistency seen.
     loss_history : np.ndarray [shape=(n_iter,), float64]
@@ -98,9 +98,15 @@ class RetrievalResult:
     inconsistency_history : np.ndarray [shape=(n_iter,), float64]
         ``||(|A y| - S) * mask||_F / ||S * mask||_F`` of each iteration's
         estimate, in the method's own model (with ``padding`` free samples).
+        After a "non_finite" stop its last entries are NaN or inf (on a GPU
+        up to 16 of them: the check runs every 16 iterations there).
     inconsistency : float
         Of ``y`` through the exact transform of its ``n_samples`` samples.
-    stop_reason : {"converged", "max_iter", "cancelled"}
+    stop_reason : {"converged", "max_iter", "cancelled", "non_finite"}
+        "converged": ``tol`` reached; "max_iter": ``n_iter`` run;
+        "cancelled": ``cancel()`` returned True; "non_finite": an iterate
+        became NaN or infinite (the method diverged), the run stopped there
+        and ``y`` and ``best_y`` are the best finite estimate before it.
     n_iter : int
         Iterations run.
     n_eval : int
@@ -172,7 +178,78 @@ def parse_method(method: str, kind="stft") -> list[tuple[str, float]]:
     return out
 
 
-def _validate(S, spec, n_samples, mask, n_iter, tol, optimizer, init, padding):
+def _show(value) -> str:
+    """``value`` as a user would type it: ``nan``, ``0.1``, never ``np.float64(0.1)``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
+def _whole(name, value, minimum) -> int:
+    """``value`` as an int >= ``minimum`` (integral floats such as 300.0 pass)."""
+    if isinstance(value, (bool, np.bool_)):
+        value = None
+    try:
+        v = int(value) if float(value).is_integer() else None
+    except (TypeError, ValueError, OverflowError):
+        v = None
+    if v is None:
+        raise ParameterError(f"{name}={_show(value)}: need a whole number >= {minimum}")
+    if v < minimum:
+        raise ParameterError(f"{name}={_show(value)}: need at least {minimum}")
+    return v
+
+
+def _real(name, value, *, low, high=math.inf, low_open=False, high_open=False,
+          what="a number"):
+    """``value`` as a finite float in the interval; the message says which."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name}={_show(value)}: need {what}") from None
+    lo_ok = v > low if low_open else v >= low
+    hi_ok = v < high if high_open else v <= high
+    if not (math.isfinite(v) and lo_ok and hi_ok):
+        lo = f"{'>' if low_open else '>='} {low:g}"
+        hi = "" if high == math.inf else f" and {'<' if high_open else '<='} {high:g}"
+        raise ParameterError(f"{name}={_show(value)}: need {what}, finite, {lo}{hi}")
+    return v
+
+
+def _validate_options(*, n_samples, n_iter, tol, optimizer, lr, momentum, alpha, beta, init,
+                      seed, n_starts, padding, dx):
+    """Every scalar option, checked before any work; returns the ints and floats."""
+    n_samples = _whole("n_samples", n_samples, 2)
+    n_iter = _whole("n_iter", n_iter, 1)
+    if tol is not None:
+        tol = _real("tol", tol, low=0.0, what="a non-negative inconsistency")
+    if optimizer not in OPTIMIZERS:
+        raise ParameterError(f"optimizer={optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+    if lr is not None:
+        # torch refuses lr < 0 with its own ValueError, and lr = nan runs NaN
+        lr = _real("lr", lr, low=0.0, low_open=True, what="a learning rate")
+    if momentum is not None:
+        # mu >= 1 never forgets a step: it cannot converge
+        momentum = _real("momentum", momentum, low=0.0, high=1.0, high_open=True)
+    alpha = _real("alpha", alpha, low=0.0, what="an fgla momentum")
+    if beta is not None:
+        pair = isinstance(beta, (tuple, list, np.ndarray))
+        if pair and len(beta) != 2:
+            raise ParameterError(f"beta={_show(beta)}: give one number or a (start, end) pair")
+        for b in (beta if pair else (beta,)):
+            # dm divides by beta
+            _real("beta", b, low=0.0, low_open=True, what="a relaxation")
+    if isinstance(init, str) and init not in INITS:
+        raise ParameterError(f"init={init!r}: expected one of {', '.join(INITS)} or an array")
+    seed = _whole("seed", seed, 0)
+    n_starts = _whole("n_starts", n_starts, 1)
+    padding = _whole("padding", padding, 0)
+    dx = _real("dx", dx, low=0.0, low_open=True, what="a sample spacing")
+    return dict(n_samples=n_samples, n_iter=n_iter, tol=tol, lr=lr, momentum=momentum,
+                alpha=alpha, seed=seed, n_starts=n_starts, padding=padding, dx=dx)
+
+
+def _validate(S, spec, mask):
     S = np.asarray(S)
     if S.ndim != 2:
         raise ShapeError(f"target magnitude must be 2-D (n_rows, n_frames), got shape {S.shape}")
@@ -182,21 +259,9 @@ def _validate(S, spec, n_samples, mask, n_iter, tol, optimizer, init, padding):
     if not np.all(np.isfinite(S)):
         raise ParameterError("target magnitude holds NaN or infinite values")
     if np.any(S < 0):
-        raise ParameterError(f"target magnitude has negative values (min {S.min():.6g})")
+        raise ParameterError(f"target magnitude has negative values (min {float(S.min()):.6g})")
     if not np.any(S > 0):
         raise ParameterError("target magnitude is all zero: nothing to retrieve")
-    if int(n_samples) < 2:
-        raise ParameterError(f"n_samples={n_samples}: need at least 2")
-    if int(n_iter) < 1:
-        raise ParameterError(f"n_iter={n_iter}: need at least 1")
-    if tol is not None and not (tol >= 0):
-        raise ParameterError(f"tol={tol}: need a non-negative inconsistency")
-    if optimizer not in OPTIMIZERS:
-        raise ParameterError(f"optimizer={optimizer!r}: expected one of {OPTIMIZERS}")
-    if isinstance(init, str) and init not in INITS:
-        raise ParameterError(f"init={init!r}: expected one of {INITS} or an array")
-    if int(padding) < 0:
-        raise ParameterError(f"padding={padding}: need >= 0 samples")
     if spec.kind not in ("stft", "cwt"):
         raise ParameterError(
             f"kind={spec.kind!r}: retrieval needs a frame transform, 'stft' or 'cwt'")
@@ -247,6 +312,8 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
         raar / dm relaxation; a pair is a linear schedule over the stage.
         None = (1.02, 0.95) for raar, 1.0 for dm.
     n_iter : int >= 1
+        An iterate that turns NaN or infinite stops the run early (stop
+        reason "non_finite") with the best finite estimate.
     tol : float or None
         Stop ("converged") once the inconsistency is at or below ``tol``.
     init : {"zeros", "random", "noise", "fgla", "pghi"} or np.ndarray [shape=(n_samples,)]
@@ -295,14 +362,22 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
         ``S`` (or ``mask``) does not have the shape ``spec`` gives an
         ``n_samples`` signal.
     ParameterError
-        Negative, NaN or all-zero magnitudes; bad options.
+        Negative, NaN or all-zero magnitudes; bad options (the message repeats
+        the value); a run whose every iterate was non-finite (nothing finite
+        to return).
     """
     import torch
 
     from core import retrieval_methods as RM
     from core.device import cpu_threads, resolve_device, resolve_dtype
 
-    S, mask = _validate(S, spec, n_samples, mask, n_iter, tol, optimizer, init, padding)
+    o = _validate_options(n_samples=n_samples, n_iter=n_iter, tol=tol, optimizer=optimizer,
+                          lr=lr, momentum=momentum, alpha=alpha, beta=beta, init=init,
+                          seed=seed, n_starts=n_starts, padding=padding, dx=dx)
+    n_samples, n_iter, tol, lr, momentum, alpha = (
+        o["n_samples"], o["n_iter"], o["tol"], o["lr"], o["momentum"], o["alpha"])
+    seed, n_starts, padding, dx = o["seed"], o["n_starts"], o["padding"], o["dx"]
+    S, mask = _validate(S, spec, mask)
     stages = parse_method(method, spec)
     dev = resolve_device(device)
     dt = resolve_dtype(dtype)
@@ -320,8 +395,6 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
                 stages = [("fgla", k / n_iter)] + [(n, f * (1 - k / n_iter)) for n, f in stages]
             init = "random"
         loop = RM.Loop(problem, n_iter=int(n_iter), tol=tol, progress=progress, cancel=cancel)
-        if int(n_starts) < 1:
-            raise ParameterError(f"n_starts={n_starts}: need at least 1")
         state = RM.initial_state(problem, init, seed, loop, int(n_starts))
         if int(n_starts) > 1:
             # select at the first stage boundary (or half way through one stage)
@@ -343,6 +416,12 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
         y, best_y = loop.finish(state)
     name = "+".join(f"{n}:{f:.3g}" if i < len(stages) - 1 else n
                     for i, (n, f) in enumerate(stages))
+    if not loop.best_found:
+        given = "" if lr is None else f" with lr={_show(lr)}"
+        raise ParameterError(
+            f"method {name!r}{given} diverged: every estimate was NaN or infinite, from "
+            f"iteration 1 to {loop.iteration}; nothing finite to return (try a smaller lr, "
+            "another method or init)")
     wall = time.perf_counter() - t0
     final_inc = problem.true_inconsistency(y)
     return RetrievalResult(

@@ -328,3 +328,114 @@ def test_a_stage_after_lbfgs_raar_starts_from_its_best(chirp, monkeypatch):
              device="cpu")
     assert len(starts) == 1 and len(bests) == 1
     np.testing.assert_allclose(starts[0], bests[0], atol=1e-12)
+
+
+# --- reliability (issue 9) ----------------------------------------------------------------
+
+@pytest.mark.parametrize("kw", [
+    dict(method="raar", beta=5.0),  # diverges after a few hundred iterations
+    dict(method="gd", optimizer="sgdm", lr=1e3, momentum=0.0),  # to inf within ~60
+], ids=["raar", "gd"])
+def test_divergence_stops_with_the_best_finite_estimate(chirp, kw):
+    S = _mag(chirp, STFT)
+    r = retrieve(S, STFT, n_samples=N, n_iter=3000, device="cpu", **kw)
+    h = r.inconsistency_history
+    assert r.stop_reason == "non_finite"
+    assert r.n_iter < 3000 and not np.isfinite(h[-1])
+    assert np.all(np.isfinite(r.y)) and np.all(np.isfinite(r.best_y))
+    np.testing.assert_array_equal(r.y, r.best_y)
+    assert r.inconsistency == pytest.approx(_incon(chirp, r.best_y, STFT), rel=1e-6)
+    assert r.inconsistency_history[np.isfinite(h)].min() == pytest.approx(
+        float(_incon(chirp, r.best_y, STFT)), rel=1e-6)
+
+
+def test_a_late_nan_keeps_the_best_and_says_so_to_progress(chirp, monkeypatch):
+    """A NaN after many good iterations (as a 10^7-iteration run met at ~36,000)."""
+    import torch
+
+    import core.retrieval_methods as RM
+
+    real = RM.Problem.misfit
+    calls = []
+
+    def misfit(self, c, g):
+        calls.append(1)
+        inc, loss = real(self, c, g)
+        if len(calls) > 30:
+            inc = inc * torch.nan
+        return inc, loss
+
+    seen = []
+    monkeypatch.setattr(RM.Problem, "misfit", misfit)
+    S = _mag(chirp, STFT)
+    r = retrieve(S, STFT, n_samples=N, method="fgla", n_iter=200, device="cpu",
+                 progress=lambda it, loss, inc, est: seen.append((inc, est)))
+    assert r.stop_reason == "non_finite" and r.n_iter == 31
+    best = np.nanmin(r.inconsistency_history)
+    assert best == pytest.approx(_incon(chirp, r.best_y, STFT), rel=1e-9)
+    np.testing.assert_array_equal(r.y, r.best_y)
+    # the last progress report is the estimate the run ends with
+    assert seen[-1][0] == pytest.approx(best) and np.array_equal(seen[-1][1], r.best_y)
+
+
+def test_a_run_with_nothing_finite_is_an_error(chirp, monkeypatch):
+    import torch
+
+    import core.retrieval_methods as RM
+
+    real = RM.Problem.misfit
+    monkeypatch.setattr(RM.Problem, "misfit",
+                        lambda self, c, g: tuple(t * torch.nan for t in real(self, c, g)))
+    with pytest.raises(ParameterError, match="NaN or infinite"):
+        retrieve(_mag(chirp, STFT), STFT, n_samples=N, method="gla", n_iter=50, device="cpu")
+
+
+def test_a_diverged_start_does_not_win_the_batch(chirp, monkeypatch):
+    import torch
+
+    import core.retrieval_methods as RM
+
+    real = RM.Problem.misfit
+
+    def misfit(self, c, g):
+        inc, loss = real(self, c, g)
+        if inc.ndim:  # start 0 of the batch is NaN
+            inc = torch.where(torch.arange(inc.shape[0]) == 0, torch.nan, inc)
+        return inc, loss
+
+    monkeypatch.setattr(RM.Problem, "misfit", misfit)
+    r = retrieve(_mag(chirp, STFT), STFT, n_samples=N, method="raar:0.5+fgla", n_iter=20,
+                 init="random", n_starts=3, device="cpu")
+    assert r.stop_reason == "max_iter" and np.all(np.isfinite(r.inconsistency_history))
+
+
+@pytest.mark.parametrize("kw, shown", [
+    (dict(method="gd", lr=-0.1), "lr=-0.1"),
+    (dict(method="gd", lr=float("nan")), "lr=nan"),
+    (dict(method="gd", lr=np.float64(np.inf)), "lr=inf"),
+    (dict(method="gd", momentum=1.5), "momentum=1.5"),
+    (dict(n_iter=2.5), "n_iter=2.5"),
+    (dict(n_iter=np.int64(0)), "n_iter=0"),
+    (dict(tol=float("nan")), "tol=nan"),
+    (dict(method="raar", beta=(1.0, 0.0)), "beta=0.0"),
+    (dict(method="fgla", alpha=-1.0), "alpha=-1.0"),
+    (dict(n_starts=0), "n_starts=0"),
+    (dict(seed=-1), "seed=-1"),
+    (dict(dx=0.0), "dx=0.0"),
+    (dict(n_samples=1), "n_samples=1"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_bad_numbers_are_parameter_errors_repeating_the_value(chirp, kw, shown):
+    S = _mag(chirp, STFT)
+    with pytest.raises(ParameterError) as info:
+        retrieve(S, STFT, **{"n_samples": N, "n_iter": 5, "device": "cpu", **kw})
+    msg = str(info.value)
+    assert msg.startswith(shown) and "np." not in msg
+
+
+def test_beta_schedule_is_linear_without_a_list():
+    from core.retrieval_methods import _beta_schedule
+
+    b = _beta_schedule("raar", (1.0, 0.5), 10**7)
+    assert b[0] == 1.0 and b[10**7 - 1] == pytest.approx(0.5)
+    assert b[(10**7 - 1) // 2] == pytest.approx(0.75, abs=1e-6)
+    assert _beta_schedule("dm", None, 1)[0] == 1.0
