@@ -7,6 +7,7 @@ project (signals, masks, band sets, sessions) goes through here.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
@@ -27,7 +28,18 @@ class SaveError(PhaseBrushError):
         super().__init__(f"{self.path}: {problem}")
 
 
-def _os_problem(exc: OSError, folder: Path) -> str:
+_ERRNO_PROBLEMS = {
+    errno.ENOSPC: "the disk is full (no space left on device)",
+    errno.EFBIG: "the file would be too large for this disk or this process's file size limit",
+    errno.EROFS: "the disk is read-only",
+    errno.EIO: "the disk reported an input/output error",
+}
+if hasattr(errno, "EDQUOT"):
+    _ERRNO_PROBLEMS[errno.EDQUOT] = "the disk quota is exhausted"
+
+
+def _os_problem(exc: OSError, folder: Path, *, kept: bool = False) -> str:
+    """One line for the user saying why a write failed; nothing was written."""
     if isinstance(exc, PermissionError):
         return f"cannot write in folder {folder} (permission denied)"
     if isinstance(exc, FileNotFoundError):
@@ -36,7 +48,13 @@ def _os_problem(exc: OSError, folder: Path) -> str:
         return f"{folder} is not a folder"
     if isinstance(exc, IsADirectoryError):
         return "is a folder, not a file"
-    return f"cannot write ({exc.strerror or exc})"
+    tail = "; the old file is kept unchanged" if kept else ""
+    if exc.errno in _ERRNO_PROBLEMS:
+        return f"cannot write: {_ERRNO_PROBLEMS[exc.errno]}{tail}"
+    if exc.errno is None:
+        # numpy's tofile reports a short write as "N requested and M written", no errno
+        return f"cannot write: the write stopped short ({exc}); is the disk full?{tail}"
+    return f"cannot write ({exc.strerror or exc}){tail}"
 
 
 def _final_mode(path: Path) -> int:
@@ -74,7 +92,9 @@ def atomic_write(path, writer: Callable[[IO], object], *, binary: bool = False) 
     ------
     SaveError
         The folder is missing, not a folder, or not writable, ``path`` is a
-        folder, or the final rename failed.
+        folder, writing failed (disk full, file too large, a short write,
+        read-only disk, I/O error: any OSError from ``writer``, flush, fsync
+        or close), or the final rename failed. The message is one line.
     """
     path = Path(path)
     folder = path.parent
@@ -97,10 +117,10 @@ def atomic_write(path, writer: Callable[[IO], object], *, binary: bool = False) 
     except BaseException as exc:
         try:
             tmp.unlink()
-        except FileNotFoundError:
-            pass
+        except OSError:
+            pass  # already gone, or the folder turned read-only: the first error matters
         if isinstance(exc, OSError):
-            raise SaveError(path, _os_problem(exc, folder)) from exc
+            raise SaveError(path, _os_problem(exc, folder, kept=path.exists())) from exc
         raise
     return path
 

@@ -752,8 +752,14 @@ def save_signal(signal_or_y, path, *, rate: float | None = None, fmt: str | None
     subtype : str, optional
         soundfile subtype for audio. WAV defaults to "FLOAT" (32-bit float:
         values beyond +-1 are kept, nothing clips). FLAC defaults to "PCM_24"
-        and OGG to "VORBIS"; for these, and for a PCM WAV subtype, samples
-        whose peak exceeds 1 are scaled down to a peak of 1 and a note says so.
+        and OGG to "VORBIS". Audio is never written as inf or as silence
+        that was not silence: samples are **scaled** to a peak of 1, with a
+        note giving the factor, when their peak exceeds what the subtype holds
+        (1 for PCM, FLAC and OGG; about 3.4e38 for FLOAT, beyond which float32
+        is inf) or is so small that every sample would be written as 0 (below
+        one step of a PCM subtype; below float32's smallest normal number,
+        about 1.2e-38, for FLOAT and the lossy codecs). CSV, NPY and NPZ hold
+        float64 and are written as they are.
     refuse : str or Path, optional
         A file that must not be overwritten (the signal's input file).
 
@@ -772,7 +778,9 @@ def save_signal(signal_or_y, path, *, rate: float | None = None, fmt: str | None
     ------
     SaveError
         The target is the refused file, the folder is missing or read-only,
-        the extension is unknown.
+        the extension is unknown, the samples hold NaN or inf, or the write
+        failed (disk full, file too large, permission denied, encoder error).
+        Nothing is left behind then and an old file at ``path`` is kept.
     ParameterError
         Audio output without a rate.
     """
@@ -783,9 +791,20 @@ def save_signal(signal_or_y, path, *, rate: float | None = None, fmt: str | None
     if isinstance(signal_or_y, Signal):
         sig = signal_or_y
     else:
-        y = np.asarray(signal_or_y, dtype=np.float64)
-        sig = Signal(y, dx=1.0 / rate if rate else 1.0, unit="s" if rate else "",
-                     name=p.stem)
+        try:
+            y = np.asarray(signal_or_y, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise SaveError(p, f"the samples are not real numbers ({exc})") from None
+        bad = ~np.isfinite(y)
+        if bad.any():
+            raise SaveError(p, f"{int(bad.sum())} of {y.size} sample(s) are NaN or infinite "
+                               f"(first at sample {int(np.flatnonzero(bad)[0]) + 1}); "
+                               "nothing was written")
+        try:
+            sig = Signal(y, dx=1.0 / rate if rate else 1.0, unit="s" if rate else "",
+                         name=str(p))
+        except ParameterError as exc:
+            raise SaveError(p, str(exc).removeprefix(f"{p}: ")) from None
     notes = []
     if f in ("wav", "flac", "ogg"):
         _save_audio(sig, p, f, rate=rate, subtype=subtype, notes=notes)
@@ -794,7 +813,9 @@ def save_signal(signal_or_y, path, *, rate: float | None = None, fmt: str | None
     elif f == "npy":
         plain = sig.unit == "" and sig.x0 == 0 and sig.dx == 1 and not sig.descending
         arr = sig.y if plain else np.column_stack(_file_order(sig))
-        atomic_write(p, lambda fh: np.save(fh, arr), binary=True)
+        # Through a plain write(): given a real file, np.save uses tofile, whose short
+        # write error carries no errno ("N requested and M written": disk full? too big?)
+        atomic_write(p, lambda fh: np.save(_WriteOnly(fh), arr), binary=True)
     else:
         x, y = _file_order(sig)
         atomic_write(p, lambda fh: np.savez(fh, y=y, x=x, unit=np.array(sig.unit),
@@ -818,29 +839,117 @@ def _csv_text(sig: Signal) -> str:
     return buf.getvalue()
 
 
+class _WriteOnly:
+    """Just ``write``: makes numpy write through the buffered file, which raises with errno."""
+
+    def __init__(self, fh):
+        self.write = fh.write
+
+
+class _GuardedSink:
+    """A write-only file for soundfile that never raises into libsndfile's callbacks.
+
+    soundfile hands libsndfile Python callbacks through cffi; an OSError raised
+    in one is printed ("Exception ignored from cffi callback") and swallowed,
+    then soundfile fails an ``assert``. So the first OSError is kept here,
+    later writes are dropped while reporting success (the encoder finishes
+    quietly, its output is discarded anyway), and the caller raises the kept
+    error. The position is tracked here so seek/tell stay consistent after one.
+    """
+
+    def __init__(self, fh):
+        self._fh, self.error, self._pos, self._size = fh, None, 0, 0
+
+    def write(self, data) -> int:
+        n = len(data)
+        if self.error is None:
+            try:
+                self._fh.write(data)  # buffered: writes all of it or raises
+            except OSError as exc:
+                self.error = exc
+        self._pos += n
+        self._size = max(self._size, self._pos)
+        return n
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._pos = {0: 0, 1: self._pos, 2: self._size}[whence] + offset
+        if self.error is None:
+            try:
+                self._fh.seek(self._pos)
+            except OSError as exc:
+                self.error = exc
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, size: int = -1) -> bytes:
+        return b""  # libsndfile does not read back what it writes to WAV/FLAC/OGG
+
+
+#: Bits of the PCM-like soundfile subtypes: a peak below one step writes as all zeros.
+_SUBTYPE_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32,
+                 "ULAW": 14, "ALAW": 13}
+_FLOAT32 = np.finfo(np.float32)
+
+
+def _audio_range(subtype: str) -> tuple[float, float]:
+    """(largest peak written faithfully, smallest peak not written as all zeros)."""
+    if subtype == "DOUBLE":
+        return np.inf, 0.0
+    if subtype == "FLOAT":
+        return float(_FLOAT32.max), float(_FLOAT32.tiny)
+    if subtype in _SUBTYPE_BITS:
+        return 1.0, 2.0 ** -(_SUBTYPE_BITS[subtype] - 1)
+    return 1.0, float(_FLOAT32.tiny)  # lossy codecs work in float32
+
+
+def _soundfile_reason(exc: Exception) -> str:
+    reason = str(exc) or type(exc).__name__
+    if reason.startswith("Error opening"):
+        reason = reason.split(": ", 1)[-1]  # drop soundfile's repr of the file object
+    return reason
+
+
 def _save_audio(sig: Signal, p: Path, f: str, *, rate, subtype, notes) -> None:
     if rate is None:
         if sig.unit != "s":
-            raise ParameterError(f"{p}: the signal's axis is in {sig.unit or 'samples'!r}, "
-                                 "not seconds; pass rate= to save it as audio")
+            raise ParameterError(
+                f"{p}: audio needs a sample rate, and the signal's axis is in "
+                f"{sig.unit or 'samples'!r}, not seconds; give a rate (the CLI's --rate) or "
+                "save as .csv/.npy")
         rate = sig.rate
+    if not np.isfinite(rate):
+        raise ParameterError(f"{p}: rate={float(rate)} Hz; audio needs a finite rate >= 1 Hz")
     sr = int(round(rate))
     if sr < 1:
-        raise ParameterError(f"{p}: rate={rate!r} Hz is below 1 Hz; audio needs >= 1")
+        raise ParameterError(f"{p}: rate={float(rate):g} Hz is below 1 Hz; audio needs >= 1")
     if abs(sr - rate) > 1e-6 * rate:
         notes.append(f"sample rate {rate:.6g} Hz rounded to {sr} Hz for {f.upper()}")
     subtype = subtype or {"wav": "FLOAT", "flac": "PCM_24", "ogg": "VORBIS"}[f]
-    y = sig.y
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    if peak > 1.0 and subtype not in ("FLOAT", "DOUBLE"):
-        y = y / peak
-        notes.append(f"peak {peak:.4g} exceeds full scale for {f.upper()} {subtype}; "
-                     f"scaled by {1 / peak:.4g}")
     fmt_name = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}[f]
     if not sf.check_format(fmt_name, subtype):
         raise ParameterError(f"{p}: subtype {subtype!r} is not available for {fmt_name}")
+    y = sig.y
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    largest, smallest = _audio_range(subtype)
+    if peak > largest or 0.0 < peak < smallest:
+        # y / peak, not y * (1 / peak): 1 / 5e-324 is inf
+        y = y / peak
+        why = (f"exceeds what {fmt_name} {subtype} holds ({largest:.4g})" if peak > largest
+               else f"is too small for {fmt_name} {subtype} (every sample would be written "
+                    "as 0)")
+        notes.append(f"peak {peak:.4g} {why}; scaled by 1/{peak:.4g} to a peak of 1")
 
     def write(fh):
-        sf.write(fh, y, sr, format=fmt_name, subtype=subtype)
+        sink = _GuardedSink(fh)
+        try:
+            sf.write(sink, y, sr, format=fmt_name, subtype=subtype)
+        except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
+            if sink.error is None:
+                raise SaveError(p, f"could not be encoded as {fmt_name} {subtype} "
+                                   f"({_soundfile_reason(exc)})") from None
+        if sink.error is not None:
+            raise sink.error
 
     atomic_write(p, write, binary=True)

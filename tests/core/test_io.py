@@ -438,8 +438,9 @@ def test_unknown_save_extension(tmp_path):
 
 
 def test_audio_needs_a_rate(tmp_path):
-    with pytest.raises(ParameterError, match="pass rate="):
+    with pytest.raises(ParameterError, match="needs a sample rate") as info:
         save_signal([0.1, 0.2], tmp_path / "y.wav")
+    assert "rate=" not in str(info.value) and "--rate" in str(info.value)
     spectrum = Signal(_tone(20), dx=2.0, unit="cm^-1")
     with pytest.raises(ParameterError, match="cm\\^-1"):
         save_signal(spectrum, tmp_path / "s.wav")
@@ -491,7 +492,7 @@ def test_save_signal_failure_keeps_old_file(tmp_path, monkeypatch):
         raise RuntimeError("encoder crashed")
 
     monkeypatch.setattr(sf, "write", fail)
-    with pytest.raises(RuntimeError, match="encoder crashed"):
+    with pytest.raises(SaveError, match="encoder crashed"):
         save_signal(Signal(_tone() * 0.1, dx=1 / FS), path)
     assert _digest(path) == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.wav"]
@@ -703,3 +704,44 @@ def test_nan_sample_index_is_1_based(tmp_path):
     _expect_load_error(path, "first at sample 1")
     with pytest.raises(ParameterError, match="first at sample 1:"):
         Signal(np.array([np.inf, 1.0]))
+
+
+# --------------------------------------------------------------------------- finite, scaled outputs
+
+
+@pytest.mark.parametrize("ext", ["csv", "npy", "npz", "wav"])
+def test_nonfinite_samples_are_never_written(tmp_path, ext):
+    path = tmp_path / f"bad.{ext}"
+    with pytest.raises(SaveError) as info:
+        save_signal(np.array([1.0, np.nan, 2.0, np.inf]), path, rate=FS)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: ") and "2 of 4" in msg and "first at sample 2" in msg, msg
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("peak,subtype", [(1e300, None), (1e-300, None), (5e-324, None),
+                                          (1e-6, "PCM_16"), (1e40, "PCM_24")])
+def test_audio_out_of_the_format_range_is_scaled_with_a_note(tmp_path, peak, subtype):
+    y = peak * np.sin(np.linspace(0, 20, 500))
+    y[100] = peak  # the exact peak
+    out = tmp_path / "x.wav"
+    notes = save_signal(y, out, rate=FS, subtype=subtype)
+    assert len(notes) == 1 and f"peak {peak:.4g}" in notes[0] and "scaled by" in notes[0]
+    back = load_signal(out).y
+    assert np.all(np.isfinite(back)) and np.max(np.abs(back)) == pytest.approx(1.0, abs=1e-4)
+    np.testing.assert_allclose(back, y / peak, atol=1e-4)
+
+
+def test_float_wav_in_range_is_not_scaled(tmp_path):
+    y = 1e30 * _tone()
+    out = tmp_path / "big.wav"
+    assert save_signal(y, out, rate=FS) == ()
+    np.testing.assert_allclose(load_signal(out).y, y, rtol=1e-6)
+
+
+def test_float64_formats_keep_extreme_values(tmp_path):
+    y = np.array([1e300, -1e-300, 5e-324, 0.0])
+    for ext in ("csv", "npy", "npz"):
+        out = tmp_path / f"e.{ext}"
+        assert save_signal(y, out) == ()
+        np.testing.assert_array_equal(load_signal(out).y, y)
