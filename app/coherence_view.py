@@ -23,6 +23,7 @@ from app.grid import ImageGrid
 from app.tfr_view import LogFrequencyAxis
 from app.worker import Worker
 from core.coherence import coherence_from_tfrs
+from core.errors import Cancelled
 from core.masks import inner_rows
 from core.transforms import TransformSpec, transform
 
@@ -56,8 +57,8 @@ class CoherenceResult:
 
 
 def compute_coherence(signal, y, spec: TransformSpec | None = None, *,
-                      label: str = "reconstruction", time_cycles: float = 1.0
-                      ) -> CoherenceResult:
+                      label: str = "reconstruction", time_cycles: float = 1.0,
+                      cancel=None) -> CoherenceResult:
     """Coherence of ``signal`` and ``y`` (same axis) on a CWT grid.
 
     Parameters
@@ -67,12 +68,15 @@ def compute_coherence(signal, y, spec: TransformSpec | None = None, *,
     spec : TransformSpec or None
         A CWT kind's settings are used as a plain CWT; other kinds (and None)
         fall back to ``TransformSpec(kind="cwt", nv=16)``.
+    cancel : callable() -> bool or None
+        Checked by the transforms; True stops with core.errors.Cancelled.
     """
     if spec is None or not spec.is_cwt:
         spec = TransformSpec(kind="cwt", nv=16)
     cwt = replace(spec, kind="cwt")
     other = signal.with_samples(np.asarray(y, dtype=np.float64), name=label)
-    wx, wy = transform(signal, cwt), transform(other, cwt)
+    wx, wy = (transform(signal, cwt, cancel=cancel),
+              transform(other, cwt, cancel=cancel))
     coh, phase = coherence_from_tfrs(wx, wy, time_cycles=time_cycles)
     a, b = inner_rows(wx)
     w = np.abs(wx.coefficients[a:b]) ** 2
@@ -80,6 +84,9 @@ def compute_coherence(signal, y, spec: TransformSpec | None = None, *,
     mean = float((w * coh[a:b]).sum() / total) if total > 0 else 0.0
     return CoherenceResult(coh, phase, wx, mean, label)
 
+
+IDLE_TEXT = ("Run a phase retrieval (or choose a signal to compare) to see where its phase "
+             "matches the original.")
 
 #: Cells this far below the original's strongest cell are hidden (their coherence is
 #: a ratio of round-off); the opacity ramps up over the next 20 dB.
@@ -117,8 +124,8 @@ class CoherenceView(QWidget):
         self.result: CoherenceResult | None = None
         self._worker: Worker | None = None
         self._pending = None
-        self.summary = QLabel("Run a phase retrieval (or choose a signal to compare) to see "
-                              "where its phase matches the original.", self)
+        self._token = 0   # bumped by clear(): results computed before it are dropped
+        self.summary = QLabel(IDLE_TEXT, self)
         self.summary.setWordWrap(True)
         self.summary.setToolTip(
             "Wavelet coherence R² (Torrence & Webster): 1 where the reconstruction's phase "
@@ -166,16 +173,18 @@ class CoherenceView(QWidget):
         """
         if self._worker is not None:
             self._pending = (signal, np.array(y, dtype=float), spec, label)
+            self._worker.cancel()   # superseded: its result would be replaced at once
             return
         y = np.array(y, dtype=float)  # the worker's own copy
+        token = self._token
 
         def task(progress, cancel):
-            return compute_coherence(signal, y, spec, label=label)
+            return compute_coherence(signal, y, spec, label=label, cancel=cancel)
 
         w = Worker(task, name="coherence")
-        w.succeeded.connect(self.show_result)
-        w.failed.connect(self._on_failed)
-        w.finished.connect(self._on_finished)
+        w.succeeded.connect(lambda r, t=token: self._on_done(r, t))
+        w.failed.connect(lambda m, e, t=token: self._on_failed(m, e, t))
+        w.finished.connect(lambda w=w: self._on_finished(w))
         self._worker = w
         self.summary.setText(f"Computing the coherence of the original and the {label}…")
         self._descending = display_reversed(signal)   # spectra high-to-low, as elsewhere
@@ -216,21 +225,40 @@ class CoherenceView(QWidget):
             "strongest are hidden; the phase fades where the coherence is low.")
         self.computed.emit()
 
-    def shutdown(self) -> None:
-        """Wait for a running computation (before the window closes)."""
+    def clear(self) -> None:
+        """Forget the shown result and cancel any computation (a new signal was opened):
+        a comparison of the previous signal must not appear over the next one."""
+        self._token += 1
         self._pending = None
         if self._worker is not None:
-            self._worker.stop()
+            self._worker.cancel()
+        self.result = None
+        self.coh_image.clear()
+        self.phase_image.clear()
+        self.summary.setText(IDLE_TEXT)
+
+    def shutdown(self, timeout_ms: int = 1_000) -> bool:
+        """Cancel a running computation and wait for it (before the window closes)."""
+        self._token += 1
+        self._pending = None
+        return self._worker is None or self._worker.stop(timeout_ms)
 
     # -- internals -------------------------------------------------------------------
-    def _on_failed(self, message: str, exc) -> None:
+    def _on_done(self, result: CoherenceResult, token: int) -> None:
+        if token == self._token:
+            self.show_result(result)
+
+    def _on_failed(self, message: str, exc, token: int) -> None:
+        if token != self._token or isinstance(exc, Cancelled):
+            return   # cancelled or cleared: nothing the user needs to hear
         self.summary.setText(f"<span style='color:#ff453a'>{message}</span>")
         self.failed.emit(message)
 
-    def _on_finished(self) -> None:
-        w, self._worker = self._worker, None
-        if w is not None:
-            w.deleteLater()
+    def _on_finished(self, w: Worker) -> None:
+        if w is not self._worker:
+            return
+        self._worker = None
+        w.deleteLater()
         pending, self._pending = self._pending, None
         if pending is not None:
             signal, y, spec, label = pending

@@ -24,11 +24,12 @@ from PySide6.QtCore import QObject, Signal
 
 from app.layers import LayerModel
 from app.selection_inverse import SelectionInverse
-from app.worker import Worker
+from app.worker import Worker, describe_error, stop_all
 from core import inversion as cinv
 from core.transforms import TransformSpec, transform
 
-__all__ = ["DocumentModel", "RetrievalParams", "db_image", "retrieval_spec"]
+__all__ = ["DocumentModel", "PartialRetrieval", "ResultKey", "RetrievalParams", "db_image",
+           "retrieval_spec"]
 
 _DB_FLOOR = -300.0
 
@@ -69,6 +70,21 @@ def retrieval_spec(spec: TransformSpec) -> TransformSpec:
     """The transform retrieval runs through for a view ``spec`` (ssq kinds -> plain)."""
     plain = {"ssq_cwt": "cwt", "ssq_stft": "stft"}
     return replace(spec, kind=plain.get(spec.kind, spec.kind))
+
+
+@dataclass(frozen=True)
+class ResultKey:
+    """Which signal and transform a background result was computed from.
+
+    ``signal`` counts the documents this model has held (bumped by
+    :meth:`DocumentModel.set_signal` and :meth:`DocumentModel.shutdown`),
+    ``transform`` the transforms requested (bumped by ``set_signal`` and
+    ``set_spec``). A result whose key is no longer the model's is dropped:
+    a run that outlived its file must never be attached to the next one.
+    """
+
+    signal: int
+    transform: int
 
 
 class DocumentModel(QObject):
@@ -113,6 +129,8 @@ class DocumentModel(QObject):
         self.residual: np.ndarray | None = None
         self.inversion_ms: float = 0.0
         self.retrieval = None            # core RetrievalResult
+        #: The key the retrieval result was computed under (None: set by hand).
+        self.retrieval_key: ResultKey | None = None
         self.retrieval_metrics: dict = {}
         self.last_retrieval_target = "whole"
         #: Send the current estimate with progress reports (the panel's "preview").
@@ -124,16 +142,40 @@ class DocumentModel(QObject):
         self._transform_worker: Worker | None = None
         self._retrieval_worker: Worker | None = None
         self._pending_spec: TransformSpec | None = None
-        self._generation = 0
+        self._signal_id = 0
+        self._transform_id = 0
         self._workers: set[Worker] = set()
+
+    # -- identity of results -------------------------------------------------------
+    @property
+    def key(self) -> ResultKey:
+        """The key a result computed now would carry."""
+        return ResultKey(self._signal_id, self._transform_id)
+
+    def is_current(self, key: ResultKey | None, *, transform: bool = True) -> bool:
+        """True when a result computed under ``key`` belongs to this document now.
+
+        ``transform=False``: only the signal must match (a retrieval is a
+        signal on the signal's axis; a new transform of the same signal does
+        not make it wrong).
+        """
+        if key is None or key.signal != self._signal_id:
+            return False
+        return not transform or key.transform == self._transform_id
 
     # -- signal & transform -----------------------------------------------------
     def set_signal(self, signal, spec: TransformSpec | None = None) -> None:
-        """Show ``signal``; the transform is computed in the background."""
+        """Show ``signal``; the transform is computed in the background.
+
+        A retrieval still running on the previous signal is cancelled and its
+        result dropped.
+        """
+        self._signal_id += 1
+        self._retire_retrieval()
         self.signal = signal
         self.tfr = self.image_db = None
         self.inversion = self.residual = None
-        self.retrieval = None
+        self.retrieval = self.retrieval_key = None
         self.retrieval_metrics = {}
         self._range_inverter = None
         self._sel_cache = None
@@ -145,28 +187,35 @@ class DocumentModel(QObject):
         self.set_spec(self.spec)
 
     def set_spec(self, spec: TransformSpec) -> None:
-        """Recompute the transform with ``spec`` (in a worker thread)."""
+        """Recompute the transform with ``spec`` (in a worker thread).
+
+        A transform still running is cancelled; this one starts once it ended
+        (never two at once: each may need most of the memory).
+        """
         self.spec = spec
+        self._transform_id += 1
         if self.signal is None:
             return
         if self._transform_worker is not None:
-            # One transform at a time: the newest request waits for the running one.
             self._pending_spec = spec
+            self._transform_worker.cancel()
             return
-        self._generation += 1
-        gen, sig = self._generation, self.signal
+        self._start_transform(spec)
+
+    def _start_transform(self, spec: TransformSpec) -> None:
+        key, sig = self.key, self.signal
 
         def task(progress, cancel):
-            tfr = transform(sig, spec)
+            tfr = transform(sig, spec, cancel=cancel)
             # The range inverter's cumulative sums make every later edit O(changed cells);
             # build them here, off the GUI thread.
             ri = cinv.RangeInverter(tfr) if _hop_one(tfr) else None
             return tfr, db_image(tfr), ri
 
         w = Worker(task, name="transform")
-        w.succeeded.connect(lambda res, g=gen: self._on_transform_done(res, g))
-        w.failed.connect(self._on_transform_failed)
-        w.finished.connect(self._on_transform_thread_finished)
+        w.succeeded.connect(lambda res, k=key: self._on_transform_done(res, k))
+        w.failed.connect(lambda msg, exc, k=key: self._on_transform_failed(msg, exc, k))
+        w.finished.connect(lambda w=w: self._on_transform_thread_finished(w))
         self._transform_worker = w
         self._start(w)
         self.busy_changed.emit(True)
@@ -175,8 +224,8 @@ class DocumentModel(QObject):
     def busy(self) -> bool:
         return self._transform_worker is not None
 
-    def _on_transform_done(self, res, gen: int) -> None:
-        if gen != self._generation or self._pending_spec is not None:
+    def _on_transform_done(self, res, key: ResultKey) -> None:
+        if not self.is_current(key):
             return  # superseded while it ran
         tfr, img, ri = res
         self.tfr, self.image_db = tfr, img
@@ -185,15 +234,21 @@ class DocumentModel(QObject):
         self.layers.set_tfr(tfr)   # emits selection_changed -> inversion
         self.tfr_changed.emit()
 
-    def _on_transform_failed(self, message: str, exc) -> None:
-        self.failed.emit(message)
+    def _on_transform_failed(self, message: str, exc, key: ResultKey) -> None:
+        from core.errors import Cancelled
 
-    def _on_transform_thread_finished(self) -> None:
-        w, self._transform_worker = self._transform_worker, None
+        # A superseded transform's error (its cancel included) is about settings gone.
+        if self.is_current(key) and not isinstance(exc, Cancelled):
+            self.failed.emit(message)
+
+    def _on_transform_thread_finished(self, w: Worker) -> None:
         self._forget(w)
+        if w is not self._transform_worker:
+            return  # retired by shutdown
+        self._transform_worker = None
         pending, self._pending_spec = self._pending_spec, None
-        if pending is not None:
-            self.set_spec(pending)
+        if pending is not None and self.signal is not None:
+            self._start_transform(pending)
         else:
             self.busy_changed.emit(False)
 
@@ -260,7 +315,7 @@ class DocumentModel(QObject):
                 self.failed.emit("Retrieval: the target is the painted region, but nothing "
                                  "is painted - draw a band or paint a mask first")
                 return False
-        sig = self.signal
+        sig, key = self.signal, self.key
         reference = sig.y if params.target == "whole" else self.inversion
         reference = None if reference is None else np.array(reference, dtype=float)
         same_grid = spec == self.tfr.spec
@@ -273,22 +328,25 @@ class DocumentModel(QObject):
             region_src = (self.layers.selection_mask().copy(), self.tfr)
         else:
             region_src = None
+        preview = self
 
         def task(progress, cancel):
             from core.retrieval import retrieve  # torch loads here, not at start-up
 
             target, m = S, mask
             if target is None:
-                tfr2 = transform(sig, spec)
+                tfr2 = transform(sig, spec, cancel=cancel)
                 target = np.abs(tfr2.coefficients)
                 if region_src is not None:
                     m = map_mask(region_src[0], region_src[1], tfr2).astype(bool)
+            best = _BestSoFar()
 
             def report(iteration, loss, inconsistency=None, estimate=None):
+                best.offer(iteration, loss, inconsistency, estimate)
                 progress({"iteration": int(iteration), "loss": float(loss),
                           "inconsistency": None if inconsistency is None
                           else float(inconsistency),
-                          "estimate": None if estimate is None or not self.preview_enabled
+                          "estimate": None if estimate is None or not preview.preview_enabled
                           else np.array(estimate, dtype=float).ravel()})
 
             kw = dict(n_samples=sig.n, method=params.method, optimizer=params.optimizer,
@@ -296,14 +354,20 @@ class DocumentModel(QObject):
                       seed=params.seed, device=params.device, mask=m, dx=sig.dx,
                       progress=report, cancel=cancel)
             kw.update(params.extra)
-            result = retrieve(target, spec, **kw)
-            return result, _metrics(result, target, spec, sig, m, reference)
+            try:
+                result = retrieve(target, spec, **kw)
+            except Exception as exc:
+                # A run that dies mid-way still holds the best estimate it reported.
+                result = best.result(exc)
+                if result is None:
+                    raise
+            return result, _metrics(result, target, spec, sig, m, reference, cancel)
 
         w = Worker(task, name="retrieval")
-        w.progressed.connect(self.retrieval_progressed)
-        w.succeeded.connect(self._on_retrieval_done)
-        w.failed.connect(self._on_retrieval_failed)
-        w.finished.connect(self._on_retrieval_thread_finished)
+        w.progressed.connect(lambda r, k=key: self._on_retrieval_progressed(r, k))
+        w.succeeded.connect(lambda res, k=key: self._on_retrieval_done(res, k))
+        w.failed.connect(lambda msg, exc, k=key: self._on_retrieval_failed(msg, exc, k))
+        w.finished.connect(lambda w=w: self._on_retrieval_thread_finished(w))
         self._retrieval_worker = w
         self.last_retrieval_target = params.target
         self._start(w)
@@ -315,20 +379,46 @@ class DocumentModel(QObject):
         if self._retrieval_worker is not None:
             self._retrieval_worker.cancel()
 
-    def _on_retrieval_done(self, res) -> None:
-        self.retrieval, self.retrieval_metrics = res
-        self.retrieval_finished.emit(self.retrieval)
+    def set_retrieval(self, result, metrics: dict | None = None) -> None:
+        """Make ``result`` (anything with ``best_y`` or ``y``) this signal's retrieval."""
+        self.retrieval, self.retrieval_key = result, self.key
+        self.retrieval_metrics = dict(metrics or {})
+        self.retrieval_finished.emit(result)
 
-    def _on_retrieval_failed(self, message: str, exc) -> None:
+    def _retire_retrieval(self) -> None:
+        # Cancelled, and no longer "the" run: its thread ends on its own and its result
+        # is dropped by key; the panels are free at once.
+        w, self._retrieval_worker = self._retrieval_worker, None
+        if w is not None:
+            w.cancel()
+            self.retrieval_ended.emit()
+
+    def _on_retrieval_progressed(self, report, key: ResultKey) -> None:
+        if self.is_current(key, transform=False):
+            self.retrieval_progressed.emit(report)
+
+    def _on_retrieval_done(self, res, key: ResultKey) -> None:
+        if not self.is_current(key, transform=False):
+            return  # computed from a signal that is no longer open
+        result, metrics = res
+        self.set_retrieval(result, metrics)
+        if isinstance(result, PartialRetrieval):
+            self.failed.emit(f"Retrieval failed after {result.n_iter} iterations: "
+                             f"{result.error}\nThe best estimate so far "
+                             f"(inconsistency {result.inconsistency:.3g}) is kept.")
+
+    def _on_retrieval_failed(self, message: str, exc, key: ResultKey) -> None:
         from core.errors import Cancelled
 
-        if not isinstance(exc, Cancelled):  # a cancel is what the user asked for
+        # A cancel is what the user asked for; a retired run's error is about a file gone.
+        if self.is_current(key, transform=False) and not isinstance(exc, Cancelled):
             self.failed.emit(message)
 
-    def _on_retrieval_thread_finished(self) -> None:
-        w, self._retrieval_worker = self._retrieval_worker, None
+    def _on_retrieval_thread_finished(self, w: Worker) -> None:
         self._forget(w)
-        self.retrieval_ended.emit()
+        if w is self._retrieval_worker:
+            self._retrieval_worker = None
+            self.retrieval_ended.emit()
 
     def retrieval_y(self) -> np.ndarray | None:
         """The retrieval's signal (best estimate) or None."""
@@ -348,15 +438,79 @@ class DocumentModel(QObject):
         """Workers still alive (tests and shutdown)."""
         return list(self._workers)
 
-    def shutdown(self, timeout_ms: int = 15_000) -> bool:
-        """Cancel all work and wait for every thread to end (window close)."""
-        ok = True
-        for w in list(self._workers):
-            # A transform has no cancel check; one that outlives the timeout stays
-            # referenced by app.worker until its thread ends.
-            if not w.stop(timeout_ms):
-                ok = False
-        return ok
+    def shutdown(self, timeout_ms: int = 1_000) -> bool:
+        """Cancel all work, drop its results, and wait for the threads (window close).
+
+        Every worker is cancelled first so they stop in parallel; the wait is
+        shared. True if all ended within ``timeout_ms`` (one that did not stays
+        referenced by :mod:`app.worker` until its thread ends).
+        """
+        self._signal_id += 1   # whatever still arrives belongs to no document
+        self._pending_spec = None
+        self._transform_worker = None
+        self._retire_retrieval()
+        return stop_all(list(self._workers), timeout_ms)
+
+
+@dataclass(frozen=True, eq=False)
+class PartialRetrieval:
+    """What a retrieval that raised mid-run had reached (the fields the app reads of
+    :class:`core.retrieval.RetrievalResult`).
+
+    Attributes
+    ----------
+    y, best_y : np.ndarray [shape=(n_samples,), float64]
+        The reported estimate with the lowest inconsistency (loss when the
+        method reports none).
+    loss_history : np.ndarray [shape=(n_reports,), float64]
+        The losses reported (throttled: not every iteration).
+    inconsistency : float
+        Of ``best_y``, as reported (nan when unknown).
+    stop_reason : str
+        ``"failed"``.
+    n_iter : int
+        The last iteration reported.
+    error : str
+        What went wrong.
+    """
+
+    y: np.ndarray
+    best_y: np.ndarray
+    loss_history: np.ndarray
+    inconsistency: float
+    n_iter: int
+    error: str
+    stop_reason: str = "failed"
+
+
+class _BestSoFar:
+    """Keeps the best estimate a run reported, for when it raises before returning."""
+
+    def __init__(self):
+        self.losses: list[float] = []
+        self.iteration = 0
+        self.score = np.inf
+        self.inconsistency = np.nan
+        self.y: np.ndarray | None = None
+
+    def offer(self, iteration, loss, inconsistency, estimate) -> None:
+        self.iteration = int(iteration)
+        self.losses.append(float(loss))
+        score = float(loss if inconsistency is None else inconsistency)
+        if estimate is None or not np.isfinite(score) or score >= self.score:
+            return
+        y = np.array(estimate, dtype=float).ravel()
+        if np.all(np.isfinite(y)):
+            self.score, self.y = score, y
+            self.inconsistency = np.nan if inconsistency is None else float(inconsistency)
+
+    def result(self, exc: BaseException) -> PartialRetrieval | None:
+        from core.errors import Cancelled
+
+        if self.y is None or isinstance(exc, Cancelled):
+            return None
+        return PartialRetrieval(self.y, self.y, np.array(self.losses), self.inconsistency,
+                                self.iteration, describe_error(exc, "retrieval"))
 
 
 def _best_y(result) -> np.ndarray:
@@ -364,7 +518,7 @@ def _best_y(result) -> np.ndarray:
     return np.asarray(result.y if y is None else y, dtype=float)
 
 
-def _metrics(result, target, spec, sig, mask, reference) -> dict:
+def _metrics(result, target, spec, sig, mask, reference, cancel=None) -> dict:
     """SC (dB) against the target magnitudes; rel-L2 against ``reference`` (the
     original for a whole-magnitude target, the selection's inverse for a region).
 
@@ -376,7 +530,7 @@ def _metrics(result, target, spec, sig, mask, reference) -> dict:
     y = _best_y(result)
     try:
         if "sc_db" not in out:
-            est = np.abs(transform(sig.with_samples(y), spec).coefficients)
+            est = np.abs(transform(sig.with_samples(y), spec, cancel=cancel).coefficients)
             if mask is not None:
                 out["sc_db"] = float(cmet.spectral_convergence_db(target * mask, est * mask))
             else:

@@ -55,6 +55,9 @@ HEADLESS_PLATFORMS = ("offscreen", "minimal")
 FILE_FILTER = ("Signals (*.wav *.flac *.ogg *.aif *.aiff *.csv *.txt *.npy *.npz *.jdx *.dx);;"
                "All files (*)")
 MAX_RECENT = 8
+#: How long closing waits for cancelled work; a task still in an uncancellable call after
+#: that is waited for at exit by app.worker (never destroyed while it runs).
+CLOSE_TIMEOUT_MS = 800
 
 
 class MainWindow(QMainWindow):
@@ -514,6 +517,7 @@ class MainWindow(QMainWindow):
     # -- export / import -------------------------------------------------------------
     def export_reconstruction(self, path=None):
         """Save the phase-retrieval result (WAV / FLAC / CSV); the path written or None."""
+        # The document keeps only a retrieval of its current signal (see DocumentModel.key).
         return self._export_signal(self.doc.retrieval_y(), "reconstruction", path,
                                    "run a phase retrieval first")
 
@@ -530,6 +534,11 @@ class MainWindow(QMainWindow):
     def _export_signal(self, y, what: str, path, hint: str):
         if self.doc.signal is None or y is None:
             self._show_error(f"Nothing to export yet: {hint}")
+            return None
+        if np.size(y) != self.doc.signal.n:
+            self._show_error(f"The {what} has {np.size(y)} samples, {self.doc.signal.name} "
+                             f"{self.doc.signal.n}: it belongs to another signal and was not "
+                             "exported")
             return None
         return ex.export_signal(self, self.doc.signal, y, what=what, path=path,
                                 start_dir=self._start_dir(), notify=self._notify)
@@ -600,13 +609,16 @@ class MainWindow(QMainWindow):
         if self.doc.tfr is None:
             self._show_error("Wait for the image to appear before importing a heatmap")
             return False
+        key = self.doc.key
         dlg = HeatmapDialog(self.doc.tfr, signal=self.doc.signal, start_dir=self._start_dir(),
                             parent=self)
         try:
             if self.exec_dialog(dlg) != QDialog.DialogCode.Accepted:
                 return False
             mask = dlg.binary_mask()
-            if mask is None or mask.shape != self.doc.layers.shape:
+            # The mask is in the cells of the grid the dialog was opened on; a transform
+            # recomputed meanwhile may have the same shape and other cells.
+            if mask is None or mask.shape != self.doc.layers.shape or self.doc.key != key:
                 self._show_error("The heatmap gave no mask for the current image")
                 return False
             self.doc.layers.add_paint_layer(name=dlg.layer_name(), mask=mask)
@@ -623,9 +635,15 @@ class MainWindow(QMainWindow):
         if self.doc.tfr is None:
             self._show_error("Wait for the image to appear before tracking ridges")
             return 0
+        key = self.doc.key
         dlg = RidgeDialog(self.doc.tfr, parent=self)
         try:
             if self.exec_dialog(dlg) != QDialog.DialogCode.Accepted:
+                return 0
+            # Bands are in time and frequency: a new transform of the same signal is fine.
+            if not self.doc.is_current(key, transform=False):
+                self._show_error("The signal changed while ridges were tracked: "
+                                 "the proposals were not added")
                 return 0
             n = self._add_bands(dlg.accepted_bands(), "Ridge bands")
             self._notify(f"Added {n} band(s) around ridges; drag their handles to edit")
@@ -639,6 +657,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"PhaseBrush - {s.name}[*]")
         self.export_action.setEnabled(False)
         self.retrieval_panel.export_button.setEnabled(False)
+        self.coherence_view.clear()   # a comparison with the previous signal means nothing
         # Each signal starts on its own default axis (feature width for spectra).
         self.tfr_view.freq_mode_override = None
         self.freq_mode_actions[self.tfr_view.freq_mode].setChecked(True)
@@ -658,8 +677,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Computing the transform…")
 
     def _on_retrieval_finished(self, result) -> None:
-        self.export_action.setEnabled(True)
+        # The document emits this only for a result of its current signal.
         y = self.doc.retrieval_y()
+        self.export_action.setEnabled(y is not None)
         if y is not None and self.doc.signal is not None and np.size(y) == self.doc.signal.n:
             spec = self.doc.tfr.spec if self.doc.tfr is not None else None
             self.coherence_view.compare(self.doc.signal, y, spec, label="retrieval")
@@ -695,6 +715,7 @@ class MainWindow(QMainWindow):
         # Stop the sound and every worker before Qt tears the objects down: no thread
         # may outlive us.
         self.player.stop()
-        self.coherence_view.shutdown()
-        self.doc.shutdown()
+        self.coherence_view.clear()   # cancels first, so all workers stop in parallel
+        self.doc.shutdown(timeout_ms=CLOSE_TIMEOUT_MS)
+        self.coherence_view.shutdown(timeout_ms=0)
         super().closeEvent(ev)

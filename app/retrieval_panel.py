@@ -175,6 +175,7 @@ class RetrievalPanel(QWidget):
         document.retrieval_finished.connect(self._on_finished)
         document.retrieval_ended.connect(self._on_ended)
         document.tfr_changed.connect(self._update_hint)
+        document.signal_changed.connect(self._on_signal_changed)
         self.kind.currentIndexChanged.connect(self._update_hint)
         self._update_hint()
 
@@ -256,6 +257,13 @@ class RetrievalPanel(QWidget):
         self.cancel_button.setEnabled(False)
         if self.status.text().startswith(("starting", "iteration")):
             self.status.setText("failed - see the message")
+
+    def _on_signal_changed(self) -> None:
+        # The previous signal's curve, figures and result are not this signal's.
+        self._iters, self._losses = [], []
+        self.loss_curve.setData([], [])
+        self.status.setText("")
+        self.export_button.setEnabled(False)
 
     def _on_preview_toggled(self, on: bool) -> None:
         self.doc.preview_enabled = bool(on)

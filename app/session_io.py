@@ -317,6 +317,11 @@ def apply_session(doc, session: Session, signal, *, state: SessionState | None =
 
     def restore() -> None:
         _disconnect()
+        if doc.key.signal != owner[0]:
+            # Another file was opened before this session's transform arrived.
+            if state is not None:
+                state._restoring = False
+            return
         layers = doc.layers
         shape = layers.shape
         for b in session.bands:
@@ -340,15 +345,15 @@ def apply_session(doc, session: Session, signal, *, state: SessionState | None =
         if on_restored is not None:
             on_restored()
 
+    owner = [None]
     doc.tfr_changed.connect(restore)
     doc.failed.connect(give_up)
     doc.set_signal(signal, session.spec)
+    owner[0] = doc.key.signal
     for res in session.results:
         y = res.arrays.get("y") if hasattr(res.arrays, "get") else None
         if res.name == "retrieval" and y is not None and np.size(y) == signal.n:
-            doc.retrieval = RestoredRetrieval(np.asarray(y, float))
-            doc.retrieval_metrics = dict(res.metrics)
-            doc.retrieval_finished.emit(doc.retrieval)
+            doc.set_retrieval(RestoredRetrieval(np.asarray(y, float)), res.metrics)
 
 
 def maybe_save(parent, doc, state: SessionState, *, save: Callable[[], bool] | None = None

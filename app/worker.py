@@ -12,14 +12,17 @@ millisecond cannot flood the GUI event loop.
 
 from __future__ import annotations
 
+import atexit
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QThread, Signal
 
-__all__ = ["Worker"]
+__all__ = ["Worker", "describe_error", "stop_all", "running_workers"]
 
 # Running workers are referenced here until their thread ends: Qt aborts the process when a
 # QThread object is destroyed while it runs (a view closed mid-task, a shutdown that timed
@@ -79,10 +82,7 @@ class Worker(QThread):
 
     def stop(self, timeout_ms: int = 10_000) -> bool:
         """Cancel and wait for the thread to end (window close). True if it ended."""
-        self.cancel()
-        if not self.isRunning():
-            return True
-        return bool(self.wait(timeout_ms))
+        return stop_all([self], timeout_ms)
 
     # -- called in the worker thread ------------------------------------------
     def _progress(self, payload: Any) -> None:
@@ -103,7 +103,7 @@ class Worker(QThread):
             result = self._task(self._progress, self._cancelled)
         except BaseException as exc:  # every failure becomes a signal, never a crash
             self._flush()
-            self.failed.emit(_describe(exc, self.name), exc)
+            self.failed.emit(describe_error(exc, self.name), exc)
         else:
             self._flush()
             self.succeeded.emit(result)
@@ -115,6 +115,44 @@ class Worker(QThread):
             self.progressed.emit(self._pending)
 
 
+def running_workers() -> list[Worker]:
+    """Every worker whose thread has started and not yet finished."""
+    return [w for w in list(_RUNNING) if shiboken6.isValid(w) and w.isRunning()]
+
+
+def stop_all(workers, timeout_ms: int = 1_000) -> bool:
+    """Cancel every worker, then wait for them all within one shared ``timeout_ms``.
+
+    Cancelling all first lets them stop in parallel, so closing a window with
+    three tasks running costs the slowest one's cancel latency, not the sum.
+    True if every thread ended in time.
+    """
+    workers = list(workers)
+    for w in workers:
+        w.cancel()
+    deadline = time.monotonic() + timeout_ms / 1e3
+    ok = True
+    for w in workers:
+        left_ms = max(0, int(1e3 * (deadline - time.monotonic())))
+        if w.isRunning() and not w.wait(left_ms):
+            ok = False
+    return ok
+
+
+@atexit.register
+def _wait_at_exit() -> None:
+    # A thread still in an uncancellable call (torch's import, one FFT) when the app
+    # quits: Python's teardown would destroy its QThread and Qt would abort the process
+    # ("QThread: Destroyed while thread is still running"). Waiting is the lesser evil.
+    late = running_workers()
+    for w in late:
+        w.cancel()
+    for w in late:
+        if w.isRunning():
+            print(f"phasebrush: waiting for the {w.name} to stop", file=sys.stderr)
+            w.wait()
+
+
 def _is_bug(exc: BaseException) -> bool:
     try:
         from core.errors import PhaseBrushError
@@ -123,7 +161,7 @@ def _is_bug(exc: BaseException) -> bool:
     return not isinstance(exc, PhaseBrushError | MemoryError)
 
 
-def _describe(exc: BaseException, name: str) -> str:
+def describe_error(exc: BaseException, name: str) -> str:
     """One readable line: the project's errors verbatim, anything else with its type."""
     if isinstance(exc, MemoryError):
         return f"{name}: not enough memory (try a shorter signal or fewer voices)"
