@@ -27,6 +27,7 @@ documents the exact STFT convention.
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import threading
@@ -36,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import scipy.fft as sp_fft
 
-from core.errors import ParameterError
+from core.errors import Cancelled, ParameterError
 from core.signal import Signal
 
 __all__ = [
@@ -511,7 +512,8 @@ def _ssq_const(scales: np.ndarray, n_samples: int) -> np.ndarray:
     return np.broadcast_to(np.log(2) / nv, (len(scales),)).astype(np.float64)
 
 
-def cwt_filterbank(spec: TransformSpec, n_samples: int, *, dx: float = 1.0) -> CWTFilterbank:
+def cwt_filterbank(spec: TransformSpec, n_samples: int, *, dx: float = 1.0,
+                   cancel=None) -> CWTFilterbank:
     """The frequency-domain CWT filterbank of ``spec`` for ``n_samples``.
 
     Cached (``functools.lru_cache`` on the hashable arguments); the arrays are
@@ -524,11 +526,15 @@ def cwt_filterbank(spec: TransformSpec, n_samples: int, *, dx: float = 1.0) -> C
     n_samples : int >= 2
     dx : float > 0
         Sample spacing (frequencies come out in cycles per unit of ``dx``).
+    cancel : callable () -> bool, or None
+        Checked between blocks of filters (see :func:`transform`).
 
     Raises
     ------
     ParameterError
         Not a CWT kind, or bad wavelet / nv / scales / limits.
+    Cancelled
+        ``cancel()`` returned True.
     """
     _check_spec(spec)
     if not spec.is_cwt:
@@ -548,12 +554,36 @@ def cwt_filterbank(spec: TransformSpec, n_samples: int, *, dx: float = 1.0) -> C
                         fmin=None if spec.fmin is None else float(spec.fmin),
                         fmax=None if spec.fmax is None else float(spec.fmax),
                         edge_rows=bool(spec.edge_rows))
-    return _cwt_filterbank(key, n_samples, dx)
+    return _cached_filterbank(key, n_samples, dx, _Steps.of(cancel, None))
 
 
-# two entries: at N = 65536 one filterbank holds ~300 MB
-@functools.lru_cache(maxsize=2)
-def _cwt_filterbank(spec: TransformSpec, n_samples: int, dx: float) -> CWTFilterbank:
+# Two entries: at N = 65536 one filterbank holds ~300 MB. A plain dict, not
+# lru_cache, because the cancel check must reach the build without being part
+# of the key; a cancelled build caches nothing.
+_FB_CACHE: collections.OrderedDict = collections.OrderedDict()
+_FB_CACHE_SIZE = 2
+_FB_LOCK = threading.Lock()
+
+
+def _cached_filterbank(spec: TransformSpec, n_samples: int, dx: float,
+                       steps: _Steps) -> CWTFilterbank:
+    key = (spec, n_samples, dx)
+    with _FB_LOCK:
+        fb = _FB_CACHE.get(key)
+        if fb is not None:
+            _FB_CACHE.move_to_end(key)
+            return fb
+    fb = _cwt_filterbank(spec, n_samples, dx, steps)
+    with _FB_LOCK:
+        _FB_CACHE[key] = fb
+        _FB_CACHE.move_to_end(key)
+        while len(_FB_CACHE) > _FB_CACHE_SIZE:
+            _FB_CACHE.popitem(last=False)
+    return fb
+
+
+def _cwt_filterbank(spec: TransformSpec, n_samples: int, dx: float,
+                    steps: _Steps) -> CWTFilterbank:
     wk = _wavelet_key(spec)
     wav = _wavelet(wk)
     Css = _adm_ssq(wk)
@@ -561,9 +591,15 @@ def _cwt_filterbank(spec: TransformSpec, n_samples: int, dx: float) -> CWTFilter
     freqs = _associated_frequencies(wk, scales, n_samples, dx)  # ascending f
     n_pad, pad_left = cwt_padding(n_samples)
 
-    with _SSQ_LOCK:
-        psi = np.asarray(wav(scale=scales[::-1, None], N=n_pad, nohalf=False))
-    psi = np.ascontiguousarray(psi.real if np.iscomplexobj(psi) else psi, dtype=np.float64)
+    s_desc = scales[::-1]
+    psi = np.empty((len(s_desc), n_pad), dtype=np.float64)
+    step = _row_block(n_pad)
+    for i in range(0, len(s_desc), step):
+        steps.check()
+        with _SSQ_LOCK:
+            p = np.asarray(wav(scale=s_desc[i:i + step, None], N=n_pad, nohalf=False))
+        psi[i:i + step] = p.real if np.iscomplexobj(p) else p
+    steps.check()
     s_rows = scales[::-1].copy()
     if spec.kind == "cwt":
         weights = _scale_row_weights(scales, Css)[::-1].copy()
@@ -618,7 +654,7 @@ def _fft_workers() -> int:
 
 
 def apply_filterbank(x: np.ndarray, fb: CWTFilterbank, *, rows: slice | None = None,
-                     chunk: int = 32) -> np.ndarray:
+                     chunk: int | None = None, cancel=None, progress=None) -> np.ndarray:
     """``ifft(fft(reflect_pad(x)) * psi)`` unpadded: the CWT rows of ``fb``.
 
     Parameters
@@ -627,22 +663,77 @@ def apply_filterbank(x: np.ndarray, fb: CWTFilterbank, *, rows: slice | None = N
     fb : CWTFilterbank
     rows : slice or None
         Only these rows of ``fb.psi`` (default all).
-    chunk : int
-        Rows per FFT batch (bounds the memory of the padded intermediate).
+    chunk : int or None
+        Rows per FFT batch (bounds the memory of the padded intermediate);
+        None = as many as keep it near 64 MiB, at most 32. The result does
+        not depend on it.
+    cancel : callable () -> bool, or None
+        Checked before each batch; True raises :class:`~core.errors.Cancelled`.
+    progress : callable (float) -> None, or None
+        Fraction of the rows done, 0..1, after each batch.
 
     Returns
     -------
     np.ndarray [shape=(n_rows, n_samples), complex128]
     """
+    steps = _Steps.of(cancel, progress)
     psi = fb.psi if rows is None else fb.psi[rows]
+    chunk = _row_block(fb.n_pad) if chunk is None else max(1, int(chunk))
+    steps.check()
     xh = sp_fft.fft(reflect_pad(x, fb.n_pad, fb.pad_left), workers=_fft_workers())
     n = fb.n_samples
     out = np.empty((psi.shape[0], n), dtype=np.complex128)
     for i in range(0, psi.shape[0], chunk):
+        steps.check(i / max(psi.shape[0], 1))
         Wp = sp_fft.ifft(psi[i:i + chunk] * xh, axis=-1, workers=_fft_workers(),
                          overwrite_x=True)
         out[i:i + chunk] = Wp[:, fb.pad_left:fb.pad_left + n]
+    steps.check(1.0)
     return out
+
+
+# Elements per block of the blocked loops (4 Mi: 64 MiB of complex128). The
+# results do not depend on it; tests shrink it to exercise the blocking.
+_BLOCK_ELEMS = 1 << 22
+
+
+def _row_block(n_pad: int) -> int:
+    """Rows per batch: a (rows, n_pad) complex128 block near 64 MiB, 1..32 rows.
+
+    Small enough that a batch takes well under 0.1 s (a cancel check between
+    batches then stops a transform promptly), large enough that the Python
+    loop costs nothing next to the FFTs.
+    """
+    return int(min(32, max(1, _BLOCK_ELEMS // max(int(n_pad), 1))))
+
+
+class _Steps:
+    """The cancel check and progress report of one long computation.
+
+    ``check(fraction)`` raises Cancelled once ``cancel()`` is true and
+    reports ``lo + fraction * (hi - lo)`` to ``progress``; :meth:`part`
+    hands a stage its share of the range.
+    """
+
+    __slots__ = ("cancel", "progress", "lo", "hi")
+
+    def __init__(self, cancel=None, progress=None, lo: float = 0.0, hi: float = 1.0):
+        self.cancel, self.progress, self.lo, self.hi = cancel, progress, lo, hi
+
+    @classmethod
+    def of(cls, cancel, progress) -> _Steps:
+        return cancel if isinstance(cancel, _Steps) else cls(cancel, progress)
+
+    def part(self, a: float, b: float) -> _Steps:
+        w = self.hi - self.lo
+        return _Steps(self.cancel, self.progress, self.lo + a * w, self.lo + b * w)
+
+    def check(self, fraction: float | None = None) -> None:
+        if self.cancel is not None and self.cancel():
+            raise Cancelled("transform cancelled")
+        if self.progress is not None and fraction is not None:
+            f = min(1.0, max(0.0, float(fraction)))
+            self.progress(self.lo + f * (self.hi - self.lo))
 
 
 # --------------------------------------------------------------------------
@@ -714,7 +805,8 @@ def stft_row_weights(spec: TransformSpec, g: np.ndarray | None = None) -> np.nda
 # transform()
 # --------------------------------------------------------------------------
 
-def transform(signal: Signal, spec: TransformSpec = TransformSpec()) -> TFR:
+def transform(signal: Signal, spec: TransformSpec = TransformSpec(), *, cancel=None,
+              progress=None) -> TFR:
     """Transform ``signal`` as ``spec`` says.
 
     Conventions (all kinds): float64 / complex128; row 0 = lowest frequency;
@@ -741,46 +833,96 @@ def transform(signal: Signal, spec: TransformSpec = TransformSpec()) -> TFR:
       row inverts exactly. (ssqueezepy's ``issq_stft`` uses ``2 / g_c``,
       which is ``fs`` times too large when ``ssq_stft`` got ``fs``.)
 
+    Long transforms run in blocks (of filters, rows or frames, each well
+    under 0.1 s); the result does not depend on the blocking.
+
+    Parameters
+    ----------
+    signal : Signal
+    spec : TransformSpec
+    cancel : callable () -> bool, or None
+        Called between blocks; once it returns True the transform stops with
+        :class:`~core.errors.Cancelled`. (The synchrosqueezing step of the SSQ
+        kinds is one block.)
+    progress : callable (float) -> None, or None
+        Called between blocks with the fraction done, 0..1, ascending.
+
     Raises
     ------
     ParameterError
         Bad spec (unknown kind or wavelet, hop > 1 for ssq_stft, n_fft larger
         than the signal, fmin >= fmax, limits outside what N and Nyquist allow).
+    Cancelled
+        ``cancel()`` returned True.
     """
     if not isinstance(signal, Signal):
         raise ParameterError(f"transform needs a Signal, got {type(signal).__name__}")
     _check_spec(spec)
+    steps = _Steps(cancel, progress)
+    steps.check(0.0)
     x = signal.y
     if spec.is_cwt:
-        return _transform_cwt(signal, x, spec)
-    return _transform_stft(signal, x, spec)
+        tfr = _transform_cwt(signal, x, spec, steps)
+    else:
+        tfr = _transform_stft(signal, x, spec, steps)
+    steps.check(1.0)
+    return tfr
 
 
-def _transform_cwt(signal: Signal, x: np.ndarray, spec: TransformSpec) -> TFR:
+def _transform_cwt(signal: Signal, x: np.ndarray, spec: TransformSpec, steps: _Steps) -> TFR:
     N, dx = x.size, signal.dx
-    fb = cwt_filterbank(spec, N, dx=dx)
+    fb = cwt_filterbank(spec, N, dx=dx, cancel=steps.part(0.0, 0.2))
     offset = 0.0 if spec.edge_rows else float(x.mean())
     if spec.kind == "cwt":
-        C = apply_filterbank(x, fb)
+        C = apply_filterbank(x, fb, cancel=steps.part(0.2, 1.0))
         weights, freqs = fb.row_weights, fb.frequencies
     else:
-        C, weights, freqs = _ssq_cwt_rows(x, spec, fb, dx)
+        C, weights, freqs = _ssq_cwt_rows(x, spec, fb, dx, steps.part(0.2, 1.0))
     return TFR(coefficients=C, frequencies=np.array(freqs), times=signal.x0 + dx * np.arange(N),
                row_weights=np.array(weights), offset=offset, spec=spec, n_samples=N, dx=dx,
                x0=signal.x0, unit=signal.unit, edge_row_indices=fb.edge_row_indices)
 
 
-def _ssq_cwt_rows(x, spec, fb, dx):
+def _ssq_cwt_rows(x, spec, fb, dx, steps: _Steps):
     import ssqueezepy
+    from ssqueezepy.ssqueezing import ssqueeze
+    from ssqueezepy.utils import process_scales
 
+    # ssqueezepy.ssq_cwt(x, wav, scales=scales, fs=1/dx, padtype="reflect",
+    # maprange="peak") step by step, so that the CWT runs in blocks of scales
+    # (rows are independent: each block's rows equal ssq_cwt's bit for bit)
+    # with a cancel check between them; the squeeze itself is one step.
     N = x.size
     scales = _selected_scales(spec, N, dx)
     wav = _wavelet(_wavelet_key(spec))
+    fs = 1.0 / dx
+    n_pad, _ = cwt_padding(N)
+    # ssqueezepy.cwt infers the scale type of the array it gets (and refuses
+    # fewer than 3 scales): every block holds 4 or more
+    n_blocks = max(1, len(scales) // max(4, _row_block(n_pad)))
+    edges = np.linspace(0, len(scales), n_blocks + 1).astype(int)
+    Wx = np.empty((len(scales), N), dtype=np.complex128)
+    dWx = np.empty((len(scales), N), dtype=np.complex128)
+    cwt_steps, sq_steps = steps.part(0.0, 0.7), steps.part(0.7, 0.95)
     with _SSQ_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        Tx, _, ssq_freqs, _ = ssqueezepy.ssq_cwt(
-            x.copy(), wav, scales=scales, fs=1.0 / dx, padtype="reflect", maprange="peak",
-            cache_wavelet=False, astensor=False)
+        for i, j in zip(edges[:-1], edges[1:], strict=True):
+            cwt_steps.check(i / len(scales))
+            w_b, _, dw_b = ssqueezepy.cwt(
+                x.copy(), wav, scales=scales[i:j], fs=fs, l1_norm=True,
+                derivative=True, padtype="reflect", rpadded=False, vectorized=True,
+                astensor=True, cache_wavelet=False)
+            Wx[i:j] = w_b
+            dWx[i:j] = dw_b
+            del w_b, dw_b
+        sq_steps.check(0.0)
+        _, scaletype, *_ = process_scales(scales, N, wav, get_params=True)
+        Tx, ssq_freqs = ssqueeze(Wx, None, scaletype, scales, fs=fs, squeezing="sum",
+                                 maprange="peak", wavelet=wav,
+                                 gamma=10 * np.finfo(np.float64).eps, was_padded=True,
+                                 flipud=True, dWx=dWx, transform="cwt")
+        del Wx, dWx
+    sq_steps.check(1.0)
     Tx = np.asarray(Tx, dtype=np.complex128)[::-1]
     f = np.asarray(ssq_freqs, dtype=np.float64)[::-1]
     if not np.all(np.diff(f) > 0):
@@ -788,8 +930,8 @@ def _ssq_cwt_rows(x, spec, fb, dx):
     w = np.full(len(f), 2.0 / _adm_ssq(_wavelet_key(spec)))
     if spec.edge_rows:
         e0, e1 = fb.edge_row_indices
-        E = apply_filterbank(x, fb, rows=slice(0, 1))
-        Eh = apply_filterbank(x, fb, rows=slice(e1, e1 + 1))
+        E = apply_filterbank(x, fb, rows=slice(0, 1), cancel=steps.part(0.95, 0.97))
+        Eh = apply_filterbank(x, fb, rows=slice(e1, e1 + 1), cancel=steps.part(0.97, 1.0))
         Tx = np.vstack([E, Tx, Eh])
         step = 2.0 ** (1.0 / spec.nv)
         f = np.concatenate([[f[0] / step], f, [max(0.5 / dx, f[-1] * step)]])
@@ -797,8 +939,7 @@ def _ssq_cwt_rows(x, spec, fb, dx):
     return np.ascontiguousarray(Tx), w, f
 
 
-def _transform_stft(signal: Signal, x: np.ndarray, spec: TransformSpec) -> TFR:
-    import ssqueezepy
+def _transform_stft(signal: Signal, x: np.ndarray, spec: TransformSpec, steps: _Steps) -> TFR:
     N, dx = x.size, signal.dx
     n_fft, hop = int(spec.n_fft), int(spec.hop)
     if n_fft > N:
@@ -819,11 +960,10 @@ def _transform_stft(signal: Signal, x: np.ndarray, spec: TransformSpec) -> TFR:
     with _SSQ_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if spec.kind == "stft":
-            C = ssqueezepy.stft(x.copy(), g, n_fft=n_fft, win_len=n_fft, hop_len=hop,
-                                fs=fs, padtype="reflect", modulated=True, dtype="float64")
+            C = _stft_blocks(x, g, hop, fs, steps, derivative=False)
             weights = stft_row_weights(spec, g)
         else:
-            C = _ssq_stft(x, g, n_fft, fs)
+            C = _ssq_stft(x, g, n_fft, fs, steps)
             weights = np.full(n_fft // 2 + 1, 2.0 / (gc * fs))
     C = np.ascontiguousarray(np.asarray(C, dtype=np.complex128))
     freqs = np.arange(n_fft // 2 + 1) / (n_fft * dx)
@@ -841,15 +981,48 @@ def _nola(g: np.ndarray, hop: int) -> bool:
     return bool(cover.min() > 1e-10 * max(cover.max(), np.finfo(np.float64).tiny))
 
 
-def _ssq_stft(x, g, n_fft, fs):
-    import ssqueezepy
+def _stft_blocks(x, g, hop, fs, steps: _Steps, *, derivative: bool):
+    """``ssqueezepy.stft(x, g, n_fft, n_fft, hop, fs=fs, padtype='reflect',
+    modulated=True, derivative=derivative, dtype='float64')`` in blocks of frames.
+
+    The same steps as ssqueezepy's (pad, buffer, window, rfft per frame), so
+    every frame equals its output bit for bit; a block of frames is one
+    (n_fft, n) real buffer near 32 MiB, with a cancel check between blocks.
+
+    Returns
+    -------
+    Sx or (Sx, dSx) : np.ndarray [shape=(n_fft // 2 + 1, n_frames), complex128]
+    """
+    from ssqueezepy._stft import get_window
+    from ssqueezepy.utils import buffer, padsignal
+    from ssqueezepy.utils.fft_utils import ifftshift, rfft
+
+    n_fft, N = len(g), x.size
+    window, diff_window = get_window(np.asarray(g, dtype=np.float64), n_fft, n_fft,
+                                     derivative=True, dtype="float64")
+    wins = [ifftshift(window, astensor=True).reshape(-1, 1)]
+    if derivative:
+        wins.append((ifftshift(diff_window, astensor=True) * fs).reshape(-1, 1))
+    xp = padsignal(np.asarray(x, dtype=np.float64), "reflect", padlength=N + n_fft - 1)
+    n_frames = stft_frames(N, hop)
+    outs = [np.empty((n_fft // 2 + 1, n_frames), dtype=np.complex128) for _ in wins]
+    block = max(1, _BLOCK_ELEMS // n_fft)
+    for k0 in range(0, n_frames, block):
+        steps.check(k0 / n_frames)
+        k1 = min(n_frames, k0 + block)
+        seg = xp[k0 * hop:(k1 - 1) * hop + n_fft]
+        for win, out in zip(wins, outs, strict=True):
+            B = buffer(seg, n_fft, n_fft - hop, modulated=True)
+            B *= win
+            out[:, k0:k1] = rfft(B, axis=0, astensor=True)
+    steps.check(1.0)
+    return tuple(outs) if derivative else outs[0]
+
+
+def _ssq_stft(x, g, n_fft, fs, steps: _Steps):
     from ssqueezepy.ssqueezing import ssqueeze
 
-    Sx, dSx = ssqueezepy.stft(x.copy(), g, n_fft=n_fft, win_len=n_fft, hop_len=1, fs=fs,
-                              padtype="reflect", modulated=True, derivative=True,
-                              dtype="float64")
-    Sx = np.asarray(Sx, dtype=np.complex128)
-    dSx = np.asarray(dSx, dtype=np.complex128)
+    Sx, dSx = _stft_blocks(x, g, 1, fs, steps.part(0.0, 0.6), derivative=True)
     # DC (and Nyquist) have weight 1 in the inverse DFT, every other bin 2;
     # halving them (and their derivative: same phase transform) lets one
     # weight serve every row, wherever squeezing moves the energy.
@@ -859,6 +1032,16 @@ def _ssq_stft(x, g, n_fft, fs):
     # the rfft bins; ssqueezepy's own linspace(0, fs/2, n_rows) is off for odd n_fft
     Sfs = np.arange(Sx.shape[0]) * (fs / n_fft)
     gamma = 10 * np.finfo(np.float64).eps
-    Tx, _ = ssqueeze(Sx, None, ssq_freqs=Sfs, Sfs=Sfs, flipud=False, gamma=gamma, dWx=dSx,
-                     maprange="maximal", transform="stft")
+    # Each column squeezes on its own (the target frequencies are given), so
+    # the squeeze too runs in blocks of columns.
+    sq_steps = steps.part(0.6, 1.0)
+    n = Sx.shape[1]
+    Tx = np.empty_like(Sx)
+    block = max(1, _BLOCK_ELEMS // Sx.shape[0])
+    for k0 in range(0, n, block):
+        sq_steps.check(k0 / n)
+        k1 = min(n, k0 + block)
+        Tx[:, k0:k1], _ = ssqueeze(Sx[:, k0:k1], None, ssq_freqs=Sfs, Sfs=Sfs, flipud=False,
+                                   gamma=gamma, dWx=dSx[:, k0:k1], maprange="maximal",
+                                   transform="stft")
     return Tx

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import ssqueezepy
 
-from core.errors import ParameterError
+from core.errors import Cancelled, ParameterError
 from core.signal import Signal
 from core.transforms import (
     KINDS,
@@ -279,3 +279,74 @@ def test_filterbank_cache_ignores_stft_only_fields():
 def test_non_numeric_limit_is_a_parameter_error(chirp_signal):
     with pytest.raises(ParameterError, match="fmin='low'"):
         transform(chirp_signal, TransformSpec(fmin="low"))
+
+
+# -- cancel and progress ------------------------------------------------------------
+
+class _CancelAfter:
+    """A cancel flag that turns True on its ``n``-th call (and counts calls)."""
+
+    def __init__(self, n: int | None):
+        self.n, self.calls = n, 0
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        return self.n is not None and self.calls >= self.n
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of a few thousand elements, so a small transform has many of them."""
+    import core.transforms as T
+
+    monkeypatch.setattr(T, "_BLOCK_ELEMS", 4096)
+    T._FB_CACHE.clear()
+    yield
+    T._FB_CACHE.clear()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_blocked_transform_is_bit_identical_and_reports_progress(kind, chirp_signal,
+                                                                 small_blocks):
+    import core.transforms as T
+
+    spec = spec_for(kind, nv=16)
+    blocked = transform(chirp_signal, spec)
+    T._FB_CACHE.clear()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(T, "_BLOCK_ELEMS", 1 << 22)
+        whole = transform(chirp_signal, spec)
+    np.testing.assert_array_equal(blocked.coefficients, whole.coefficients)
+
+    seen, flag = [], _CancelAfter(None)
+    T._FB_CACHE.clear()
+    again = transform(chirp_signal, spec, cancel=flag, progress=seen.append)
+    np.testing.assert_array_equal(again.coefficients, whole.coefficients)
+    assert flag.calls >= 8          # checked between many blocks, not once
+    assert seen[0] == 0.0 and seen[-1] == 1.0
+    assert np.all(np.diff(seen) >= 0) and 0.0 <= min(seen) and max(seen) <= 1.0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cancel_stops_a_transform_early(kind, chirp_signal, small_blocks):
+    total = _CancelAfter(None)
+    transform(chirp_signal, spec_for(kind, nv=16), cancel=total)
+    import core.transforms as T
+    T._FB_CACHE.clear()
+
+    seen, flag = [], _CancelAfter(3)
+    with pytest.raises(Cancelled, match="transform cancelled"):
+        transform(chirp_signal, spec_for(kind, nv=16), cancel=flag, progress=seen.append)
+    assert flag.calls == 3 < total.calls      # stopped at the first check that saw the flag
+    assert max(seen) < 0.5
+
+
+def test_cancelled_filterbank_build_caches_nothing(small_blocks):
+    import core.transforms as T
+
+    spec = TransformSpec(kind="cwt", nv=8)
+    with pytest.raises(Cancelled):
+        cwt_filterbank(spec, 2048, cancel=_CancelAfter(2))
+    assert not T._FB_CACHE
+    fb = cwt_filterbank(spec, 2048, cancel=_CancelAfter(None))
+    assert cwt_filterbank(spec, 2048) is fb
