@@ -1,22 +1,34 @@
 """The command-line interface over core: ``phasebrush transform|invert|retrieve``.
 
 Pure core: no Qt import, so scripts and batch jobs start fast and run headless.
-Every error a user can cause ends in one line on stderr and exit status 2;
-anything else is a bug and keeps its traceback.
+Every error a user can cause ends in one line on stderr and exit status 2, as
+does running out of memory; Ctrl-C (or SIGTERM) ends in "interrupted" and exit
+status 130, leaving no partial file. Anything else is a bug and keeps its
+traceback.
+
+Every command checks all its outputs (folder, permission, suffix, not the
+input, audio only with a rate) before it loads or computes anything.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import signal as _signal
 import sys
+import threading
 import time
 from pathlib import Path
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "COMMANDS", "SIGNAL_SUFFIXES", "INTERRUPTED"]
 
 COMMANDS = ("transform", "invert", "retrieve")
-SIGNAL_SUFFIXES = (".wav", ".flac", ".ogg", ".csv", ".txt", ".npy")
+#: What ``core.io.save_signal`` writes (a test checks that they agree).
+SIGNAL_SUFFIXES = (".wav", ".flac", ".ogg", ".csv", ".npy", ".npz")
+#: Exit status after Ctrl-C / SIGTERM (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
 
 
 def _add_load_options(p: argparse.ArgumentParser) -> None:
@@ -24,6 +36,12 @@ def _add_load_options(p: argparse.ArgumentParser) -> None:
                    help="multichannel audio: 'first', 'mix' or a channel number (default first)")
     p.add_argument("--block", type=int, default=None,
                    help="JCAMP-DX multi-block file: block index (default: first with data)")
+
+
+def _add_rate_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rate", type=_rate, default=None, metavar="HZ",
+                   help="sample rate of audio outputs (.wav/.flac/.ogg); needed for a signal "
+                        "whose axis is not in seconds (a spectrum), default: the input's")
 
 
 def _add_transform_options(p: argparse.ArgumentParser, *, kinds, default_kind) -> None:
@@ -74,25 +92,99 @@ def _load(args):
     return signal
 
 
-def _check_output(out: Path, *inputs: Path, suffixes=None) -> Path:
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = math.nan
+    if not (math.isfinite(rate) and rate >= 1):
+        raise argparse.ArgumentTypeError(f"{value!r}: need a sample rate in Hz, >= 1")
+    return rate
+
+
+def _check_outputs(args, outputs, *, signal=None) -> None:
+    """Refuse, before any work, outputs that could not be written.
+
+    ``outputs``: ``(option, path, kind)`` with kind "signal" (a file
+    ``core.io.save_signal`` writes, audio only with a rate), "npz" or "report"
+    (any name). Called once before loading (``signal`` None) and once the
+    input is loaded, when its axis says whether audio needs ``--rate``.
+    """
     from core.errors import ParameterError
+    from core.io import check_save_target
 
-    out = Path(out)
-    for inp in inputs:
-        if inp is not None and out.exists() and Path(inp).exists() \
-                and out.resolve() == Path(inp).resolve():
-            raise ParameterError(f"{out}: output would overwrite the input; choose another path")
-    if suffixes and out.suffix.lower() not in suffixes:
-        raise ParameterError(
-            f"{out}: unsupported output type {out.suffix!r}; use one of {', '.join(suffixes)}")
-    return out
+    seen = {}
+    for option, path, kind in outputs:
+        if path is None:
+            continue
+        if kind == "signal":
+            check_save_target(path, signal=signal, rate=getattr(args, "rate", None),
+                              refuse=args.input, suffixes=SIGNAL_SUFFIXES)
+        elif kind == "npz":
+            check_save_target(path, refuse=args.input, suffixes=(".npz",))
+        else:
+            # a report may have any name: fmt only skips the extension test
+            check_save_target(path, fmt="csv", refuse=args.input)
+        key = os.path.abspath(path)
+        if key in seen:
+            raise ParameterError(f"{path}: given as both {seen[key]} and {option}; "
+                                 "each output needs its own file")
+        seen[key] = option
 
 
-def _save(signal, y, out: Path, name: str) -> None:
+def _save(signal, y, out: Path, name: str, rate=None) -> None:
+    import numpy as np
+
+    from core.atomic import SaveError
     from core.io import save_signal
 
-    for note in save_signal(signal.with_samples(y, name=name), out, refuse=signal.source):
+    if not np.all(np.isfinite(y)):
+        # never write what no reader can use (core.io refuses it too)
+        raise SaveError(out, "the result holds NaN or infinite values; nothing written")
+    notes = save_signal(signal.with_samples(y, name=name), out, rate=rate, refuse=signal.source)
+    for note in notes:
         print(f"phasebrush: {out}: {note}", file=sys.stderr)
+
+
+class _StopRequest:
+    """SIGINT / SIGTERM while a retrieval runs: the first asks it to stop (it
+    returns its best estimate, which is then written); a second aborts at once
+    (KeyboardInterrupt). Call it as the retrieval's ``cancel``.
+
+    Only the main thread may set signal handlers; elsewhere this is inert.
+    """
+
+    SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    def _handle(self, signum, frame):
+        # no printing here: the handler may run inside a write to stderr
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS:
+                self._previous[s] = _signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self._previous.items():
+            _signal.signal(s, handler)
+        self._previous.clear()
+        return False
+
+
+def _terminate_as_interrupt(signum, frame):
+    # SIGTERM unwinds like Ctrl-C, so atomic writes remove their temp files
+    raise KeyboardInterrupt
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -101,7 +193,8 @@ def cmd_transform(args) -> int:
     from core.tfr_io import save_tfr
     from core.transforms import transform
 
-    out = _check_output(args.out, args.input, suffixes=(".npz",))
+    _check_outputs(args, [("--out", args.out, "npz")])
+    out = args.out
     signal = _load(args)
     tfr = transform(signal, _spec_from_args(args, default_hop=1))
     save_tfr(out, tfr)
@@ -119,20 +212,20 @@ def cmd_invert(args) -> int:
     from core.masks import merge_ranges
     from core.transforms import transform
 
-    out = _check_output(args.out, args.input, suffixes=SIGNAL_SUFFIXES)
-    res = None
-    if args.residual is not None:
-        res = _check_output(args.residual, args.input, suffixes=SIGNAL_SUFFIXES)
+    outputs = [("--out", args.out, "signal"), ("--residual", args.residual, "signal")]
+    _check_outputs(args, outputs)
+    out, res = args.out, args.residual
     bands = load_bands(args.bands)
     signal = _load(args)
+    _check_outputs(args, outputs, signal=signal)
     tfr = transform(signal, _spec_from_args(args, default_hop=1))
     ranges = [band_ranges(b, tfr) for b in bands]
     # Overlapping bands must count their shared rows once: merge to disjoint ranges.
     start, end = merge_ranges(np.stack([r[0] for r in ranges]), np.stack([r[1] for r in ranges]))
     band, residual = RangeInverter(tfr).band_and_residual(start, end)
-    _save(signal, band, out, f"{signal.name} band")
+    _save(signal, band, out, f"{signal.name} band", rate=args.rate)
     if res is not None:
-        _save(signal, residual, res, f"{signal.name} residual")
+        _save(signal, residual, res, f"{signal.name} residual", rate=args.rate)
     if not args.quiet:
         print(f"{out}: {len(bands)} band(s) inverted from {tfr.spec.kind}", file=sys.stderr)
     return 0
@@ -162,62 +255,84 @@ class _ProgressBar:
         self.stream.flush()
 
 
+def _retrieval_input(args):
+    """(S, spec, n_samples, dx, template, original) of the input: a magnitude
+    NPZ from `transform`, or any signal file (a signal NPZ included)."""
+    import numpy as np
+
+    from core.signal import Signal
+    from core.tfr_io import load_magnitude, npz_kind
+
+    if Path(args.input).suffix.lower() == ".npz" and npz_kind(args.input) == "magnitude":
+        target = load_magnitude(args.input)
+        template = Signal(np.zeros(target.n_samples), dx=target.dx, x0=target.x0,
+                          unit=target.unit, name=Path(args.input).stem)
+        return target.S, target.spec, target.n_samples, target.dx, template, None
+    original = _load(args)
+    spec = _spec_from_args(args, default_hop=max(args.n_fft // 4, 1))
+    return None, spec, original.n, original.dx, original, original
+
+
 def cmd_retrieve(args) -> int:
     import numpy as np
 
-    from core.atomic import atomic_write
+    from core.atomic import atomic_write_text
     from core.metrics import rel_l2, spectral_convergence_db
     from core.retrieval import retrieve
-    from core.signal import Signal
-    from core.tfr_io import load_magnitude
     from core.transforms import transform
 
-    out = _check_output(args.output, args.input, suffixes=SIGNAL_SUFFIXES)
-    report = None if args.report is None else _check_output(args.report, args.input)
-    original = None
-    if Path(args.input).suffix.lower() == ".npz":
-        target = load_magnitude(args.input)
-        S, spec, n, dx = target.S, target.spec, target.n_samples, target.dx
-        template = Signal(np.zeros(n), dx=dx, x0=target.x0, unit=target.unit,
-                          name=Path(args.input).stem)
-    else:
-        original = _load(args)
-        spec = _spec_from_args(args, default_hop=max(args.n_fft // 4, 1))
-        tfr = transform(original, spec)
-        S, n, dx, template = tfr.magnitude, original.n, original.dx, original
+    outputs = [("OUTPUT", args.output, "signal"), ("--report", args.report, "report")]
+    _check_outputs(args, outputs)
+    out, report = args.output, args.report
+    S, spec, n, dx, template, original = _retrieval_input(args)
+    _check_outputs(args, outputs, signal=template)
+    if S is None:
+        S = transform(original, spec).magnitude
 
     progress = None if args.quiet else _ProgressBar(args.iters)
     t0 = time.perf_counter()
-    result = retrieve(
-        S, spec, n_samples=n, dx=dx, method=args.method, optimizer=args.optimizer,
-        lr=args.lr, n_iter=args.iters, tol=args.tol, seed=args.seed, device=args.device,
-        init=args.init, padding=args.padding, progress=progress)
-    wall = time.perf_counter() - t0
-    if progress is not None:
-        progress.close()
-    y = np.asarray(result.y, dtype=np.float64)
-    _save(template, y, out, f"{template.name} retrieved")
+    with _StopRequest() as stop:
+        result = retrieve(
+            S, spec, n_samples=n, dx=dx, method=args.method, optimizer=args.optimizer,
+            lr=args.lr, n_iter=args.iters, tol=args.tol, seed=args.seed, device=args.device,
+            init=args.init, padding=args.padding, progress=progress, cancel=stop)
+        wall = time.perf_counter() - t0
+        if progress is not None:
+            progress.close()
+        interrupted = stop()
+        stop_reason = "interrupted" if interrupted and result.stop_reason == "cancelled" \
+            else result.stop_reason
+        if interrupted:
+            print("phasebrush: interrupted; writing the best estimate so far "
+                  "(interrupt again to abort)", file=sys.stderr)
+        elif result.stop_reason == "non_finite":
+            print(f"phasebrush: {args.method}: the iterates turned NaN or infinite by "
+                  f"iteration {result.n_iter}; writing the best estimate before that",
+                  file=sys.stderr)
+        # the best estimate, not the last: a run may end on a worse one
+        y = np.asarray(result.best_y, dtype=np.float64)
+        _save(template, y, out, f"{template.name} retrieved", rate=args.rate)
 
-    S_hat = transform(template.with_samples(y), spec).magnitude
-    summary = {
-        "input": str(args.input), "output": str(out), "method": result.method,
-        "optimizer": args.optimizer if "gd" in result.method else None,
-        "iterations": int(result.n_iter), "evaluations": int(result.n_eval),
-        "wall_s": round(wall, 4), "stop_reason": result.stop_reason,
-        "device": str(result.device),
-        "inconsistency": float(np.linalg.norm(S_hat - S) / np.linalg.norm(S)),
-        "sc_db": float(spectral_convergence_db(S, S_hat)),
-        "rel_l2": None if original is None else float(rel_l2(original.y, y)),
-        "spec": spec.to_dict(),
-    }
-    if report is not None:
-        text = json.dumps(summary, indent=2)
-        atomic_write(report, lambda f: f.write(text))
+        S_hat = transform(template.with_samples(y), spec).magnitude
+        summary = {
+            "input": str(args.input), "output": str(out), "method": result.method,
+            "optimizer": args.optimizer if "gd" in result.method else None,
+            "iterations": int(result.n_iter), "evaluations": int(result.n_eval),
+            "wall_s": round(wall, 4), "stop_reason": stop_reason,
+            "device": str(result.device),
+            "inconsistency": float(np.linalg.norm(S_hat - S) / np.linalg.norm(S)),
+            "sc_db": float(spectral_convergence_db(S, S_hat)),
+            "rel_l2": None if original is None else float(rel_l2(original.y, y)),
+            "spec": spec.to_dict(),
+        }
+        if report is not None:
+            atomic_write_text(report, json.dumps(summary, indent=2) + "\n")
     if not args.quiet:
         rl2 = "" if summary["rel_l2"] is None else f", rel-L2 {summary['rel_l2']:.4f}"
-        print(f"{out}: {summary['iterations']} iterations, SC {summary['sc_db']:.2f} dB{rl2}, "
-              f"{summary['wall_s']:.2f} s ({summary['stop_reason']})", file=sys.stderr)
-    return 0
+        print(f"{out}: {summary['iterations']} iterations, inconsistency "
+              f"{summary['inconsistency']:.3e}, SC {summary['sc_db']:.2f} dB{rl2}, "
+              f"{summary['wall_s']:.2f} s ({stop_reason})", file=sys.stderr)
+    return INTERRUPTED if interrupted else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,8 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="signal file")
     p.add_argument("--bands", type=Path, required=True,
                    help='JSON: {"bands": [{"upper": [[t, f], ...], "lower": [[t, f], ...]}]}')
-    p.add_argument("--out", type=Path, required=True, help="band signal (.wav/.flac/.csv/.npy)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="band signal (.wav/.flac/.ogg/.csv/.npy/.npz)")
     p.add_argument("--residual", type=Path, default=None, help="also write the residual here")
+    _add_rate_option(p)
     _add_load_options(p)
     _add_transform_options(p, kinds=KINDS, default_kind="cwt")
     p.set_defaults(func=cmd_invert)
@@ -253,8 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retrieve", parents=[common],
                        help="recover a signal from a magnitude (phase retrieval)")
     p.add_argument("input", type=Path,
-                   help="signal file (its magnitude is the target) or NPZ from `transform`")
-    p.add_argument("output", type=Path, help="recovered signal (.wav/.flac/.csv/.npy)")
+                   help="signal file, a signal NPZ (x, y) included (its magnitude is the "
+                        "target), or a magnitude NPZ from `transform`")
+    p.add_argument("output", type=Path,
+                   help="recovered signal (.wav/.flac/.ogg/.csv/.npy/.npz)")
+    _add_rate_option(p)
     _add_load_options(p)
     _add_transform_options(p, kinds=("stft", "cwt"), default_kind="stft")
     g = p.add_argument_group("retrieval")
@@ -285,18 +405,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run one command; returns the exit status (0, 2 for an error, 130 when interrupted)."""
     from core.errors import PhaseBrushError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = _signal.signal(_signal.SIGTERM, _terminate_as_interrupt)
     try:
         return args.func(args)
     except PhaseBrushError as exc:
         print(f"phasebrush: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError as exc:
+        # core refuses what will not fit (OutOfMemoryError, above); this is the rest
+        detail = f" ({exc})" if str(exc) else ""
+        print(f"phasebrush: error: not enough memory for {args.command} of {args.input}"
+              f"{detail}; try a shorter signal or fewer rows/frames", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("phasebrush: interrupted", file=sys.stderr)
-        return 130
+        print("\nphasebrush: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    finally:
+        if previous is not None:
+            _signal.signal(_signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

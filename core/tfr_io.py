@@ -12,7 +12,10 @@ import numpy as np
 from core.errors import LoadError, ParameterError
 from core.transforms import TFR, TransformSpec
 
-__all__ = ["save_tfr", "load_magnitude", "MagnitudeTarget"]
+__all__ = ["save_tfr", "load_magnitude", "MagnitudeTarget", "npz_kind"]
+
+#: Arrays that make an NPZ a magnitude target (either one).
+MAGNITUDE_KEYS = ("magnitude", "coefficients")
 
 
 def save_tfr(path, tfr: TFR) -> Path:
@@ -22,10 +25,20 @@ def save_tfr(path, tfr: TFR) -> Path:
     ``frequencies`` and ``times`` (physical units, one per row / column),
     ``row_weights``, ``edge_row_indices``; scalars ``offset``, ``n_samples``,
     ``dx``, ``x0``; strings ``unit`` and ``spec`` (TransformSpec as JSON).
+
+    Raises
+    ------
+    SaveError
+        The coefficients hold NaN or infinite values (nothing is written: a
+        later retrieval from them could only fail), or the write failed.
     """
-    from core.atomic import atomic_write
+    from core.atomic import SaveError, atomic_write
 
     path = Path(path)
+    bad = ~np.isfinite(tfr.coefficients)
+    if bad.any():
+        raise SaveError(path, f"{int(bad.sum())} of {bad.size} coefficients are NaN or "
+                              "infinite (a signal of huge values?); nothing written")
     arrays = dict(
         coefficients=tfr.coefficients,
         frequencies=tfr.frequencies,
@@ -45,6 +58,44 @@ def save_tfr(path, tfr: TFR) -> Path:
 
     atomic_write(path, write, binary=True)
     return path
+
+
+def npz_kind(path) -> str:
+    """What an NPZ holds: ``"magnitude"`` (from :func:`save_tfr`, or any file
+    with a ``magnitude`` or ``coefficients`` array) or ``"signal"`` (a ``y``
+    array, as ``core.io.save_signal`` writes, optionally with ``x``).
+
+    Only the archive's list of names is read, not the arrays.
+
+    Raises
+    ------
+    LoadError
+        Missing, not a readable NPZ, or holding neither kind of array.
+    """
+    path = Path(path)
+    try:
+        z = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise LoadError(path, "no such file") from None
+    except IsADirectoryError:
+        raise LoadError(path, "is a folder, not an NPZ file") from None
+    except (ValueError, zipfile.BadZipFile, EOFError):
+        # numpy's own text speaks of pickles, which misleads for a damaged file
+        raise LoadError(path, "is not an NPZ archive (no zip data in it)") from None
+    except OSError as exc:
+        raise LoadError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        # np.load gives a bare array for an .npy renamed .npz
+        raise LoadError(path, "holds one bare array (an NPY file?), not an NPZ archive")
+    with z:
+        keys = set(z.files)
+    if keys & set(MAGNITUDE_KEYS):
+        return "magnitude"
+    if "y" in keys:
+        return "signal"
+    raise LoadError(path, "holds neither a magnitude ('magnitude' or 'coefficients', from "
+                          f"`phasebrush transform`) nor a signal ('y'); found "
+                          f"{', '.join(sorted(keys)) or 'no arrays'}")
 
 
 @dataclass(frozen=True, eq=False)

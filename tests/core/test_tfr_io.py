@@ -1,0 +1,60 @@
+"""TFR / magnitude NPZ files, and telling them from signal NPZs."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from core.atomic import SaveError
+from core.errors import LoadError
+from core.io import load_signal, save_signal
+from core.signal import Signal
+from core.tfr_io import load_magnitude, npz_kind, save_tfr
+from core.transforms import TransformSpec, transform
+
+
+@pytest.fixture
+def tfr():
+    x = np.cos(2 * np.pi * 0.05 * np.arange(256))
+    return transform(Signal(x, dx=1e-3), TransformSpec(kind="stft", n_fft=32, hop=8))
+
+
+def test_round_trip_is_a_magnitude(tfr, tmp_path):
+    path = save_tfr(tmp_path / "t.npz", tfr)
+    assert npz_kind(path) == "magnitude"
+    target = load_magnitude(path)
+    np.testing.assert_array_equal(target.S, np.abs(tfr.coefficients))
+    assert target.n_samples == 256 and target.dx == pytest.approx(1e-3)
+
+
+def test_a_signal_npz_is_a_signal(tmp_path):
+    path = tmp_path / "s.npz"
+    save_signal(Signal(np.arange(5.0), dx=0.5, unit="nm"), path)
+    assert npz_kind(path) == "signal"
+    assert load_signal(path).n == 5
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: np.savez(p, something=np.zeros(3)), "neither a magnitude"),
+    (lambda p: p.write_bytes(b"not a zip at all"), "not an NPZ archive"),
+    (lambda p: np.save(p.with_suffix(".npy"), np.zeros(3))
+     or p.with_suffix(".npy").rename(p), "bare array"),
+    (lambda p: p.mkdir(), "folder"),
+    (lambda p: None, "no such file"),
+], ids=["other arrays", "garbage", "npy", "folder", "missing"])
+def test_npz_kind_errors_name_the_file(tmp_path, make, says):
+    path = tmp_path / "x.npz"
+    make(path)
+    with pytest.raises(LoadError) as info:
+        npz_kind(path)
+    assert str(info.value).startswith(str(path)) and says in str(info.value)
+
+
+def test_non_finite_coefficients_are_not_written(tfr, tmp_path):
+    coefs = tfr.coefficients.copy()
+    coefs[3, 4] = np.inf
+    bad = dataclasses.replace(tfr, coefficients=coefs)
+    path = tmp_path / "t.npz"
+    with pytest.raises(SaveError, match="1 of .* NaN or infinite"):
+        save_tfr(path, bad)
+    assert not path.exists()
