@@ -18,8 +18,8 @@ import torch
 
 from core.torch_transforms import TiedCWTOperator, operator_for
 
-__all__ = ["Problem", "Loop", "State", "initial_state", "select_start", "run_stage", "pghi_phase",
-           "cwt_phase"]
+__all__ = ["Problem", "Loop", "History", "State", "initial_state", "select_start", "run_stage",
+           "pghi_phase", "cwt_phase"]
 
 _TINY = 1e-30
 
@@ -172,25 +172,84 @@ class _Stalled(Exception):
     pass
 
 
+class History:
+    """Per-iteration scalars (0-d tensors) kept on their device in blocks.
+
+    A list of 0-d tensors cost ~1.2 kB an iteration (measured: 116 MB per
+    10^5), 12 GB for a 10^7-iteration run; blocks cost 8 bytes. Appending
+    never syncs with the host.
+    """
+
+    BLOCK = 4096
+
+    def __init__(self):
+        self._blocks, self._n = [], 0
+
+    def append(self, t):
+        i = self._n % self.BLOCK
+        if i == 0:
+            self._blocks.append(torch.empty(self.BLOCK, device=t.device, dtype=t.dtype))
+        self._blocks[-1][i] = t
+        self._n += 1
+
+    def __len__(self):
+        return self._n
+
+    def __getitem__(self, i):
+        """One entry (0-d tensor); negative ``i`` counts from the end."""
+        i = int(i)
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        return self._blocks[i // self.BLOCK][i % self.BLOCK]
+
+    def span(self, start, stop):
+        """Entries ``start:stop`` as one 1-D tensor (only their blocks are copied)."""
+        start, stop = max(int(start), 0), min(int(stop), self._n)
+        if start >= stop:
+            return torch.empty(0)
+        b0, b1 = start // self.BLOCK, (stop - 1) // self.BLOCK
+        t = torch.cat(self._blocks[b0: b1 + 1]) if b1 > b0 else self._blocks[b0]
+        return t[start - b0 * self.BLOCK: stop - b0 * self.BLOCK]
+
+    def tensor(self):
+        return self.span(0, self._n)
+
+
+def _span(history, start, stop):
+    if isinstance(history, History):
+        return history.span(start, stop)
+    return torch.stack(list(history[start:stop])) if stop > start else torch.empty(0)
+
+
 class StallWatch:
     """Says when an iteration has stopped improving: the best inconsistency of
     the last ``window`` iterations is within ``rel`` of the best before them
     (checked every ``every`` iterations, after ``start`` of them; each check
-    is one host sync)."""
+    is one host sync). The best before them is kept as a running minimum, so
+    a check costs O(window + every), not O(iterations so far)."""
 
     def __init__(self, loop, *, window=20, rel=0.05, start=40, every=10):
         self.loop, self.window, self.rel = loop, window, rel
         self.start, self.every = start, every
         self.first = loop.iteration
         self.stalled = False
+        self._before, self._folded = None, self.first
 
     def __call__(self) -> bool:
         n = self.loop.iteration - self.first
         if n < self.start or n % self.every:
             return False
-        inc = torch.stack(self.loop._inc[self.first:])
-        before = float(inc[: -self.window].min())
-        recent = float(inc[-self.window:].min())
+        history = self.loop._inc
+        end = len(history) - self.window  # the recent window starts here
+        new = _span(history, self._folded, end)
+        if new.numel():
+            m = new.min()
+            self._before = m if self._before is None else torch.minimum(self._before, m)
+        self._folded = max(self._folded, end)
+        recent = _span(history, end, len(history)).min()
+        before, recent = torch.stack([self._before, recent]).tolist()
         self.stalled = recent > (1.0 - self.rel) * before
         return self.stalled
 
@@ -212,7 +271,7 @@ class Loop:
         self.n_eval = 0
         self.stop_reason = "max_iter"
         self.stopped = False
-        self._inc, self._loss = [], []
+        self._inc, self._loss = History(), History()
         self.last_batch_inc = None
         # +inf, so that a NaN never counts as better (NaN < x is False) and a
         # run whose every iterate is non-finite keeps _best_inc at inf
@@ -312,12 +371,12 @@ class Loop:
     def inconsistency_history(self):
         if not self._inc:
             return np.zeros(0)
-        return torch.stack(self._inc).detach().cpu().numpy().astype(np.float64)
+        return self._inc.tensor().detach().cpu().numpy().astype(np.float64)
 
     def loss_history(self):
         if not self._loss:
             return np.zeros(0)
-        return torch.stack(self._loss).detach().cpu().numpy().astype(np.float64)
+        return self._loss.tensor().detach().cpu().numpy().astype(np.float64)
 
 
 def initial_state(P, init, seed, loop, n_starts=1) -> State:

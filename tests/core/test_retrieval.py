@@ -439,3 +439,47 @@ def test_beta_schedule_is_linear_without_a_list():
     assert b[0] == 1.0 and b[10**7 - 1] == pytest.approx(0.5)
     assert b[(10**7 - 1) // 2] == pytest.approx(0.75, abs=1e-6)
     assert _beta_schedule("dm", None, 1)[0] == 1.0
+
+
+def test_history_blocks_keep_every_entry():
+    import torch
+
+    from core.retrieval_methods import History
+
+    values = np.random.default_rng(0).random(2 * History.BLOCK + 7)
+    h = History()
+    for v in values:
+        h.append(torch.tensor(v))
+    assert len(h) == len(values) and float(h[-1]) == values[-1]
+    np.testing.assert_array_equal(h.tensor().numpy(), values)
+    a, b = History.BLOCK - 3, 2 * History.BLOCK + 2  # across two block boundaries
+    np.testing.assert_array_equal(h.span(a, b).numpy(), values[a:b])
+
+
+def test_stall_watch_running_minimum_matches_the_full_history():
+    import torch
+
+    from core.retrieval_methods import History, StallWatch
+
+    class FakeLoop:
+        def __init__(self):
+            self._inc, self.iteration = History(), 0
+
+    # falls, plateaus, falls again: stalls come and go
+    rng = np.random.default_rng(1)
+    values = np.concatenate([np.geomspace(1, 1e-2, 300), np.full(200, 1e-2),
+                             np.geomspace(1e-2, 1e-4, 300)]) * (1 + 0.01 * rng.random(800))
+    loop = FakeLoop()
+    watch = StallWatch(loop)
+    decisions, expected = [], []
+    for v in values:
+        loop._inc.append(torch.tensor(v))
+        loop.iteration += 1
+        n = loop.iteration
+        if n >= watch.start and n % watch.every == 0:
+            decisions.append(watch())
+            h = values[:n]
+            expected.append(h[-20:].min() > 0.95 * h[:-20].min())
+        else:
+            assert not watch()
+    assert decisions == expected and any(expected) and not all(expected)
