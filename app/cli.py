@@ -278,7 +278,7 @@ def cmd_retrieve(args) -> int:
 
     from core.atomic import atomic_write_text
     from core.metrics import rel_l2, spectral_convergence_db
-    from core.retrieval import retrieve
+    from core.retrieval import check_options, retrieve
     from core.transforms import transform
 
     outputs = [("OUTPUT", args.output, "signal"), ("--report", args.report, "report")]
@@ -286,16 +286,18 @@ def cmd_retrieve(args) -> int:
     out, report = args.output, args.report
     S, spec, n, dx, template, original = _retrieval_input(args)
     _check_outputs(args, outputs, signal=template)
+    options = dict(method=args.method, optimizer=args.optimizer, lr=args.lr, n_iter=args.iters,
+                   tol=args.tol, seed=args.seed, device=args.device, init=args.init,
+                   padding=args.padding)
+    check_options(spec, dx=dx, **options)
     if S is None:
         S = transform(original, spec).magnitude
 
     progress = None if args.quiet else _ProgressBar(args.iters)
     t0 = time.perf_counter()
     with _StopRequest() as stop:
-        result = retrieve(
-            S, spec, n_samples=n, dx=dx, method=args.method, optimizer=args.optimizer,
-            lr=args.lr, n_iter=args.iters, tol=args.tol, seed=args.seed, device=args.device,
-            init=args.init, padding=args.padding, progress=progress, cancel=stop)
+        result = retrieve(S, spec, n_samples=n, dx=dx, progress=progress, cancel=stop,
+                          **options)
         wall = time.perf_counter() - t0
         if progress is not None:
             progress.close()

@@ -49,6 +49,7 @@ __all__ = [
     "default_method",
     "RetrievalResult",
     "parse_method",
+    "check_options",
     "retrieve",
 ]
 
@@ -247,6 +248,30 @@ def _validate_options(*, n_samples, n_iter, tol, optimizer, lr, momentum, alpha,
     dx = _real("dx", dx, low=0.0, low_open=True, what="a sample spacing")
     return dict(n_samples=n_samples, n_iter=n_iter, tol=tol, lr=lr, momentum=momentum,
                 alpha=alpha, seed=seed, n_starts=n_starts, padding=padding, dx=dx)
+
+
+def check_options(spec, *, method: str = "auto", optimizer: str = "sgdm",
+                  lr: float | None = None, momentum: float | None = None, alpha: float = 0.99,
+                  beta=None, n_iter: int = 300, tol: float | None = None, init="zeros",
+                  seed: int = 0, n_starts: int = 1, padding: int = 0, device="auto",
+                  dtype="float64", dx: float = 1.0) -> None:
+    """Check :func:`retrieve`'s options (all but the data) before any work,
+    e.g. before the transform that makes its target. Same arguments, same
+    errors; ``n_samples`` is not checked here.
+
+    Raises
+    ------
+    ParameterError
+        A bad option; the message repeats its value.
+    """
+    from core.device import resolve_device, resolve_dtype
+
+    _validate_options(n_samples=2, n_iter=n_iter, tol=tol, optimizer=optimizer, lr=lr,
+                      momentum=momentum, alpha=alpha, beta=beta, init=init, seed=seed,
+                      n_starts=n_starts, padding=padding, dx=dx)
+    parse_method(method, spec)
+    resolve_device(device)
+    resolve_dtype(dtype)
 
 
 def _validate(S, spec, mask):

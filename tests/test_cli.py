@@ -276,7 +276,8 @@ def test_retrieve_with_nothing_finite_writes_nothing(small_npy, tmp_path, capsys
     (["--iters", "0"], "n_iter=0"),
     (["--tol", "-1"], "tol=-1.0"),
 ], ids=["lr-negative", "lr-nan", "iters", "tol"])
-def test_retrieve_bad_numbers_are_one_line(small_npy, tmp_path, capsys, args, shown):
+def test_retrieve_bad_numbers_are_one_line(small_npy, tmp_path, capsys, no_transform, args,
+                                          shown):
     src, _ = small_npy
     out = tmp_path / "y.npy"
     code = cli.main(["retrieve", str(src), str(out), *_STFT_ARGS, *args])
@@ -285,6 +286,7 @@ def test_retrieve_bad_numbers_are_one_line(small_npy, tmp_path, capsys, args, sh
     assert err.strip().splitlines() == [f"phasebrush: error: {shown}" + err.split(shown, 1)[1]
                                         .strip()]
     assert "np." not in err and not out.exists()
+    assert no_transform == [], "the options were checked only after the transform"
 
 
 def test_retrieve_from_a_signal_npz(tmp_path):

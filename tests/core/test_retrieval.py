@@ -483,3 +483,12 @@ def test_stall_watch_running_minimum_matches_the_full_history():
         else:
             assert not watch()
     assert decisions == expected and any(expected) and not all(expected)
+
+
+def test_check_options_refuses_what_retrieve_refuses_without_data():
+    from core.retrieval import check_options
+
+    check_options(STFT, method="gd", lr=0.5, n_iter=10)
+    for kw in (dict(lr=-0.1), dict(method="nope"), dict(device="tpu"), dict(n_iter=0)):
+        with pytest.raises(ParameterError):
+            check_options(STFT, **kw)
