@@ -296,11 +296,14 @@ def cmd_retrieve(args) -> int:
     progress = None if args.quiet else _ProgressBar(args.iters)
     t0 = time.perf_counter()
     with _StopRequest() as stop:
-        result = retrieve(S, spec, n_samples=n, dx=dx, progress=progress, cancel=stop,
-                          **options)
+        try:
+            result = retrieve(S, spec, n_samples=n, dx=dx, progress=progress, cancel=stop,
+                              **options)
+        finally:
+            # an error message must not land on the progress bar's line
+            if progress is not None:
+                progress.close()
         wall = time.perf_counter() - t0
-        if progress is not None:
-            progress.close()
         interrupted = stop()
         stop_reason = "interrupted" if interrupted and result.stop_reason == "cancelled" \
             else result.stop_reason
@@ -418,7 +421,8 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except PhaseBrushError as exc:
-        print(f"phasebrush: error: {exc}", file=sys.stderr)
+        # one line, whatever the message holds
+        print(f"phasebrush: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)
         return 2
     except MemoryError as exc:
         # core refuses what will not fit (OutOfMemoryError, above); this is the rest

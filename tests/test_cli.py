@@ -263,10 +263,12 @@ def test_retrieve_with_nothing_finite_writes_nothing(small_npy, tmp_path, capsys
                         lambda self, c, g: tuple(t * torch.nan for t in real(self, c, g)))
     src, _ = small_npy
     out, report = tmp_path / "y.npy", tmp_path / "r.json"
-    code = cli.main(["retrieve", "-q", str(src), str(out), *_STFT_ARGS, "--iters", "20",
+    code = cli.main(["retrieve", str(src), str(out), *_STFT_ARGS, "--iters", "20",
                      "--report", str(report)])
     err = capsys.readouterr().err
     assert code == 2 and "NaN or infinite" in err and "Traceback" not in err
+    # on a line of its own, not after the progress bar
+    assert err.rstrip("\n").split("\n")[-1].startswith("phasebrush: error: ")
     assert not out.exists() and not report.exists()
 
 
