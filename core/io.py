@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import io as _pyio
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from core.atomic import SaveError, atomic_write, atomic_write_text
-from core.errors import LoadError, ParameterError
+from core.errors import LoadError, OutOfMemoryError, ParameterError, PhaseBrushError, format_bytes
 from core.signal import Signal
 
 __all__ = [
@@ -265,9 +264,11 @@ def list_jcamp_blocks(path) -> list[str]:
 
 def _load_audio(p: Path, kind: str, *, channel) -> Signal:
     try:
-        with open(p, "rb") as fh:
-            data, rate = sf.read(fh, dtype="float64", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError, ValueError) as exc:
+        # By name, not through a Python file object: libsndfile then reads with its own
+        # read-only descriptor, and a corrupt header's wild seek is its error to return, not
+        # an OSError raised inside a cffi callback (printed as "Exception ignored ...").
+        data, rate = _read_audio(p)
+    except (RuntimeError, sf.LibsndfileError, ValueError, TypeError) as exc:
         reason = str(exc)
         if reason.startswith("Error opening"):
             reason = reason.split(": ", 1)[-1]  # drop soundfile's repr of the file object
@@ -296,6 +297,38 @@ def _load_audio(p: Path, kind: str, *, channel) -> Signal:
     return _make_signal(p, y, dx=1.0 / rate, x0=0.0, unit="s", notes=notes)
 
 
+#: Decoded float64 bytes per file byte beyond which a header's frame count is not believed
+#: (FLAC of silence reaches ~100; a flipped bit in STREAMINFO claims 2^36 frames).
+_PLAUSIBLE_EXPANSION = 256
+_BLOCK_FRAMES = 1 << 20
+
+
+def _read_audio(p: Path) -> tuple[np.ndarray, int]:
+    """Samples [shape=(frames, channels), float64] and rate of an audio file.
+
+    soundfile allocates what the header claims before decoding; when that is
+    implausible for the file's size, decode block by block instead, so the
+    memory used is what the file really holds.
+    """
+    with sf.SoundFile(str(p)) as f:
+        claimed = f.frames * f.channels * 8
+        if claimed <= _PLAUSIBLE_EXPANSION * p.stat().st_size + (16 << 20):
+            try:
+                return f.read(dtype="float64", always_2d=True), f.samplerate
+            except MemoryError:
+                raise OutOfMemoryError(f"decoding {p} ({f.frames:,} frames x {f.channels} "
+                                       "channel(s))", claimed) from None
+        blocks = []
+        while True:
+            block = f.read(_BLOCK_FRAMES, dtype="float64", always_2d=True)
+            if block.shape[0]:
+                blocks.append(block)
+            if block.shape[0] < _BLOCK_FRAMES:
+                break
+        data = np.concatenate(blocks) if blocks else np.zeros((0, f.channels))
+        return data, f.samplerate
+
+
 def _wav_missing_bytes(p: Path) -> int:
     """Bytes the RIFF ``data`` chunk declares beyond the end of the file (0 if none)."""
     size = p.stat().st_size
@@ -315,9 +348,43 @@ def _wav_missing_bytes(p: Path) -> int:
     return 0
 
 
+def _npy_shortfall(p: Path) -> str | None:
+    """Why an .npy header promises more data than the file holds, or None.
+
+    Checked before ``np.load``, which would first allocate what a corrupt header
+    claims (a flipped byte can ask for terabytes).
+    """
+    from numpy.lib import format as npformat
+
+    with open(p, "rb") as fh:
+        version = npformat.read_magic(fh)
+        read_header = {(1, 0): npformat.read_array_header_1_0,
+                       (2, 0): npformat.read_array_header_2_0}.get(version)
+        if read_header is None:
+            return None  # np.load names the version it cannot read
+        shape, _, dtype = read_header(fh)
+        have = p.stat().st_size - fh.tell()
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need > have:
+        return (f"its header describes an array of shape {tuple(int(n) for n in shape)} "
+                f"({format_bytes(need)}) but the file holds {format_bytes(have)} of data; "
+                "it is truncated or corrupt")
+    return None
+
+
+def _text_scalar(value) -> str | None:
+    a = np.asarray(value)
+    return str(a.reshape(()).item()) if a.size == 1 and a.dtype.kind in "US" else None
+
+
 def _load_numpy(p: Path, kind: str, *, dx, unit) -> Signal:
     y_unit = ""
+    notes = []
     try:
+        if kind == "npy":
+            short = _npy_shortfall(p)
+            if short:
+                raise LoadError(p, short)
         loaded = np.load(p, allow_pickle=False)
         if kind == "npz":
             with loaded:
@@ -326,16 +393,29 @@ def _load_numpy(p: Path, kind: str, *, dx, unit) -> Signal:
                     raise LoadError(p, f"the archive has no array 'y' (it holds {keys})")
                 y = loaded["y"]
                 x = loaded["x"] if "x" in keys else None
-                if "unit" in keys:
-                    unit = str(loaded["unit"])
-                if "y_unit" in keys:
-                    y_unit = str(loaded["y_unit"])
+                for key in ("unit", "y_unit"):
+                    if key in keys:
+                        text = _text_scalar(loaded[key])
+                        if text is None:
+                            notes.append(f"ignored the archive's '{key}': not one text value")
+                        elif key == "unit":
+                            unit = text
+                        else:
+                            y_unit = text
             arr = y if x is None else None
         else:
             arr, x, y = loaded, None, None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise LoadError(p, f"unreadable NumPy file ({exc})") from None
-    notes = []
+    except PhaseBrushError:
+        raise
+    except MemoryError:
+        raise OutOfMemoryError(f"loading {p}", p.stat().st_size,
+                               hint="the file holds more than this machine can load") from None
+    except Exception as exc:
+        # numpy's header parser lets SyntaxError/TokenError through, zipfile and zlib
+        # their own errors (BadZipFile, zlib.error, NotImplementedError ...): a corrupt file
+        # can raise any of them, and each means the same to the user
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise LoadError(p, f"unreadable NumPy file ({reason})") from None
     if arr is not None:
         arr = np.asarray(arr)
         if arr.ndim == 2 and 1 in arr.shape:
@@ -437,10 +517,18 @@ def _parse_rows(p: Path, lines, delim, decimal_comma) -> np.ndarray:
 
 
 def _sniff_delimiter(line: str) -> str | None:
-    for d in ("\t", ";", ","):
+    for d in ("\t", ";"):
         if d in line:
             return d
+    if "," in line:
+        tokens = line.split()
+        if len(tokens) > 1 and all(_COMMA_NUMBER.fullmatch(t) for t in tokens):
+            return None  # "1,5 2,25": two columns with decimal commas, not "1", "5 2", "25"
+        return ","
     return None
+
+
+_COMMA_NUMBER = re.compile(r"[-+]?(\d+(,\d*)?|,\d+)([eE][-+]?\d+)?")
 
 
 class _LineNumbers:
@@ -469,7 +557,7 @@ def _load_text(p: Path, *, dx, unit) -> Signal:
         raise LoadError(p, "holds no data rows (only blank or comment lines)")
     first_line = all_lines[first].strip()
     sample = next((ln.strip() for ln in all_lines[first:first + 50]
-                   if re.match(r"\s*[-+.\d]", ln)), first_line)
+                   if re.match(r"\s*[\"']?[-+.\d]", ln)), first_line)
     delim = _sniff_delimiter(sample)
     header = None
     try:
