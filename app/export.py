@@ -13,6 +13,7 @@ rounded) go to ``notify`` (a status-bar callback), together with "Wrote …".
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,7 @@ RAVEN_FILTER = "Raven selection table (*.txt *.tsv)"
 AUDACITY_FILTER = "Audacity label track (*.txt)"
 
 Notify = Callable[[str], None] | None
+log = logging.getLogger(__name__)
 
 
 def show_error(parent, title: str, message: str) -> None:
@@ -79,7 +81,11 @@ def _save_loop(parent, what: str, path, start: Path, filters: str, write,
             target = Path(path)
         try:
             notes = write(target, chosen_filter) or ()
-        except (PhaseBrushError, OSError, ValueError) as exc:
+        except Exception as exc:  # any failure (a writer's bug included) is shown, never lost
+            if not isinstance(exc, PhaseBrushError | OSError):
+                log.error("export of %s to %s failed", what, target, exc_info=exc)
+            if notify is not None:
+                notify(f"Could not write {target}: {_problem(exc)}")
             show_error(parent, f"Export {what}",
                        f"Could not write {target}:\n{_problem(exc)}\n\n"
                        f"Nothing was lost: the {what} is still open, and any existing file at "
@@ -191,7 +197,9 @@ def import_selection_table(parent, *, unit: str | None = None, freq_range=None, 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             bands = load_selections(path, unit=unit, freq_range=freq_range)
-    except (PhaseBrushError, OSError) as exc:
+    except Exception as exc:  # a loader bug must still give a message, not a dead action
+        if not isinstance(exc, PhaseBrushError | OSError):
+            log.error("reading selection table %s failed", path, exc_info=exc)
         show_error(parent, "Import selection table", f"Could not read {path}:\n{_problem(exc)}")
         return None
     if notify is not None:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app import export as ex
 from app import session_io as sio
+from app import slot_guard
 from app.audio import PlaybackController
 from app.coherence_view import CoherenceView
 from app.document import DocumentModel
@@ -186,6 +187,7 @@ class MainWindow(QMainWindow):
         self.session.modified_changed.connect(self.setWindowModified)
         self.coherence_view.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self._update_export_actions()
+        slot_guard.install(self._show_error)
 
     # -- actions & menus ---------------------------------------------------------
     def _make_actions(self) -> None:

@@ -44,6 +44,11 @@ METHODS = {"auto": "Best measured for the transform: RAAR, then fast Griffin-Lim
 OPTIMIZERS = ("sgdm", "adam", "rmsprop", "lbfgs")
 HINT_TIME_BANDWIDTH = 60.0  # MATLAB's Morse default, the one the tip recommends
 INITS = ("zeros", "random", "noise", "fgla", "pghi")
+#: How the status line names core's stop reasons (a run that stopped early keeps its best).
+STOP_REASONS = {"converged": "converged", "max_iter": "finished",
+                "cancelled": "cancelled, best kept",
+                "non_finite": "diverged (non-finite), best kept",
+                "failed": "failed, best kept", "interrupted": "interrupted, best kept"}
 
 
 class RetrievalPanel(QWidget):
@@ -242,7 +247,8 @@ class RetrievalPanel(QWidget):
             self._iters, self._losses = list(it[ok]), list(h[ok])
             self.loss_curve.setData(self._iters, self._losses)
         m = self.doc.retrieval_metrics
-        parts = [f"{getattr(result, 'stop_reason', 'done')} after "
+        reason = getattr(result, "stop_reason", "done")
+        parts = [f"{STOP_REASONS.get(reason, reason)} after "
                  f"{getattr(result, 'n_iter', len(self._losses))} it"]
         if "sc_db" in m:
             parts.append(f"SC {m['sc_db']:.1f} dB")

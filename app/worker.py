@@ -16,6 +16,7 @@ import atexit
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -102,6 +103,8 @@ class Worker(QThread):
         try:
             result = self._task(self._progress, self._cancelled)
         except BaseException as exc:  # every failure becomes a signal, never a crash
+            if _is_bug(exc) and not isinstance(exc, MemoryError):
+                traceback.print_exception(exc, file=sys.stderr)  # the message is one line
             self._flush()
             self.failed.emit(describe_error(exc, self.name), exc)
         else:
@@ -158,12 +161,12 @@ def _is_bug(exc: BaseException) -> bool:
         from core.errors import PhaseBrushError
     except ImportError:  # pragma: no cover
         return True
-    return not isinstance(exc, PhaseBrushError | MemoryError)
+    return not isinstance(exc, PhaseBrushError)
 
 
 def describe_error(exc: BaseException, name: str) -> str:
     """One readable line: the project's errors verbatim, anything else with its type."""
-    if isinstance(exc, MemoryError):
+    if isinstance(exc, MemoryError) and _is_bug(exc):  # core's OutOfMemoryError says more
         return f"{name}: not enough memory (try a shorter signal or fewer voices)"
     if _is_bug(exc):
         return f"{name} failed: {type(exc).__name__}: {exc}"

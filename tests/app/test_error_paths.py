@@ -1,0 +1,139 @@
+"""No exception escapes a slot (issue 9): failed exports, failed transforms and failed
+retrievals end in a message box and the status bar; a retrieval keeps its best estimate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from app import slot_guard
+from app.document import PartialRetrieval, RetrievalParams
+from app.worker import Worker, describe_error
+from core.errors import OutOfMemoryError
+from core.signal import Signal
+from core.transforms import TransformSpec
+
+
+@pytest.fixture
+def boxes(monkeypatch, window):
+    """Message boxes shown (text), with dialogs on as in the real app."""
+    seen = []
+    monkeypatch.setattr(QMessageBox, "critical",
+                        staticmethod(lambda parent, title, text, *a: seen.append(text)))
+    window.error_dialogs = True
+    return seen
+
+
+def status(window) -> str:
+    return window.statusBar().currentMessage()
+
+
+def test_an_export_whose_writer_breaks_shows_a_box_and_the_status_bar(window, boxes, tmp_path,
+                                                                      monkeypatch):
+    import app.export
+
+    def short_write(*args, **kwargs):
+        raise AssertionError   # what soundfile raises when the disk takes fewer bytes
+
+    monkeypatch.setattr(app.export, "save_signal", short_write)
+    window.doc.inversion = np.zeros(window.doc.signal.n)
+    out = tmp_path / "band.wav"
+    assert window.export_selection(out) is None and not out.exists()
+    assert len(boxes) == 1 and "AssertionError" in boxes[0] and str(out) in boxes[0]
+    assert "Could not write" in status(window)
+
+
+def test_an_export_into_a_missing_folder_says_so(window, boxes, tmp_path):
+    window.doc.inversion = np.zeros(window.doc.signal.n)
+    out = tmp_path / "no such folder" / "band.wav"
+    assert window.export_selection(out) is None
+    assert len(boxes) == 1 and "does not exist" in boxes[0]
+    assert "Could not write" in status(window)
+
+
+def test_a_too_short_signal_shows_the_transform_error(qtbot, window, boxes):
+    doc = window.doc
+    with qtbot.waitSignal(doc.failed, timeout=30_000):
+        doc.set_signal(Signal(np.array([1.0, -1.0]), dx=1e-3, name="two samples"),
+                       TransformSpec(kind="cwt", nv=16))
+    qtbot.waitUntil(lambda: not doc.busy, timeout=10_000)
+    assert len(boxes) == 1 and "transform failed" in boxes[0]
+    assert "Traceback" not in boxes[0]
+    assert doc.tfr is None
+
+
+def test_out_of_memory_keeps_its_size_and_hint(qtbot):
+    exc = OutOfMemoryError("CWT of long.wav (10 samples, 3 rows)", 3 * 2**30,
+                           hint="use fewer voices")
+    w = Worker(lambda progress, cancel: (_ for _ in ()).throw(exc), name="transform")
+    with qtbot.waitSignal(w.failed, timeout=5_000) as blocker:
+        w.start()
+    w.wait()
+    assert blocker.args[0] == describe_error(exc, "transform")
+    assert "3.0 GiB" in blocker.args[0] and "use fewer voices" in blocker.args[0]
+
+
+def test_a_transform_out_of_memory_is_shown(qtbot, window, boxes, monkeypatch):
+    import app.document
+
+    def too_big(signal, spec, **kw):
+        raise OutOfMemoryError(f"CWT of {signal.name}", 40 * 2**30, available=8 * 2**30)
+
+    monkeypatch.setattr(app.document, "transform", too_big)
+    with qtbot.waitSignal(window.doc.failed, timeout=10_000):
+        window.doc.set_spec(TransformSpec(kind="cwt", nv=32))
+    assert len(boxes) == 1 and "40.0 GiB" in boxes[0] and "8.0 GiB" in boxes[0]
+
+
+def test_a_retrieval_failing_mid_run_keeps_its_best_estimate(qtbot, window, boxes,
+                                                             monkeypatch):
+    import core.retrieval
+
+    real = core.retrieval.retrieve
+
+    def dies_later(S, spec, *, progress, **kw):
+        calls = []
+
+        def report(*args):
+            progress(*args)
+            calls.append(args)
+            if len(calls) == 3:
+                raise RuntimeError("device lost")
+
+        return real(S, spec, progress=report, **kw)
+
+    monkeypatch.setattr(core.retrieval, "retrieve", dies_later)
+    doc, panel = window.doc, window.retrieval_panel
+    with qtbot.waitSignal(doc.retrieval_finished, timeout=60_000) as blocker:
+        doc.start_retrieval(RetrievalParams(method="gla", n_iter=100_000, init="zeros"))
+    result = blocker.args[0]
+    assert isinstance(result, PartialRetrieval) and result.stop_reason == "failed"
+    y = doc.retrieval_y()
+    assert y.shape == (doc.signal.n,) and np.all(np.isfinite(y)) and np.any(y)
+    assert len(boxes) == 1 and "device lost" in boxes[0] and "best estimate" in boxes[0]
+    assert "failed, best kept" in panel.status.text()
+    assert window.export_action.isEnabled() and panel.export_button.isEnabled()
+
+
+def test_a_cancelled_retrieval_shows_its_stop_reason(qtbot, window):
+    doc, panel = window.doc, window.retrieval_panel
+    with qtbot.waitSignal(doc.retrieval_progressed, timeout=60_000):
+        doc.start_retrieval(RetrievalParams(method="gla", n_iter=100_000, init="zeros"))
+    with qtbot.waitSignal(doc.retrieval_finished, timeout=10_000):
+        doc.cancel_retrieval()
+    assert "cancelled, best kept" in panel.status.text()
+    assert doc.retrieval_y() is not None and window.export_action.isEnabled()
+
+
+def test_an_exception_in_any_slot_becomes_a_message_box(qtbot, window, boxes, monkeypatch):
+    def broken(path=None):
+        raise KeyError("bands")
+
+    monkeypatch.setattr(window, "export_bands", broken)
+    with qtbot.capture_exceptions() as caught:
+        slot_guard.install(window._show_error)   # over pytest-qt's capturing hook
+        window.export_bands_action.trigger()
+    assert len(caught) == 1 and caught[0][0] is KeyError   # the traceback still goes out
+    assert len(boxes) == 1 and "KeyError" in boxes[0] and "stderr" in boxes[0]
+    assert "Unexpected error" in status(window)
