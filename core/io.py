@@ -271,7 +271,7 @@ def _load_audio(p: Path, kind: str, *, channel) -> Signal:
     except (RuntimeError, sf.LibsndfileError, ValueError, TypeError) as exc:
         reason = str(exc)
         if reason.startswith("Error opening"):
-            reason = reason.split(": ", 1)[-1]  # drop soundfile's repr of the file object
+            reason = reason.split(": ", 1)[-1]  # drop "Error opening <path>"
         raise LoadError(p, f"unreadable {kind.upper()} audio ({reason})") from None
     n_channels = data.shape[1]
     notes = []
