@@ -549,6 +549,18 @@ def _is_data(line: str) -> bool:
     return bool(line) and not line.startswith(_COMMENT)
 
 
+#: Text lines looked through for the first row of numbers (metadata above the labels).
+_MAX_PREAMBLE = 100
+
+
+def _is_number_row(line: str, delim: str | None) -> bool:
+    try:
+        _values(_split_fields(line, delim), delim != "," and "," in line)
+    except ValueError:
+        return False
+    return True
+
+
 def _load_text(p: Path, *, dx, unit) -> Signal:
     text, _ = decode_text(read_input_bytes(p))
     all_lines = text.splitlines()
@@ -560,14 +572,28 @@ def _load_text(p: Path, *, dx, unit) -> Signal:
                    if re.match(r"\s*[\"']?[-+.\d]", ln)), first_line)
     delim = _sniff_delimiter(sample)
     header = None
-    try:
-        _values(_split_fields(first_line, delim), delim != "," and "," in first_line)
+    notes = []
+    if _is_number_row(first_line, delim):
         start = first
-    except ValueError:
+    else:
+        # Instrument exports put a few lines of metadata ("Sample: ...", "Date: ...")
+        # above the column labels: the labels are the last text line before the numbers.
+        lead = [i for i in range(first, min(len(all_lines), first + _MAX_PREAMBLE))
+                if _is_data(all_lines[i])]
+        number_row = next((i for i in lead if _is_number_row(all_lines[i].strip(), delim)),
+                          None)
+        labels = first
+        if number_row is not None and number_row > first:
+            labels = max(i for i in lead if i < number_row)
+            skipped = sum(1 for i in lead if i < labels)
+            if skipped:
+                notes.append(f"skipped {skipped} text line(s) above the column labels "
+                             f"(lines {first + 1} to {labels})")
+        label_line = all_lines[labels].strip()
         # whitespace-separated labels keep "time [s]" as one label
-        header = (_split_fields(first_line, delim) if delim is not None
-                  else _LABELS.findall(first_line))
-        start = first + 1
+        header = (_split_fields(label_line, delim) if delim is not None
+                  else _LABELS.findall(label_line))
+        start = labels + 1
     row_lines = _LineNumbers(all_lines, start)
     body = "\n".join(all_lines[start:])
     if not body.strip():
@@ -593,7 +619,6 @@ def _load_text(p: Path, *, dx, unit) -> Signal:
         raise LoadError(p, f"{int(bad.sum())} value(s) are NaN or infinite "
                            f"(first on line {row_lines[r]}, column {c + 1})")
     n_cols = data.shape[1]
-    notes = []
     if n_cols == 1:
         y_unit = _y_label(header[0]) if header else ""
         return _make_signal(p, data[:, 0], dx=dx or 1.0, x0=0.0, unit=unit or "",

@@ -761,3 +761,19 @@ def test_audio_header_claiming_terabytes_is_not_allocated(tmp_path):
     except LoadError:
         return
     assert sig.n <= 64
+
+
+def test_metadata_lines_above_the_labels_are_skipped_with_a_note(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("Sample: benzene in hexane\nDate: 2024-05-01\n"
+                    "Wavelength (nm),Absorbance\n400,0.1\n401,0.2\n402,0.4\n")
+    sig = load_signal(path)
+    assert sig.unit == "nm" and sig.y_unit == "Absorbance"
+    np.testing.assert_allclose(sig.y, [0.1, 0.2, 0.4])
+    assert any("skipped 2 text line(s)" in n and "lines 1 to 2" in n for n in sig.notes)
+
+
+def test_text_after_numbers_is_still_an_error(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("x,y\n1,2\noops,here\n3,4\n")
+    _expect_load_error(path, "line 3")
