@@ -79,7 +79,10 @@ def compute_coherence(signal, y, spec: TransformSpec | None = None, *,
               transform(other, cwt, cancel=cancel))
     coh, phase = coherence_from_tfrs(wx, wy, time_cycles=time_cycles)
     a, b = inner_rows(wx)
-    w = np.abs(wx.coefficients[a:b]) ** 2
+    mag = np.abs(wx.coefficients[a:b])
+    peak = float(mag.max()) if mag.size else 0.0
+    # Relative to the peak: |W|^2 of huge finite samples (1e300) overflows.
+    w = (mag / peak) ** 2 if peak > 0 and np.isfinite(peak) else np.zeros(mag.shape)
     total = float(w.sum())
     mean = float((w * coh[a:b]).sum() / total) if total > 0 else 0.0
     return CoherenceResult(coh, phase, wx, mean, label)
@@ -96,12 +99,12 @@ FLOOR_DB = -60.0
 def energy_opacity(tfr) -> np.ndarray:
     """Opacity [shape=tfr.shape, float64, in [0, 1]] from the original's energy:
     0 below ``FLOOR_DB`` re the strongest cell, 1 from 20 dB above that."""
-    e = np.abs(tfr.coefficients) ** 2
-    peak = float(e.max())
-    if peak <= 0:
-        return np.zeros(e.shape)
+    mag = np.abs(tfr.coefficients)
+    peak = float(mag.max()) if mag.size else 0.0
+    if not (peak > 0 and np.isfinite(peak)):
+        return np.zeros(mag.shape)
     with np.errstate(divide="ignore"):
-        db = 10.0 * np.log10(e / peak)
+        db = 20.0 * np.log10(mag / peak)   # |W|^2 of huge finite samples would overflow
     return np.clip((db - FLOOR_DB) / 20.0, 0.0, 1.0)
 
 

@@ -28,19 +28,41 @@ from app.worker import Worker, describe_error, stop_all
 from core import inversion as cinv
 from core.transforms import TransformSpec, transform
 
-__all__ = ["DocumentModel", "PartialRetrieval", "ResultKey", "RetrievalParams", "db_image",
+__all__ = ["DocumentModel", "PartialRetrieval", "ResultKey", "RetrievalParams", "db_ceiling",
+           "db_image",
            "retrieval_spec"]
 
 _DB_FLOOR = -300.0
 
 
 def db_image(tfr) -> np.ndarray:
-    """20 log10 |coefficients| [shape=(n_rows, n_frames), float32, dB re 1]."""
-    mag = np.abs(tfr.coefficients).astype(np.float32)
-    with np.errstate(divide="ignore"):
-        out = 20.0 * np.log10(mag)
-    np.maximum(out, _DB_FLOOR, out=out)
+    """20 log10 |coefficients| [shape=(n_rows, n_frames), float32, dB re 1, finite].
+
+    The magnitudes stay float64 until the logarithm (in row blocks, so the
+    peak memory is the output plus a few MB): a signal of huge finite samples
+    (1e300) has |W| far beyond float32's 3.4e38, which would turn into inf and
+    give the colour bar nan levels. Zero, -inf and nan cells show at the
+    -300 dB floor, +inf cells at the largest finite value.
+    """
+    C = tfr.coefficients
+    out = np.empty(C.shape, dtype=np.float32)
+    step = max(1, (1 << 22) // max(1, C.shape[-1]))   # ~32 MB of float64 per block
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for i in range(0, C.shape[0], step):
+            out[i:i + step] = 20.0 * np.log10(np.abs(C[i:i + step]))
+    finite = np.isfinite(out)
+    if not finite.all():
+        top = float(out[finite].max()) if finite.any() else _DB_FLOOR
+        out[np.isposinf(out)] = top
+        out[np.isnan(out)] = _DB_FLOOR
+    np.maximum(out, _DB_FLOOR, out=out)   # also lifts -inf (|W| = 0)
     return out
+
+
+def db_ceiling(image_db: np.ndarray, q: float = 99.9) -> float:
+    """The ``q``-th percentile of the finite cells of a dB image (0.0 when none is)."""
+    finite = image_db[np.isfinite(image_db)]
+    return float(np.percentile(finite, q)) if finite.size else 0.0
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.axes import REVERSED_UNITS, display_reversed, x_axis_label
+from app.document import db_ceiling, db_image
 from app.grid import ImageGrid
 from app.tfr_view import LogFrequencyAxis
 from core.attribution import attribution_curve, heatmap_to_mask, threshold_mask
@@ -338,11 +339,9 @@ class HeatmapDialog(QDialog):
             span = max(hi - lo, 1e-12)
             self.curve_plot.setYRange(lo - 0.05 * span, hi + 0.45 * span, padding=0)  # legend room
         rect = QRectF(*self.grid.rect())
-        mag = np.abs(tfr.coefficients).astype(np.float32)
-        with np.errstate(divide="ignore"):
-            db = 20.0 * np.log10(mag)
-        hi = float(np.percentile(db[np.isfinite(db)], 99.9)) if np.isfinite(db).any() else 0.0
-        self.base_item.setImage(np.nan_to_num(db, neginf=hi - 200.0), levels=(hi - 70.0, hi))
+        db = db_image(tfr)
+        hi = db_ceiling(db)
+        self.base_item.setImage(db, levels=(hi - 70.0, hi))
         self.base_item.setRect(rect)
         self.image_plot.setRange(rect=rect, padding=0)
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.axes import REVERSED_UNITS, x_axis_label
+from app.document import db_ceiling, db_image
 from app.grid import ImageGrid
 from app.tfr_view import LogFrequencyAxis, format_freq
 from app.worker import Worker
@@ -199,12 +200,9 @@ class RidgeDialog(QDialog):
         tfr = self.tfr
         self.grid = ImageGrid.from_tfr(tfr)
         self._axis.log = self.grid.log_y
-        mag = np.abs(tfr.coefficients).astype(np.float32)
-        with np.errstate(divide="ignore"):
-            db = 20.0 * np.log10(mag)
-        ok = np.isfinite(db)
-        hi = float(np.percentile(db[ok], 99.9)) if ok.any() else 0.0
-        self.image.setImage(np.where(ok, db, hi - 200.0), levels=(hi - 70.0, hi))
+        db = db_image(tfr)
+        hi = db_ceiling(db)
+        self.image.setImage(db, levels=(hi - 70.0, hi))
         self.image.setColorMap(pg.colormap.get("CET-L1"))  # gray: the bands carry the colour
         rect = QRectF(*self.grid.rect())
         self.image.setRect(rect)

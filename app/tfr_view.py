@@ -31,6 +31,7 @@ from app.axes import (
     freq_value_text,
     x_axis_label,
 )
+from app.document import db_ceiling
 from app.grid import ImageGrid
 from app.linked_viewbox import LinkedViewBox
 from core import masks as cmasks
@@ -190,6 +191,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         self.plot.addItem(self._band_curve)
         self._stroke = None
         self._drag_item = None
+        self._levels_for_signal = False   # the colour-bar levels were set for this signal
         self._busy_text = pg.TextItem("computing transform…", color="#ddd", anchor=(0.5, 0.5))
         self._busy_text.setZValue(30)
 
@@ -203,6 +205,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         self.scene().addItem(self._brush_ring)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         document.tfr_changed.connect(self._on_tfr_changed)
+        document.signal_changed.connect(self._on_signal_changed)
         document.busy_changed.connect(self._on_busy_changed)
         self.layers.layers_changed.connect(self._on_layers_changed)
         self.layers.layer_edited.connect(self._on_layer_edited)
@@ -273,9 +276,15 @@ class TfrView(pg.GraphicsLayoutWidget):
         elif self._busy_text.scene() is not None:
             self.plot.removeItem(self._busy_text)
 
+    def _on_signal_changed(self) -> None:
+        # Levels chosen for the previous signal say nothing about this one (a file of
+        # 1e300 samples would show as one saturated colour).
+        self._levels_for_signal = False
+
     def _on_tfr_changed(self) -> None:
         tfr, img = self.doc.tfr, self.doc.image_db
-        first = self.grid is None
+        first = self.grid is None or not self._levels_for_signal
+        self._levels_for_signal = True
         old_log = None if first else self.grid.log_y
         self.grid = ImageGrid.from_tfr(tfr)
         self._axis.log = self.grid.log_y
@@ -284,7 +293,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         self.image.setImage(img, autoLevels=False)
         self.image.setRect(QRectF(*self.grid.rect()))
         if first or old_log != self.grid.log_y:
-            hi = float(np.ceil(np.percentile(img, 99.9) / 5.0) * 5.0)
+            hi = float(np.ceil(db_ceiling(img) / 5.0) * 5.0)
             self.set_levels(hi - 80.0, hi)
         self.plot.getAxis("bottom").setLabel(x_axis_label(tfr.unit))
         self._update_axes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from PySide6.QtCore import Signal
@@ -24,6 +25,7 @@ from core.transforms import KINDS, TIME_BANDWIDTH, WAVELETS, TransformSpec
 __all__ = ["TransformPanel", "KIND_LABELS", "COLORMAPS"]
 
 KIND_LABELS = {"cwt": "CWT", "ssq_cwt": "SSQ-CWT", "stft": "STFT", "ssq_stft": "SSQ-STFT"}
+DB_LIMIT = 7000.0
 COLORMAPS = ("viridis", "inferno", "magma", "plasma", "cividis", "CET-L1")
 
 
@@ -126,9 +128,12 @@ class TransformPanel(QWidget):
 
         dgroup = QGroupBox("Display")
         dform = QFormLayout(dgroup)
-        self.floor = _dspin(-400, 400, -80, "Colour bar floor: magnitudes below are drawn "
-                            "with the lowest colour", decimals=0, suffix=" dB")
-        self.ceiling = _dspin(-400, 400, 0, "Colour bar ceiling", decimals=0, suffix=" dB")
+        # +-7000 dB spans every finite float64 magnitude (1e308 is 6160 dB): a spectrum in
+        # odd units must not have its levels clipped by the spin boxes.
+        self.floor = _dspin(-DB_LIMIT, DB_LIMIT, -80, "Colour bar floor: magnitudes below are "
+                            "drawn with the lowest colour", decimals=0, suffix=" dB")
+        self.ceiling = _dspin(-DB_LIMIT, DB_LIMIT, 0, "Colour bar ceiling", decimals=0,
+                              suffix=" dB")
         self.colormap = QComboBox()
         self.colormap.addItems(list(COLORMAPS))
         self.colormap.setToolTip("Colour map of the time-frequency image")
@@ -178,6 +183,8 @@ class TransformPanel(QWidget):
 
     def show_levels(self, floor: float, ceiling: float) -> None:
         for w, v in ((self.floor, floor), (self.ceiling, ceiling)):
+            if not math.isfinite(v):
+                continue
             w.blockSignals(True)
             w.setValue(round(v))
             w.blockSignals(False)
