@@ -32,7 +32,7 @@ import functools
 import os
 import threading
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import scipy.fft as sp_fft
@@ -43,7 +43,7 @@ from core.signal import Signal
 __all__ = [
     "KINDS", "WAVELETS", "TIME_BANDWIDTH", "SCALE_KINDS", "TransformSpec", "TFR", "transform",
     "CWTFilterbank", "cwt_filterbank", "cwt_padding", "reflect_pad", "apply_filterbank",
-    "stft_window", "stft_row_weights", "stft_frames",
+    "stft_window", "stft_row_weights", "stft_frames", "min_samples",
 ]
 
 KINDS = ("cwt", "ssq_cwt", "stft", "ssq_stft")
@@ -286,12 +286,15 @@ def _adm_ssq(name: str) -> float:
     return float(adm_ssq(_wavelet(name)))
 
 
-@functools.lru_cache(maxsize=32)
+# min_samples() probes many short lengths; they must not evict the long ones
+@functools.lru_cache(maxsize=256)
 def _all_scales(wavelet: str, scales: str, nv: int, n_samples: int) -> np.ndarray:
     from ssqueezepy.utils import process_scales
 
     try:
         s = process_scales(scales, n_samples, _wavelet(wavelet), nv=nv)
+    except MemoryError:
+        raise                 # not a matter of too few samples; transform() reports it
     except Exception as exc:  # ssqueezepy raises bare Exception for tiny N
         raise ParameterError(
             f"{n_samples} samples are too few for a {wavelet} CWT with nv={nv} "
@@ -456,6 +459,12 @@ def _peak_radian(name: str) -> float:
     return float(wc)
 
 
+def _check_fmax(spec: TransformSpec, dx: float) -> None:
+    nyq = 0.5 / dx
+    if spec.fmax is not None and spec.fmax > nyq * (1 + 1e-9):
+        raise ParameterError(f"fmax={spec.fmax!r} is above the Nyquist frequency {nyq:.6g}")
+
+
 def _selected_scales(spec: TransformSpec, n_samples: int, dx: float) -> np.ndarray:
     """Scales (ascending, as ssqueezepy orders them) whose rows lie in [fmin, fmax].
 
@@ -465,9 +474,7 @@ def _selected_scales(spec: TransformSpec, n_samples: int, dx: float) -> np.ndarr
     """
     wk = _wavelet_key(spec)
     s = _all_scales(wk, spec.scales, int(spec.nv), n_samples)
-    nyq = 0.5 / dx
-    if spec.fmax is not None and spec.fmax > nyq * (1 + 1e-9):
-        raise ParameterError(f"fmax={spec.fmax!r} is above the Nyquist frequency {nyq:.6g}")
+    _check_fmax(spec, dx)
     f_lowest = 1.0 / (n_samples * dx)
     if spec.fmin is not None and 0 < spec.fmin < f_lowest * (1 - 1e-9):
         raise ParameterError(
@@ -496,6 +503,119 @@ def _selected_scales(spec: TransformSpec, n_samples: int, dx: float) -> np.ndarr
             f"fmin={spec.fmin!r}, fmax={spec.fmax!r} leave fewer than 2 wavelets: "
             + _cwt_limits_msg(spec, fa, dx))
     return np.ascontiguousarray(sel)
+
+
+def _scales_ok(spec: TransformSpec, n_samples: int, dx: float) -> bool:
+    """Whether ssqueezepy builds >= 2 wavelet rows of ``spec`` for ``n_samples``
+    with finite, strictly ascending frequencies (what both CWT kinds need)."""
+    try:
+        s = _selected_scales(spec, n_samples, dx)
+        f = _associated_frequencies(_wavelet_key(spec), s, n_samples, dx)
+    except MemoryError:
+        raise
+    except Exception:  # ParameterError, or ssqueezepy's own for a length it cannot do
+        return False
+    return len(s) >= 2 and bool(np.all(np.isfinite(f)) and np.all(np.diff(f) > 0))
+
+
+_MIN_SEARCH_LIMIT = 1 << 20
+
+
+@functools.lru_cache(maxsize=64)
+def _min_cwt_samples(spec: TransformSpec) -> int:
+    """The smallest N from which ``spec``'s scales work (no fmin/fmax in ``spec``:
+    those are checked with their own messages, and do not depend on dx here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # ssqueezepy warns about the tiny lengths it tries
+        for n in range(2, 256):             # the usual minimums are a few dozen samples
+            if _scales_ok(spec, n, 1.0):
+                return n
+        bad, n = 255, 512
+        while n <= _MIN_SEARCH_LIMIT:
+            if _scales_ok(spec, n, 1.0):
+                while n - bad > 1:          # bisect, taking success as monotone up here
+                    mid = (bad + n) // 2
+                    bad, n = (bad, mid) if _scales_ok(spec, mid, 1.0) else (mid, n)
+                return n
+            bad, n = n, 2 * n
+    # e.g. 'bump' with nv 4 or 6 'log' scales: NaN row frequencies at any length
+    raise ParameterError(
+        f"ssqueezepy builds no usable {spec.wavelet} CWT with nv={spec.nv} {spec.scales!r} "
+        f"scales for any length up to {_MIN_SEARCH_LIMIT} samples; change nv or scales")
+
+
+def _fmin_samples(spec: TransformSpec, dx: float) -> int:
+    """Fewest samples whose lowest frequency ``1 / (N dx)`` reaches ``spec.fmin``."""
+    if not spec.fmin:
+        return 2
+    return int(np.ceil(1.0 / (float(spec.fmin) * dx) * (1 - 1e-9)))
+
+
+def min_samples(spec: TransformSpec, dx: float = 1.0) -> int:
+    """The fewest samples :func:`transform` accepts with ``spec``.
+
+    STFT kinds: ``n_fft`` (a frame must fit in the signal; hop <= n_fft by
+    NOLA). CWT kinds: the smallest length from which ssqueezepy builds at
+    least two wavelet rows with finite, ascending frequencies, found by
+    trying lengths (cached), and at least ``1 / (fmin * dx)`` so that fmin
+    is resolved. With nv 32 'log' scales that is 91 for 'gmw' and 23 for
+    'morlet' and 'bump'; 'log-piecewise' scales start lower (2 to 12).
+    ssqueezepy fails at a few lengths above the minimum for some settings,
+    and fmin/fmax can leave fewer than two wavelets; :func:`transform`
+    reports those with their own messages.
+
+    Parameters
+    ----------
+    spec : TransformSpec
+    dx : float > 0
+        Sample spacing; matters only with ``fmin``.
+
+    Raises
+    ------
+    ParameterError
+        A bad spec, or settings for which no length up to 2**20 works.
+    """
+    _check_spec(spec)
+    if not spec.is_cwt:
+        return int(spec.n_fft)
+    tb = spec.time_bandwidth if spec.wavelet == "gmw" else None
+    key = TransformSpec(kind="cwt", wavelet=spec.wavelet,
+                        time_bandwidth=None if tb is None else float(tb), nv=int(spec.nv),
+                        scales=spec.scales)
+    return max(_min_cwt_samples(key), _fmin_samples(spec, float(dx)))
+
+
+def _check_length(signal: Signal, spec: TransformSpec) -> None:
+    """Refuse a signal shorter than :func:`min_samples`, saying what to change."""
+    n, name = signal.n, str(signal.source or signal.name)
+    need = min_samples(spec, signal.dx)
+    if n >= need:
+        return
+    if not spec.is_cwt:
+        raise ParameterError(
+            f"{name}: {n} samples are too few for an {spec.kind.upper()} with "
+            f"n_fft={spec.n_fft} (n_fft={spec.n_fft} is larger than the signal); it needs at "
+            f"least {need} samples, or set n_fft to {n} or less")
+    if n >= _min_cwt_samples(replace(spec, fmin=None, fmax=None, kind="cwt")):
+        raise ParameterError(
+            f"{name}: fmin={spec.fmin!r} is below the lowest frequency {n} samples resolve "
+            f"(1 / (N dx) = {1.0 / (n * signal.dx):.6g}); use 0 or None for the widest range, "
+            f"or a signal of at least {need} samples")
+    alts = []
+    options = [("wavelet", w) for w in WAVELETS if w != spec.wavelet]
+    if spec.scales != "log-piecewise":
+        options.append(("scales", "log-piecewise"))
+    for field_, value in options:
+        try:
+            m = min_samples(replace(spec, **{field_: value}), signal.dx)
+        except ParameterError:
+            continue
+        if m <= n:
+            alts.append(f"{field_}={value!r} works from {m}")
+    hint = f"; {', '.join(alts)}" if alts else ""
+    raise ParameterError(
+        f"{name}: {n} samples are too few for a {spec.wavelet} {spec.kind.upper()} with "
+        f"nv={spec.nv} {spec.scales!r} scales; it needs at least {need} samples{hint}")
 
 
 def _ssq_const(scales: np.ndarray, n_samples: int) -> np.ndarray:
@@ -858,6 +978,7 @@ def transform(signal: Signal, spec: TransformSpec = TransformSpec(), *, cancel=N
     if not isinstance(signal, Signal):
         raise ParameterError(f"transform needs a Signal, got {type(signal).__name__}")
     _check_spec(spec)
+    _check_length(signal, spec)
     steps = _Steps(cancel, progress)
     steps.check(0.0)
     x = signal.y
@@ -885,7 +1006,7 @@ def _transform_cwt(signal: Signal, x: np.ndarray, spec: TransformSpec, steps: _S
 
 def _ssq_cwt_rows(x, spec, fb, dx, steps: _Steps):
     import ssqueezepy
-    from ssqueezepy.ssqueezing import ssqueeze
+    from ssqueezepy.ssqueezing import _compute_associated_frequencies, ssqueeze
     from ssqueezepy.utils import process_scales
 
     # ssqueezepy.ssq_cwt(x, wav, scales=scales, fs=1/dx, padtype="reflect",
@@ -915,18 +1036,28 @@ def _ssq_cwt_rows(x, spec, fb, dx, steps: _Steps):
             Wx[i:j] = w_b
             dWx[i:j] = dw_b
             del w_b, dw_b
-        sq_steps.check(0.0)
+        # Each column squeezes on its own once the target frequencies are
+        # fixed (ssqueeze would derive them from the block's width), so the
+        # squeeze runs in column blocks onto the full-length frequencies.
         _, scaletype, *_ = process_scales(scales, N, wav, get_params=True)
-        Tx, ssq_freqs = ssqueeze(Wx, None, scaletype, scales, fs=fs, squeezing="sum",
-                                 maprange="peak", wavelet=wav,
-                                 gamma=10 * np.finfo(np.float64).eps, was_padded=True,
-                                 flipud=True, dWx=dWx, transform="cwt")
+        ssq_freqs = _compute_associated_frequencies(
+            scales.reshape(-1, 1), N, wav, scaletype, "peak", True, dx, "cwt")
+        if not np.all(np.diff(ssq_freqs) > 0):    # NaN too: a wavelet too wide for N
+            raise ParameterError("ssq_cwt returned frequencies that do not ascend")
+        Tx = np.empty_like(Wx)
+        cols = max(1, _BLOCK_ELEMS // len(scales))
+        for k0 in range(0, N, cols):
+            sq_steps.check(k0 / N)
+            k1 = min(N, k0 + cols)
+            Tx[:, k0:k1], _ = ssqueeze(
+                Wx[:, k0:k1], None, ssq_freqs, scales, fs=fs, squeezing="sum",
+                maprange="peak", wavelet=wav, gamma=10 * np.finfo(np.float64).eps,
+                was_padded=True, flipud=True, dWx=dWx[:, k0:k1], transform="cwt")
+        ssq_freqs = ssq_freqs[::-1]
         del Wx, dWx
     sq_steps.check(1.0)
     Tx = np.asarray(Tx, dtype=np.complex128)[::-1]
     f = np.asarray(ssq_freqs, dtype=np.float64)[::-1]
-    if not np.all(np.diff(f) > 0):
-        raise ParameterError("ssq_cwt returned frequencies that do not ascend")
     w = np.full(len(f), 2.0 / _adm_ssq(_wavelet_key(spec)))
     if spec.edge_rows:
         e0, e1 = fb.edge_row_indices

@@ -18,6 +18,7 @@ from core.transforms import (
     apply_filterbank,
     cwt_filterbank,
     cwt_padding,
+    min_samples,
     reflect_pad,
     stft_frames,
     stft_row_weights,
@@ -350,3 +351,46 @@ def test_cancelled_filterbank_build_caches_nothing(small_blocks):
     assert not T._FB_CACHE
     fb = cwt_filterbank(spec, 2048, cancel=_CancelAfter(None))
     assert cwt_filterbank(spec, 2048) is fb
+
+
+# -- clear minimums -----------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("n", [2, 7])
+def test_too_short_names_the_file_its_length_and_the_minimum(kind, n):
+    spec = TransformSpec(kind=kind)
+    sig = Signal(np.ones(n), dx=1e-3, name="clip", source="/data/clip.wav")
+    with pytest.raises(ParameterError) as err:
+        transform(sig, spec)
+    msg = str(err.value)
+    need = min_samples(spec, 1e-3)
+    assert msg.startswith("/data/clip.wav: ")
+    assert f"{n} samples are too few" in msg and f"at least {need}" in msg
+    assert "suffciently" not in msg and "ssqueezepy" not in msg
+    assert ("n_fft" in msg) if kind in ("stft", "ssq_stft") else ("scales=" in msg)
+
+
+@pytest.mark.parametrize("spec", [
+    TransformSpec(), TransformSpec(kind="ssq_cwt", wavelet="morlet"),
+    TransformSpec(wavelet="bump", nv=8), TransformSpec(scales="log-piecewise", nv=8),
+    TransformSpec(kind="stft", n_fft=64), TransformSpec(kind="ssq_stft", n_fft=33),
+], ids=repr)
+def test_min_samples_is_the_real_minimum(spec):
+    need = min_samples(spec)
+    rng = np.random.default_rng(3)
+    tfr = transform(Signal(rng.standard_normal(need)), spec)
+    assert tfr.n_samples == need and np.all(np.isfinite(tfr.coefficients))
+    if need > 2:
+        with pytest.raises(ParameterError, match=f"at least {need}"):
+            transform(Signal(rng.standard_normal(need - 1)), spec)
+
+
+def test_min_samples_follows_fmin_and_dx():
+    # fmin must be resolved: 1 / (N dx) <= fmin
+    assert min_samples(TransformSpec(fmin=20.0), dx=1 / 8000) == 400
+    assert min_samples(TransformSpec(fmin=20.0), dx=1 / 16000) == 800
+
+
+def test_settings_that_never_work_are_refused_with_what_to_change():
+    with pytest.raises(ParameterError, match="change nv or scales"):
+        min_samples(TransformSpec(wavelet="bump", nv=4))
