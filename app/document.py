@@ -11,6 +11,10 @@
   the columns an edit touched; hop > 1 STFTs invert the union mask),
 * the phase-retrieval run (a second worker) and its result.
 
+Every background result carries the :class:`ResultKey` it was computed
+under; opening a signal, a new transform and :meth:`DocumentModel.shutdown`
+cancel the work that no longer matches and drop its result when it arrives.
+
 Views listen to the past-tense signals and call the public methods.
 """
 
