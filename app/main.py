@@ -43,7 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run PhaseBrush; returns the process exit status."""
+    """Run PhaseBrush; returns the process exit status.
+
+    Called with ``argv=None`` (the ``phasebrush`` command) the GUI path ends
+    the process itself once the window has closed: see :func:`_end_process`.
+    """
+    standalone = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in CLI_COMMANDS:
         from app import cli  # no Qt on this path
@@ -72,7 +77,27 @@ def main(argv: list[str] | None = None) -> int:
             win.open_demo(args.demo or "chirp")
     else:
         win.open_demo(args.demo or "chirp")
-    return app.exec()
+    rc = app.exec()
+    if standalone:
+        _end_process(rc)
+    return rc
+
+
+def _end_process(rc: int) -> None:
+    """Leave at once after the window closed, skipping interpreter teardown.
+
+    The window has already cancelled its work and saved nothing half-way; what
+    is left is Python's teardown of torch and numba (imported by ssqueezepy),
+    about 2 s on every exit, which would make closing the window feel hung.
+    Any worker still running is waited for first: Qt aborts the process if a
+    running QThread is destroyed.
+    """
+    from app.worker import running_workers, stop_all
+
+    stop_all(running_workers(), timeout_ms=1_000)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
 
 
 def _application():
