@@ -37,7 +37,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import scipy.fft as sp_fft
 
-from core.errors import Cancelled, ParameterError
+from core.errors import Cancelled, OutOfMemoryError, ParameterError
+from core.memory import available_bytes, check_fits, estimate_transform_bytes
 from core.signal import Signal
 
 __all__ = [
@@ -974,20 +975,49 @@ def transform(signal: Signal, spec: TransformSpec = TransformSpec(), *, cancel=N
         than the signal, fmin >= fmax, limits outside what N and Nyquist allow).
     Cancelled
         ``cancel()`` returned True.
+    OutOfMemoryError
+        The estimated peak (:func:`core.memory.estimate_transform_bytes`)
+        exceeds the memory budget (:mod:`core.memory`), or memory ran out
+        anyway; the message gives the estimate and what to change.
     """
     if not isinstance(signal, Signal):
         raise ParameterError(f"transform needs a Signal, got {type(signal).__name__}")
     _check_spec(spec)
-    _check_length(signal, spec)
+    what, n_bytes, hint = _memory_needs(signal, spec)
     steps = _Steps(cancel, progress)
-    steps.check(0.0)
-    x = signal.y
-    if spec.is_cwt:
-        tfr = _transform_cwt(signal, x, spec, steps)
-    else:
-        tfr = _transform_stft(signal, x, spec, steps)
+    try:
+        _check_length(signal, spec)
+        n_bytes = estimate_transform_bytes(signal.n, spec, signal.dx)
+        check_fits(what, n_bytes, hint=hint)
+        steps.check(0.0)
+        x = signal.y
+        if spec.is_cwt:
+            tfr = _transform_cwt(signal, x, spec, steps)
+        else:
+            tfr = _transform_stft(signal, x, spec, steps)
+    except OutOfMemoryError:
+        raise
+    except MemoryError:
+        # the estimate fitted the budget but the machine disagreed (others' use)
+        raise OutOfMemoryError(what, n_bytes, available=available_bytes(), hint=hint) from None
     steps.check(1.0)
     return tfr
+
+
+def _memory_needs(signal: Signal, spec: TransformSpec) -> tuple[str, float, str]:
+    """(what, a first guess at the peak bytes, what to change) of transforming ``signal``.
+
+    The guess (the coefficients alone, at 300 rows for a CWT) stands in for
+    the estimate should even estimating run out of memory."""
+    n, name = signal.n, str(signal.source or signal.name)
+    what = f"{spec.kind.upper()} of {name} ({n} samples)"
+    if spec.is_cwt:
+        hint = ("use a shorter range, fewer voices per octave (nv), a higher fmin, "
+                "or an STFT")
+    else:
+        hint = "use a shorter range, a smaller n_fft or a larger hop"
+    rows = 300 if spec.is_cwt else int(spec.n_fft) // 2 + 1
+    return what, 16.0 * rows * n, hint
 
 
 def _transform_cwt(signal: Signal, x: np.ndarray, spec: TransformSpec, steps: _Steps) -> TFR:
