@@ -322,8 +322,8 @@ def load_bands(path) -> list[Band]:
     Raises
     ------
     LoadError
-        Unreadable file, invalid JSON, or a malformed band (the message says
-        which band and what is wrong).
+        Unreadable file, invalid JSON, an empty 'bands' list, or a malformed
+        band (the message says which band, numbered from 1, and what is wrong).
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -335,7 +335,17 @@ def load_bands(path) -> list[Band]:
         d = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LoadError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise LoadError(path, "JSON nested too deeply to be a band file") from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer of > 4300 digits
+        raise LoadError(path, f"not valid JSON ({exc})") from None
     try:
-        return bands_from_dict(d)
+        bands = bands_from_dict(d)
     except ParameterError as exc:
         raise LoadError(path, str(exc)) from None
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+        # whatever slipped past the checks of a hand-made file: still the file's fault
+        raise LoadError(path, f"malformed band data ({type(exc).__name__}: {exc})") from None
+    if not bands:
+        raise LoadError(path, "holds no bands (the 'bands' list is empty)")
+    return bands

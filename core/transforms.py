@@ -205,6 +205,14 @@ class TFR:
 _SSQ_LOCK = threading.RLock()
 
 
+def _plain(v) -> str:
+    """``v`` for a message: numpy scalars as plain Python numbers (700.0, not
+    np.float64(700.0)), anything else as its repr."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    return repr(v)
+
+
 def _check_spec(spec: TransformSpec) -> None:
     if not isinstance(spec, TransformSpec):
         raise ParameterError(f"spec must be a TransformSpec, got {type(spec).__name__}")
@@ -222,7 +230,7 @@ def _check_spec(spec: TransformSpec) -> None:
                 ok = False
             if not ok:
                 raise ParameterError(
-                    f"time_bandwidth={tb!r}: expected a number in "
+                    f"time_bandwidth={_plain(tb)}: expected a number in "
                     f"[{TIME_BANDWIDTH[0]:g}, {TIME_BANDWIDTH[1]:g}] (beta * gamma, gamma = 3)")
         if not isinstance(spec.nv, (int, np.integer)) or spec.nv < 4:
             raise ParameterError(f"nv={spec.nv!r}: voices per octave must be an integer >= 4")
@@ -238,9 +246,9 @@ def _check_spec(spec: TransformSpec) -> None:
             except (TypeError, ValueError):
                 ok = False
             if not ok:
-                raise ParameterError(f"{name}={v!r} must be a finite frequency >= 0")
+                raise ParameterError(f"{name}={_plain(v)} must be a finite frequency >= 0")
         if spec.fmin is not None and spec.fmax is not None and spec.fmin >= spec.fmax:
-            raise ParameterError(f"fmin={spec.fmin!r} must be below fmax={spec.fmax!r}")
+            raise ParameterError(f"fmin={_plain(spec.fmin)} must be below fmax={_plain(spec.fmax)}")
     else:
         if not isinstance(spec.n_fft, (int, np.integer)) or spec.n_fft < 2:
             raise ParameterError(f"n_fft={spec.n_fft!r} must be an integer >= 2")
@@ -463,7 +471,7 @@ def _peak_radian(name: str) -> float:
 def _check_fmax(spec: TransformSpec, dx: float) -> None:
     nyq = 0.5 / dx
     if spec.fmax is not None and spec.fmax > nyq * (1 + 1e-9):
-        raise ParameterError(f"fmax={spec.fmax!r} is above the Nyquist frequency {nyq:.6g}")
+        raise ParameterError(f"fmax={_plain(spec.fmax)} is above the Nyquist frequency {nyq:.6g}")
 
 
 def _selected_scales(spec: TransformSpec, n_samples: int, dx: float) -> np.ndarray:
@@ -479,7 +487,7 @@ def _selected_scales(spec: TransformSpec, n_samples: int, dx: float) -> np.ndarr
     f_lowest = 1.0 / (n_samples * dx)
     if spec.fmin is not None and 0 < spec.fmin < f_lowest * (1 - 1e-9):
         raise ParameterError(
-            f"fmin={spec.fmin!r} is below the lowest frequency {n_samples} samples resolve "
+            f"fmin={_plain(spec.fmin)} is below the lowest frequency {n_samples} samples resolve "
             f"(1 / (N dx) = {f_lowest:.6g}); use 0 or None for the widest range")
     if spec.fmin is None and spec.fmax is None:
         return s
@@ -501,7 +509,7 @@ def _selected_scales(spec: TransformSpec, n_samples: int, dx: float) -> np.ndarr
     if len(sel) < 2:
         fa = _associated_frequencies(wk, s, n_samples, dx)
         raise ParameterError(
-            f"fmin={spec.fmin!r}, fmax={spec.fmax!r} leave fewer than 2 wavelets: "
+            f"fmin={_plain(spec.fmin)}, fmax={_plain(spec.fmax)} leave fewer than 2 wavelets: "
             + _cwt_limits_msg(spec, fa, dx))
     return np.ascontiguousarray(sel)
 
@@ -599,7 +607,7 @@ def _check_length(signal: Signal, spec: TransformSpec) -> None:
             f"least {need} samples, or set n_fft to {n} or less")
     if n >= _min_cwt_samples(replace(spec, fmin=None, fmax=None, kind="cwt")):
         raise ParameterError(
-            f"{name}: fmin={spec.fmin!r} is below the lowest frequency {n} samples resolve "
+            f"{name}: fmin={_plain(spec.fmin)} is below the lowest frequency {n} samples resolve "
             f"(1 / (N dx) = {1.0 / (n * signal.dx):.6g}); use 0 or None for the widest range, "
             f"or a signal of at least {need} samples")
     alts = []

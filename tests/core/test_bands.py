@@ -374,3 +374,45 @@ def test_merged_band_ranges_feed_the_range_inverter_as_a_union():
     stacked = [np.stack(x) for x in zip(*(band_ranges(b, tfr) for b in (b1, b2)), strict=True)]
     fast = RangeInverter(tfr).band(*merge_ranges(*stacked))
     np.testing.assert_allclose(fast, invert(tfr, band_mask([b1, b2], tfr)), atol=1e-10)
+
+
+# -- band files that are not what they should be (issue 9) ------------------------
+
+def _write(tmp_path, text, name="b.json"):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_an_empty_band_list_is_a_load_error(tmp_path):
+    p = _write(tmp_path, '{"bands": []}')
+    with pytest.raises(LoadError, match="holds no bands") as err:
+        load_bands(p)
+    assert str(err.value).startswith(str(p))
+
+
+def test_deep_nesting_is_a_load_error_not_a_recursion_error(tmp_path):
+    p = _write(tmp_path, "[" * 100_000)
+    with pytest.raises(LoadError, match="nested too deeply") as err:
+        load_bands(p)
+    assert str(err.value).startswith(str(p))
+
+
+@pytest.mark.parametrize("text", ["1" * 5000,
+                                  '{"bands": [{"upper": [[0, ' + "9" * 400 + ']], '
+                                  '"lower": [[0, 1]]}]}'])
+def test_numbers_python_cannot_hold_are_load_errors(tmp_path, text):
+    with pytest.raises(LoadError):
+        load_bands(_write(tmp_path, text))
+
+
+def test_messages_use_plain_numbers_and_count_from_one(tmp_path):
+    doc = {"bands": [{"upper": [[0, 10.0]], "lower": [[0, 20.0]]},
+                     {"upper": [[0, 10.0]], "lower": [[0, -749.5]]}]}
+    with pytest.raises(LoadError) as err:
+        load_bands(_write(tmp_path, json.dumps(doc)))
+    msg = str(err.value)
+    assert "band 2" in msg and "-749.5" in msg and "np." not in msg
+    doc = {"bands": [{"upper": [[0, 1], "x"], "lower": [[0, 2]]}]}
+    with pytest.raises(LoadError, match="item 2 is"):
+        load_bands(_write(tmp_path, json.dumps(doc)))
