@@ -141,30 +141,38 @@ def _fmt_span(span) -> str:
     return f"{span[0]:g}..{span[1]:g}"
 
 
-def band_ranges(band: Band, tfr_or_grid, *, interp: str | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def band_ranges(band: Band, tfr_or_grid, *, interp: str | None = None,
+                notes: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-column half-open row ranges that ``band`` selects on a transform's grid.
 
-    Exactly, for the column times ``t`` and the ordinary rows ``a .. b - 1``
-    (a CWT's edge rows, always at the ends, are never selected)::
+    The band's vertex frequencies are first clamped to the rows' range,
+    ``f_bot = frequencies[0]`` .. ``f_top = frequencies[-1]`` (edge rows
+    included, at their nominal frequencies), so an edge drawn at 0 Hz or
+    below the lowest analysed frequency selects from the bottom row (a CWT's
+    low-pass edge row), and one above the highest up to the top row (the
+    high-pass edge row, which an edge at Nyquist reaches, though its nominal
+    frequency may lie above); the same for every transform kind. Then, for the
+    column times ``t``::
 
         # interp="log": work in log-frequency
-        rows    = np.log(frequencies[a:b])
-        edge(t) = np.interp(t, e[:, 0], np.log(e[:, 1]))
+        rows    = np.log(frequencies)
+        edge(t) = np.interp(t, e[:, 0], np.log(clip(e[:, 1], f_bot, f_top)))
         # interp="linear"
-        rows    = frequencies[a:b]
-        edge(t) = np.interp(t, e[:, 0], e[:, 1])
+        rows    = frequencies
+        edge(t) = np.interp(t, e[:, 0], clip(e[:, 1], f_bot, f_top))
 
         lo, hi = np.minimum(upper(t), lower(t)), np.maximum(upper(t), lower(t))
-        start = a + np.searchsorted(rows, lo, side="left")
-        end   = a + np.searchsorted(rows, hi, side="right")
+        start = np.searchsorted(rows, lo, side="left")
+        end   = np.searchsorted(rows, hi, side="right")
 
     so row ``r`` is selected at column ``t`` when ``lo(t) <= rows[r] <= hi(t)``:
     both edges are inclusive, and an edge drawn exactly on a row frequency
-    (at a vertex, or a constant edge) includes that row. The band is empty
-    (``end = start``) at columns outside :attr:`Band.time_span`, the times
-    where both edges are defined (an edge is not extended past its first or
-    last vertex; a one-vertex edge is defined everywhere).
+    (at a vertex, or a constant edge) includes that row. An edge row is
+    therefore selected only by a band that reaches its nominal frequency,
+    in practice one clamped there. The band is empty (``end = start``) at
+    columns outside :attr:`Band.time_span`, the times where both edges are
+    defined (an edge is not extended past its first or last vertex; a
+    one-vertex edge is defined everywhere).
 
     Parameters
     ----------
@@ -174,6 +182,9 @@ def band_ranges(band: Band, tfr_or_grid, *, interp: str | None = None
         How an edge varies in frequency between its vertices: straight in
         log-frequency or in frequency. None = "log" when the rows are
         log-spaced (CWT kinds), else "linear".
+    notes : list or None
+        When given, one line (str) is appended for each edge that was
+        clamped, for the CLI and the GUI to show.
 
     Returns
     -------
@@ -182,8 +193,8 @@ def band_ranges(band: Band, tfr_or_grid, *, interp: str | None = None
     Raises
     ------
     ParameterError
-        The band lies wholly outside the transform's frequency or time range,
-        or has a frequency <= 0 with ``interp="log"``.
+        The band lies wholly outside the transform's frequency range (below
+        its bottom row or above its top row) or time range.
     """
     g = as_grid(tfr_or_grid)
     if interp is None:
@@ -193,54 +204,86 @@ def band_ranges(band: Band, tfr_or_grid, *, interp: str | None = None
     a, b = inner_rows(g)
     if a == b:
         raise ParameterError("the transform has no rows besides its edge rows")
-    f = g.frequencies[a:b]
+    f = g.frequencies
     fu, tu = freq_unit(g.unit), _time_unit(g.unit)
+    f_bot, f_top = float(f[0]), float(f[-1])
+    if interp == "log":
+        pos = f[f > 0]
+        if pos.size == 0:
+            raise ParameterError("the transform has no row above 0; use interp='linear'")
+        f_bot = max(f_bot, float(pos[0]))   # a 0 Hz row stays below every log band
+    # A high-pass edge row sits nominally at max(Nyquist, ...): it holds what
+    # lies above the wavelets up to Nyquist, so an edge at Nyquist reaches it.
+    # Only a TFR knows its sample spacing; on a bare Grid the top row is the reach.
+    f_reach = f_top
+    dx = getattr(tfr_or_grid, "dx", None)
+    if b < len(f) and isinstance(dx, (int, float)) and dx > 0:
+        f_reach = min(f_top, 0.5 / float(dx) * (1 - 1e-9))
     lo_b, hi_b = band.freq_span
-    if hi_b < f[0] or lo_b > f[-1]:
+    if hi_b < f_bot or lo_b > f_top:
         raise ParameterError(
             f"band '{band.name}' lies {lo_b:g}-{hi_b:g} {fu}, outside the transform's "
-            f"{f[0]:g}-{f[-1]:g} {fu}")
+            f"{f_bot:g}-{f_top:g} {fu}")
     t = g.times
     t0, t1 = band.time_span
     if t1 < t[0] or t0 > t[-1]:
         raise ParameterError(
             f"band '{band.name}' spans {t0:g}-{t1:g} {tu}, outside the transform's "
             f"{t[0]:g}-{t[-1]:g} {tu}")
-    if interp == "log" and lo_b <= 0:
-        raise ParameterError(
-            f"band '{band.name}' has a vertex at {lo_b:g} {fu}; on a log-frequency axis "
-            "every frequency must be > 0")
+    if notes is not None:
+        what = "the low-pass edge row" if a > 0 else "the bottom row"
+        if lo_b < f_bot:
+            notes.append(f"band '{band.name}': edge at {lo_b:g} {fu} is below the lowest "
+                         f"analysed frequency; clamped to {f_bot:g} {fu} ({what})")
+        what = "the high-pass edge row" if b < len(f) else "the top row"
+        if hi_b > f_top or (hi_b >= f_reach and b < len(f)):
+            notes.append(f"band '{band.name}': edge at {hi_b:g} {fu} is above the highest "
+                         f"analysed frequency; clamped to {f_top:g} {fu} ({what})")
 
+    up = np.clip(band.upper[:, 1], f_bot, f_top)
+    low = np.clip(band.lower[:, 1], f_bot, f_top)
+    up[up >= f_reach] = f_top
+    low[low >= f_reach] = f_top
     if interp == "log":
         with np.errstate(divide="ignore"):  # a 0 Hz row becomes -inf: below every band
             rows = np.log(f)
-        u = np.interp(t, band.upper[:, 0], np.log(band.upper[:, 1]))
-        l = np.interp(t, band.lower[:, 0], np.log(band.lower[:, 1]))
+        u = np.interp(t, band.upper[:, 0], np.log(up))
+        l = np.interp(t, band.lower[:, 0], np.log(low))
+        # exp/log round trips must not lose the bottom and top rows a clamp aimed at
+        rows = rows.copy()
+        rows[np.isclose(f, f_bot, rtol=1e-12, atol=0)] = np.log(f_bot)
+        rows[np.isclose(f, f_top, rtol=1e-12, atol=0)] = np.log(f_top)
     else:
         rows = f
-        u = np.interp(t, band.upper[:, 0], band.upper[:, 1])
-        l = np.interp(t, band.lower[:, 0], band.lower[:, 1])
-    start = a + np.searchsorted(rows, np.minimum(u, l), side="left")
-    end = a + np.searchsorted(rows, np.maximum(u, l), side="right")
+        u = np.interp(t, band.upper[:, 0], up)
+        l = np.interp(t, band.lower[:, 0], low)
+    start = np.searchsorted(rows, np.minimum(u, l), side="left")
+    end = np.searchsorted(rows, np.maximum(u, l), side="right")
     live = (t >= t0) & (t <= t1)
     end = np.where(live, end, start)
     return start.astype(np.int64), end.astype(np.int64)
 
 
-def map_band(band: Band, dst, *, interp: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def map_band(band: Band, dst, *, interp: str | None = None,
+             notes: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``band`` on another transform ``dst``: bands are physical, so this is
     :func:`band_ranges` on ``dst``'s grid."""
-    return band_ranges(band, dst, interp=interp)
+    return band_ranges(band, dst, interp=interp, notes=notes)
 
 
-def band_mask(bands, tfr_or_grid, *, interp: str | None = None) -> np.ndarray:
-    """Bool mask [shape=(n_rows, n_frames)] of the union of ``bands`` (one Band or a list)."""
+def band_mask(bands, tfr_or_grid, *, interp: str | None = None,
+              notes: list | None = None) -> np.ndarray:
+    """Bool mask [shape=(n_rows, n_frames)] of the union of ``bands`` (one Band or a list).
+
+    ``notes`` as in :func:`band_ranges`.
+    """
     g = as_grid(tfr_or_grid)
     if isinstance(bands, Band):
         bands = [bands]
     out = np.zeros(g.shape, dtype=bool)
     for band in bands:
-        out |= ranges_to_mask(*band_ranges(band, g, interp=interp), g.shape[0])
+        out |= ranges_to_mask(*band_ranges(band, tfr_or_grid, interp=interp, notes=notes),
+                              g.shape[0])
     return out
 
 

@@ -182,12 +182,18 @@ def test_swapped_edges_select_the_same_rows():
     np.testing.assert_array_equal(a[1], b[1])
 
 
-def test_edge_rows_are_never_selected():
+def test_edge_rows_are_selected_only_by_a_band_reaching_past_the_wavelets():
     g = log_grid()
-    s, e = band_ranges(Band([[0, 1e9]], [[0, 1e-9]]), g)
+    notes = []
+    s, e = band_ranges(Band([[0, 1e9]], [[0, 1e-9]], name="all"), g, notes=notes)
     m = ranges_to_mask(s, e, g.shape[0])
-    assert not m[0].any() and not m[-1].any()
-    assert m[1:-1].all()
+    assert m.all()                            # clamped to both edge rows
+    assert len(notes) == 2 and all("band 'all'" in n and "clamped" in n for n in notes)
+    inner = g.frequencies[1:-1]
+    notes = []
+    s, e = band_ranges(Band([[0, inner[-1]]], [[0, inner[0]]]), g, notes=notes)
+    m = ranges_to_mask(s, e, g.shape[0])
+    assert not m[0].any() and not m[-1].any() and m[1:-1].all() and notes == []
 
 
 def test_band_outside_frequency_range_names_band_and_range():
@@ -205,12 +211,18 @@ def test_band_outside_time_range_raises():
         band_ranges(b, g)
 
 
-def test_non_positive_frequency_on_log_axis_raises_but_linear_accepts_it():
+@pytest.mark.parametrize("grid", ["log", "lin"])
+def test_a_0_hz_bottom_selects_from_the_bottom_row_with_a_note(grid):
+    g = log_grid() if grid == "log" else lin_grid()
     b = Band([[0, 300]], [[0, 0.0]], name="dc")
-    with pytest.raises(ParameterError, match="band 'dc'.*log-frequency.*> 0"):
-        band_ranges(b, log_grid())
-    s, e = band_ranges(b, lin_grid())
-    assert np.all(s == 0)  # 0 Hz row included on the linear STFT grid
+    notes = []
+    s, e = band_ranges(b, g, notes=notes)
+    assert np.all(s == 0)  # the low-pass edge row / the 0 Hz row
+    assert np.all(e == np.searchsorted(g.frequencies, 300, side="right"))
+    if grid == "log":
+        assert notes and "band 'dc'" in notes[0] and "low-pass edge row" in notes[0]
+    else:
+        assert notes == []    # 0 Hz is a row of the linear grid: nothing clamped
 
 
 def test_bad_interp_raises():
@@ -416,3 +428,46 @@ def test_messages_use_plain_numbers_and_count_from_one(tmp_path):
     doc = {"bands": [{"upper": [[0, 1], "x"], "lower": [[0, 2]]}]}
     with pytest.raises(LoadError, match="item 2 is"):
         load_bands(_write(tmp_path, json.dumps(doc)))
+
+
+# -- bands from 0 Hz on real transforms (issue 9) -------------------------------------
+
+def _transform(kind, sig):
+    from core.transforms import transform
+    spec = TransformSpec(kind=kind, nv=16) if kind in ("cwt", "ssq_cwt") else \
+        TransformSpec(kind=kind, n_fft=256)
+    return transform(sig, spec)
+
+
+@pytest.mark.parametrize("kind", ["cwt", "ssq_cwt", "stft", "ssq_stft"])
+def test_a_band_from_0_hz_inverts_on_every_kind(kind, speech_slice):
+    from core.inversion import invert
+
+    sig = speech_slice
+    tfr = _transform(kind, sig)
+    nyq = 0.5 / sig.dx
+    low = band_mask(Band.rectangle(0.0, 1.0, 0.0, 1000.0, name="low"), tfr)
+    high = band_mask(Band.rectangle(0.0, 1.0, 1000.0 * 1.0001, nyq, name="high"), tfr)
+    assert low[0].all()                      # the bottom row (low-pass edge / DC) is in
+    y_low, y_high = invert(tfr, low), invert(tfr, high)
+    assert np.all(np.isfinite(y_low)) and np.linalg.norm(y_low) > 0
+    # the two bands tile the plane, so together they give back the signal
+    # (without the mean, which a mask never carries)
+    assert not (low & high).any()
+    full = invert(tfr, low | high)
+    ref = invert(tfr, np.ones(tfr.shape, dtype=bool))
+    np.testing.assert_allclose(y_low + y_high, full, atol=1e-9 * np.abs(ref).max())
+
+
+def test_full_band_cwt_of_a_recording_from_0_hz_to_nyquist_is_the_identity(speech_slice,
+                                                                          rel_error):
+    from core.inversion import invert
+
+    sig = speech_slice
+    tfr = _transform("cwt", sig)
+    notes = []
+    m = band_mask(Band.rectangle(sig.x0, sig.x0 + sig.dx * (sig.n - 1), 0.0, 0.5 / sig.dx),
+                  tfr, notes=notes)
+    assert m.all() and notes                    # 0 Hz clamped to the low-pass row
+    y = invert(tfr, m) + tfr.offset
+    assert rel_error(y, sig.y, trim=0.0) < 1e-2

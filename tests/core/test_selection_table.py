@@ -179,3 +179,28 @@ def test_load_selections_detects_the_format(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(LoadError, match="no such file"):
         load_selection_table(tmp_path / "none.txt")
+
+
+@pytest.mark.parametrize("kind", ["cwt", "ssq_cwt", "stft", "ssq_stft"])
+def test_a_raven_table_with_low_freq_0_loads_and_inverts_on_every_kind(kind, tmp_path,
+                                                                        speech_slice):
+    # Low Freq 0 is what Raven and Audacity write for "from the bottom"
+    from core.bands import band_mask
+    from core.inversion import invert
+    from core.transforms import TransformSpec, transform
+
+    p = tmp_path / "sel.txt"
+    p.write_text("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\t"
+                 "High Freq (Hz)\tAnnotation\n"
+                 "1\tSpectrogram 1\t1\t0.1\t0.6\t0\t1500\tvoice\n", encoding="utf-8")
+    bands = load_selection_table(p, unit="s")
+    spec = (TransformSpec(kind=kind, nv=16) if kind in ("cwt", "ssq_cwt")
+            else TransformSpec(kind=kind, n_fft=256))
+    tfr = transform(speech_slice, spec)
+    notes = []
+    m = band_mask(bands, tfr, notes=notes)
+    cols = (tfr.times >= 0.1) & (tfr.times <= 0.6)
+    assert m[0, cols].all() and not m[:, ~cols].any()
+    assert bool(notes) == (kind in ("cwt", "ssq_cwt"))   # the STFT has a 0 Hz row
+    y = invert(tfr, m)
+    assert np.all(np.isfinite(y)) and np.linalg.norm(y) > 0
