@@ -116,12 +116,16 @@ class LayerModel(QObject):
         The union of visible layers may differ: re-run the inversion.
     active_changed(int)
         The layer that paint tools act on (-1: none).
+    noted(str)
+        Something the user should know about an edit (a band edge clamped to
+        the lowest or highest analysed row).
     """
 
     layers_changed = Signal()
     layer_edited = Signal(int)
     selection_changed = Signal()
     active_changed = Signal(int)
+    noted = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -217,7 +221,10 @@ class LayerModel(QObject):
         self.selection_changed.emit()
 
     def _update_band_cells(self, lay: Layer) -> None:
-        start, end = band_ranges(lay.band(), self._tfr)
+        notes: list[str] = []
+        start, end = band_ranges(lay.band(), self._tfr, notes=notes)
+        if notes:
+            self.noted.emit("; ".join(notes))
         lay.ranges = (np.asarray(start), np.asarray(end))
         lay.n_rows = self._tfr.n_rows
         lay.mask = None  # rebuilt from the ranges when someone needs the cells

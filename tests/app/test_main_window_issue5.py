@@ -509,3 +509,15 @@ def test_close_with_unsaved_work_asks(qtbot, make_window, monkeypatch):
     assert not win.close() and win.isVisible()
     assert win.close() and not answers
     assert not win.doc.workers() and not win.coherence_view.busy
+
+
+def test_a_band_from_0_hz_is_clamped_with_a_note_in_the_status_bar(qtbot, window):
+    # Raven tables and hand-typed bands start at 0 Hz: "everything from the bottom"
+    doc = window.doc
+    with qtbot.waitSignal(doc.layers.noted, timeout=5_000) as noted:
+        lay = doc.layers.add_band([(0.1, 300.0), (0.9, 300.0)], [(0.1, 0.0), (0.9, 0.0)])
+    assert "clamped" in noted.args[0]
+    assert "clamped" in window.statusBar().currentMessage()
+    start, end = lay.ranges
+    assert int(np.min(start)) == 0 and int(np.max(end)) > 0   # from the bottom row up
+    assert doc.inversion is not None and np.any(doc.inversion)
