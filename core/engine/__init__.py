@@ -1,0 +1,28 @@
+"""A bounded-memory, block-wise engine for long signals.
+
+The whole-signal path (:func:`core.transforms.transform`) holds every row x
+sample coefficient, about 0.94 GB per second of 44.1 kHz audio at nv 32. Every
+CWT and hop-1 STFT row is a convolution, and the one-integral inverse is local
+in time (``x[t] = sum_r w_r Re C[r, t] + offset``), so any column range of the
+coefficients, and any band's inverse, can be computed block by block with
+blocks overlapping by the filters' effective time support.
+
+Modules:
+
+- :mod:`core.engine.blocks`: the block plan, the reflect-padded segment of a
+  block (the whole-signal padding emulated at the true ends), progress/cancel.
+- :mod:`core.engine.cwt_blocks`: CWT geometry without the filterbank, row
+  filters on a block's FFT grid, effective support, :func:`cwt_columns`.
+- :mod:`core.engine.stft_blocks`: :func:`stft_columns` (hop 1).
+- :mod:`core.engine.stream`: :func:`stream_band` (band and residual block by
+  block into arrays or memory maps), its memory estimate and block choice.
+"""
+
+from core.engine.blocks import BlockPlan, plan_blocks
+from core.engine.cwt_blocks import CWTGeometry, cwt_columns, cwt_geometry, row_support
+from core.engine.stft_blocks import stft_columns
+
+__all__ = [
+    "BlockPlan", "plan_blocks", "CWTGeometry", "cwt_geometry", "cwt_columns", "row_support",
+    "stft_columns",
+]
