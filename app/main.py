@@ -89,12 +89,14 @@ def _end_process(rc: int) -> None:
     The window has already cancelled its work and saved nothing half-way; what
     is left is Python's teardown of torch and numba (imported by ssqueezepy),
     about 2 s on every exit, which would make closing the window feel hung.
-    Any worker still running is waited for first: Qt aborts the process if a
-    running QThread is destroyed.
+    The window has waited for its workers already; one that is still running
+    (ssqueezepy's one-off compile cannot be interrupted) gets a last moment,
+    then os._exit ends the process without destroying its QThread (which is
+    what makes Qt abort).
     """
     from app.worker import running_workers, stop_all
 
-    stop_all(running_workers(), timeout_ms=1_000)
+    stop_all(running_workers(), timeout_ms=150)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(rc)

@@ -58,7 +58,7 @@ FILE_FILTER = ("Signals (*.wav *.flac *.ogg *.aif *.aiff *.csv *.txt *.npy *.npz
 MAX_RECENT = 8
 #: How long closing waits for cancelled work; a task still in an uncancellable call after
 #: that is waited for at exit by app.worker (never destroyed while it runs).
-CLOSE_TIMEOUT_MS = 800
+CLOSE_TIMEOUT_MS = 600
 
 
 class MainWindow(QMainWindow):
