@@ -21,8 +21,10 @@ Modules:
 from core.engine.blocks import BlockPlan, plan_blocks
 from core.engine.cwt_blocks import CWTGeometry, cwt_columns, cwt_geometry, row_support
 from core.engine.stft_blocks import stft_columns
+from core.engine.stream import StreamResult, choose_block_length, estimate_stream_bytes, stream_band
 
 __all__ = [
     "BlockPlan", "plan_blocks", "CWTGeometry", "cwt_geometry", "cwt_columns", "row_support",
-    "stft_columns",
+    "stft_columns", "StreamResult", "stream_band", "estimate_stream_bytes",
+    "choose_block_length",
 ]
