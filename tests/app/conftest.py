@@ -38,6 +38,17 @@ def settings(tmp_path):
 
 
 @pytest.fixture
+def errors(monkeypatch):
+    """The text of every QMessageBox.critical, recorded instead of a modal box."""
+    from PySide6.QtWidgets import QMessageBox
+
+    seen = []
+    monkeypatch.setattr(QMessageBox, "critical",
+                        staticmethod(lambda parent, title, text, *a, **k: seen.append(text)))
+    return seen
+
+
+@pytest.fixture
 def window(qtbot, settings):
     """A shown MainWindow on a short chirp (CWT, 16 voices), transform finished."""
     from app.main_window import MainWindow

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QMessageBox
 
 from app.document import DocumentModel, RetrievalParams
 from app.session_io import SessionState, apply_session, open_session, save_session_to
@@ -16,13 +15,6 @@ from tests.app.conftest import short_chirp
 
 LONG_RUN = RetrievalParams(method="gla", n_iter=100_000, init="zeros")
 
-
-@pytest.fixture
-def errors(monkeypatch):
-    seen = []
-    monkeypatch.setattr(QMessageBox, "critical",
-                        staticmethod(lambda parent, title, text, *a: seen.append(text)))
-    return seen
 
 
 def tone_file(tmp_path, n: int, name: str = "b") -> str:

@@ -28,13 +28,6 @@ RATE = 4000.0
 SPEC = TransformSpec(kind="cwt", nv=8)
 
 
-@pytest.fixture
-def errors(monkeypatch):
-    seen = []
-    monkeypatch.setattr(QMessageBox, "critical",
-                        staticmethod(lambda parent, title, text, *a: seen.append(text)))
-    return seen
-
 
 @pytest.fixture
 def wav(tmp_path):
