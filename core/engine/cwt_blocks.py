@@ -57,7 +57,8 @@ DEFAULT_TOL = 1e-10          # kernel tail beyond the overlap, relative to the f
 # overlap of the rows that reach Nyquist (see the module docstring): their real
 # parts (all an inverse needs) decay like 1/m^2, the complex rows like 1/m
 NYQUIST_OVERLAP = {"real": 1 << 15, "complex": 1 << 16}
-_CHUNK_ELEMS = 1 << 22       # rows x M per FFT batch (64 MiB of complex128)
+_CHUNK_ELEMS = 1 << 20       # rows x M per FFT batch (16 MiB of complex128)
+_EVAL_ELEMS = 1 << 20        # rows x M per filter evaluation (ssqueezepy's temporaries)
 _DEFAULT_SPEC = T.TransformSpec()
 
 
@@ -163,7 +164,7 @@ def cwt_geometry(spec: T.TransformSpec, n_samples: int, *, dx: float = 1.0) -> C
 def _wavelet_filters(geom: CWTGeometry, scales: np.ndarray, M: int) -> np.ndarray:
     wav = T._wavelet(T._wavelet_key(geom.spec))
     out = np.empty((len(scales), M), dtype=np.float64)
-    step = max(1, _CHUNK_ELEMS // M)
+    step = max(1, _EVAL_ELEMS // M)
     for i in range(0, len(scales), step):
         with T._SSQ_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")

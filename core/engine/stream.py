@@ -48,8 +48,8 @@ __all__ = ["StreamResult", "stream_band", "estimate_stream_bytes", "choose_block
 _DEFAULT_SPEC = T.TransformSpec()
 FFT_LENGTH = 1 << 18          # target block FFT length: ~3 ms per FFT, 6 s of 44.1 kHz audio
 PLAN_OVERLAP = CB.NYQUIST_OVERLAP["real"]  # the longest local support the block plan assumes
-_FILTER_CACHE_BYTES = 256 << 20
-_EVAL_BYTES = 4 * 16 * CB._CHUNK_ELEMS      # ssqueezepy's temporaries while filters are built
+_FILTER_CACHE_BYTES = 64 << 20
+_EVAL_BYTES = 4 * 16 * CB._EVAL_ELEMS      # ssqueezepy's temporaries while filters are built
 
 
 @dataclass(frozen=True)

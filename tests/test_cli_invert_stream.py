@@ -1,0 +1,99 @@
+"""`phasebrush invert` on the streaming path (core.engine), in-process through cli.main."""
+
+import json
+
+import numpy as np
+import pytest
+
+from app import cli
+from core.io import load_signal, save_signal
+from core.signal import Signal
+
+FS, N = 8000.0, 16000
+
+
+@pytest.fixture
+def recording(tmp_path):
+    """Two tones, a chirp and noise at 8 kHz, 2 s, as WAV; and a two-band JSON."""
+    rng = np.random.default_rng(3)
+    t = np.arange(N) / FS
+    y = (0.4 * np.sin(2 * np.pi * 300 * t) + 0.3 * np.sin(2 * np.pi * 2500 * t)
+         + 0.2 * np.sin(2 * np.pi * (500 + 400 * t) * t) + 0.05 * rng.standard_normal(N))
+    path = tmp_path / "rec.wav"
+    save_signal(Signal(y, dx=1 / FS, name="rec"), path)
+    bands = tmp_path / "bands.json"
+    bands.write_text(json.dumps({"bands": [
+        {"upper": [[0, 400], [2, 900]], "lower": [[0, 200], [2, 450]]},
+        {"upper": [[0.3, 3000], [1.7, 3000]], "lower": [[0.3, 2000], [1.7, 2000]]},
+    ]}))
+    return path, bands
+
+
+def _invert(path, bands, tmp_path, tag, *extra):
+    out, res = tmp_path / f"band_{tag}.npy", tmp_path / f"res_{tag}.npy"
+    code = cli.main(["invert", str(path), "--bands", str(bands), "--out", str(out),
+                     "--residual", str(res), *extra])
+    assert code == 0
+    return load_signal(out).y, load_signal(res).y
+
+
+@pytest.mark.parametrize("kind", ["cwt", "stft"])
+def test_streamed_invert_equals_the_whole_signal_path(recording, tmp_path, monkeypatch, capsys,
+                                                      kind):
+    path, bands = recording
+    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 10**12)
+    whole = _invert(path, bands, tmp_path, "whole", "-q", "--kind", kind)
+    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 0)
+    streamed = _invert(path, bands, tmp_path, "stream", "--kind", kind)
+    err = capsys.readouterr().err
+    assert "streamed in" in err and "100%" in err
+    for a, b in zip(streamed, whole, strict=True):
+        assert np.abs(a - b).max() <= 1e-6 * np.abs(b).max()
+    assert np.abs(whole[0]).max() > 0.1          # the bands are not empty
+
+
+def test_a_budget_too_small_for_the_whole_transform_streams(recording, tmp_path, monkeypatch,
+                                                            capsys):
+    path, bands = recording
+    from core import memory
+    from core.transforms import TransformSpec
+
+    whole_bytes = memory.estimate_transform_bytes(N, TransformSpec(), 1 / FS)
+    # the transform alone fits, with RangeInverter's cumulative sum it does not
+    monkeypatch.setenv(memory.ENV_VAR, str(int(whole_bytes)))
+    called = []
+    import core.engine
+
+    real = core.engine.stream_band
+    monkeypatch.setattr(core.engine, "stream_band",
+                        lambda *a, **k: called.append(1) or real(*a, **k))
+    band, _ = _invert(path, bands, tmp_path, "budget", "-q")
+    assert called and np.all(np.isfinite(band))
+    assert capsys.readouterr().err == ""          # --quiet: no bar, no summary
+
+
+def test_outputs_are_checked_before_any_streaming(recording, tmp_path, monkeypatch, capsys):
+    path, bands = recording
+    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 0)
+    import core.engine
+
+    def boom(*a, **k):
+        raise AssertionError("streamed before checking the outputs")
+
+    monkeypatch.setattr(core.engine, "stream_band", boom)
+    code = cli.main(["invert", str(path), "--bands", str(bands), "--out", str(path)])
+    assert code == 2
+    assert "phasebrush: error:" in capsys.readouterr().err
+    code = cli.main(["invert", str(path), "--bands", str(bands), "--out",
+                     str(tmp_path / "a.npy"), "--residual", str(tmp_path / "a.npy")])
+    assert code == 2
+    assert "each output needs its own file" in capsys.readouterr().err
+
+
+def test_ssq_kinds_keep_the_whole_signal_path(recording):
+    from core.signal import Signal as S
+    from core.transforms import TransformSpec
+
+    sig = S(np.zeros(10), dx=1.0)
+    assert not cli._streams(sig, TransformSpec(kind="ssq_cwt"))
+    assert not cli._streams(sig, TransformSpec(kind="stft", hop=4))
