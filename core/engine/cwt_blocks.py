@@ -147,7 +147,9 @@ def cwt_geometry(spec: T.TransformSpec, n_samples: int, *, dx: float = 1.0) -> C
     n_samples, dx = int(n_samples), float(dx)
     if not np.isfinite(dx) or dx <= 0:
         raise ParameterError(f"dx={dx!r} must be > 0")
-    if n_samples < T.min_samples(spec, dx):
+    # min_samples() searches lengths (seconds); long signals pass it anyway
+    # (fmin's own limit is checked by the scale selection)
+    if n_samples < max(4096, T._fmin_samples(spec, dx)) and n_samples < T.min_samples(spec, dx):
         raise ParameterError(
             f"{n_samples} samples are too few for this CWT (at least "
             f"{T.min_samples(spec, dx)} are needed)")

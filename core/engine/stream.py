@@ -48,7 +48,9 @@ __all__ = ["StreamResult", "stream_band", "estimate_stream_bytes", "choose_block
 _DEFAULT_SPEC = T.TransformSpec()
 FFT_LENGTH = 1 << 18          # target block FFT length: ~3 ms per FFT, 6 s of 44.1 kHz audio
 PLAN_OVERLAP = CB.NYQUIST_OVERLAP["real"]  # the longest local support the block plan assumes
-_FILTER_CACHE_BYTES = 64 << 20
+# ~250 half-spectrum rows at the default FFT length: evaluating a GMW row costs
+# ~20 ms there, more than its FFT, so a band's rows are built once per run
+_FILTER_CACHE_BYTES = 512 << 20
 _EVAL_BYTES = 4 * 16 * CB._EVAL_ELEMS      # ssqueezepy's temporaries while filters are built
 
 
@@ -75,7 +77,8 @@ class StreamResult:
 
 
 def estimate_stream_bytes(n_samples: int, block_length: int, *, overlap: int = PLAN_OVERLAP,
-                          n_arrays: int = 3, whole_grid: int | None = None) -> int:
+                          n_arrays: int = 3, whole_grid: int | None = None,
+                          n_rows: int | None = None) -> int:
     """Estimated peak memory of :func:`stream_band`, in bytes.
 
     Counts the whole-length float64 arrays (the signal, the band and the
@@ -94,13 +97,22 @@ def estimate_stream_bytes(n_samples: int, block_length: int, *, overlap: int = P
     whole_grid : int or None
         ``n_pad`` when some rows need the whole padded grid (then a block's
         FFT is that long).
+    n_rows : int or None
+        Rows of the transform (bounds the filter cache); None = unknown.
     """
     M = int(whole_grid) if whole_grid else sp_fft.next_fast_len(
         int(block_length) + 2 * int(overlap), real=True)
     block = M * 8 + (M // 2 + 1) * 16 * 2 + int(block_length) * 8 * 4
     batch = max(CB._CHUNK_ELEMS, M) * (16 + 8)
-    return int(n_arrays * 8 * int(n_samples) + block + batch + _FILTER_CACHE_BYTES
+    return int(n_arrays * 8 * int(n_samples) + block + batch + _cache_bytes(M, n_rows)
                + _EVAL_BYTES)
+
+
+def _cache_bytes(M: int, n_rows: int | None) -> int:
+    """The filter cache's limit: every row and as many run sums, at most the default."""
+    if n_rows is None:
+        return _FILTER_CACHE_BYTES
+    return int(min(_FILTER_CACHE_BYTES, 2 * int(n_rows) * (M // 2 + 1) * 8))
 
 
 def choose_block_length(n_samples: int, *, overlap: int = PLAN_OVERLAP, n_arrays: int = 3,
@@ -196,9 +208,9 @@ class _FilterCache:
 class _CWTBlocks:
     """Weighted real parts of a CWT's rows over a column block."""
 
-    def __init__(self, y, geom: CB.CWTGeometry, tol: float):
+    def __init__(self, y, geom: CB.CWTGeometry, tol: float, cache_bytes: int):
         self.y, self.geom, self.tol = y, geom, tol
-        self.cache = _FilterCache(_FILTER_CACHE_BYTES)
+        self.cache = _FilterCache(cache_bytes)
         self._X = None
 
     def spectrum(self, p0: int, M: int) -> np.ndarray:
@@ -207,6 +219,10 @@ class _CWTBlocks:
         X = sp_fft.rfft(padded_segment(self.y, p0, M, self.geom.n_pad, self.geom.pad_left))
         self._X = ((p0, M), X)
         return X
+
+    def _row(self, r: int, M: int) -> np.ndarray:
+        return self.cache.get(("row", r, M),
+                              lambda: CB.row_filters_real(self.geom, [r], M)[0])
 
     def band(self, c0: int, c1: int, s, e, live, steps: Steps) -> np.ndarray:
         g = self.geom
@@ -221,23 +237,19 @@ class _CWTBlocks:
         w = g.row_weights
         core_runs = _runs(core)
         if core_runs:
-            def make_core():
-                acc = np.zeros(M // 2 + 1)
-                for a, b in core_runs:
-                    for i in range(a, b, max(1, CB._CHUNK_ELEMS // M)):
-                        rows = np.arange(i, min(b, i + max(1, CB._CHUNK_ELEMS // M)))
-                        acc += w[rows] @ CB.row_filters_real(g, rows, M)
-                return acc
-            phi = self.cache.get(("core", core_runs, M), make_core)
+            # per-row filters are cached: a band drifting across blocks only adds the
+            # rows it reaches, and each run's weighted sum is kept for the next block
+            phi = np.zeros(M // 2 + 1)
+            for a, b in core_runs:
+                phi += self.cache.get(("run", a, b, M), lambda a=a, b=b: sum(
+                    w[r] * self._row(r, M) for r in range(a, b)))
             out += sp_fft.irfft(X * phi, M)[q0:q0 + B]
         edge = np.flatnonzero(touched & ~core)
         chunk = max(1, CB._CHUNK_ELEMS // M)
         for i in range(0, len(edge), chunk):
             steps.check()
             rows = edge[i:i + chunk]
-            F = np.stack([self.cache.get(("row", int(r), M),
-                                         lambda r=r: CB.row_filters_real(g, [r], M)[0])
-                          for r in rows])
+            F = np.stack([self._row(int(r), M) for r in rows])
             R = sp_fft.irfft(F * X, M, axis=-1)[:, q0:q0 + B]
             inside = ((s[:, None, :] <= rows[None, :, None])
                       & (rows[None, :, None] < e[:, None, :])).any(axis=0)
@@ -313,8 +325,8 @@ def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals, dx: floa
     T._check_spec(spec)
     if spec.kind == "cwt":
         geom = CB.cwt_geometry(spec, n, dx=dx)
-        engine = _CWTBlocks(y, geom, float(tol))
         n_rows = geom.n_rows
+        engine = _CWTBlocks(y, geom, float(tol), _FILTER_CACHE_BYTES)
     elif spec.kind == "stft" and int(spec.hop) == 1:
         if int(spec.n_fft) > n:
             raise ParameterError(f"n_fft={spec.n_fft} is larger than the signal ({n} samples)")
@@ -357,7 +369,10 @@ def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals, dx: floa
     # rows longer than the plan's overlap run on the whole padded grid
     whole = geom.n_pad if geom is not None and block_length + 2 * overlap >= geom.n_pad else None
     est = estimate_stream_bytes(n, block_length, overlap=overlap, n_arrays=n_arrays,
-                                whole_grid=whole)
+                                whole_grid=whole, n_rows=n_rows)
+    if geom is not None:
+        M = whole or sp_fft.next_fast_len(block_length + 2 * overlap, real=True)
+        engine.cache.limit = _cache_bytes(M, n_rows)
     check_fits(f"streaming inversion of {n} samples", est,
                hint="use a smaller block length or free memory")
     try:
