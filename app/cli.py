@@ -236,12 +236,17 @@ def _streams(signal, spec) -> bool:
 
 def _band_intervals(bands, signal, spec):
     """A callable (c0, c1) -> merged (start, end) row ranges of ``bands`` for those columns,
-    on the grid the whole transform would have (rasterised per block)."""
+    on the grid the whole transform would have (rasterised per block).
+
+    The bands are checked against the whole time range first (the whole path's
+    errors); a block a band does not reach gets empty ranges for it."""
+    from types import SimpleNamespace
+
     import numpy as np
 
     from core.bands import band_ranges
     from core.engine.cwt_blocks import cwt_geometry
-    from core.masks import Grid, merge_ranges
+    from core.masks import merge_ranges
 
     if spec.kind == "cwt":
         geom = cwt_geometry(spec, signal.n, dx=signal.dx)
@@ -249,10 +254,23 @@ def _band_intervals(bands, signal, spec):
     else:
         freqs, edges = np.arange(int(spec.n_fft) // 2 + 1) / (int(spec.n_fft) * signal.dx), ()
 
+    def axes(times):
+        # what band_ranges reads of a TFR (dx: the high edge row's reach)
+        return SimpleNamespace(frequencies=freqs, times=times, spec=spec, edge_row_indices=edges,
+                               unit=signal.unit, dx=signal.dx)
+
+    ends = signal.x0 + signal.dx * np.array([0, signal.n - 1])
+    for b in bands:
+        band_ranges(b, axes(ends))
+
     def intervals(c0, c1):
-        grid = Grid(freqs, signal.x0 + signal.dx * np.arange(c0, c1), edges,
-                    log_rows=spec.is_cwt, unit=signal.unit)
-        ranges = [band_ranges(b, grid) for b in bands]
+        times = signal.x0 + signal.dx * np.arange(c0, c1)
+        zero = np.zeros(c1 - c0, dtype=np.int64)
+        ranges = []
+        for b in bands:
+            t0, t1 = b.time_span
+            ranges.append((zero, zero) if t1 < times[0] or t0 > times[-1]
+                          else band_ranges(b, axes(times)))
         # Overlapping bands must count their shared rows once: merge to disjoint ranges.
         return merge_ranges(np.stack([r[0] for r in ranges]), np.stack([r[1] for r in ranges]))
 

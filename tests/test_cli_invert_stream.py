@@ -29,6 +29,25 @@ def recording(tmp_path):
     return path, bands
 
 
+def test_blocks_a_band_does_not_reach_get_nothing_of_it(recording, monkeypatch):
+    from core.bands import load_bands
+    from core.signal import Signal as S
+    from core.transforms import TransformSpec
+
+    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 0)
+    _, bands = recording
+    sig = S(np.zeros(N), dx=1 / FS)
+    get = cli._band_intervals(load_bands(bands), sig, TransformSpec())
+    start, end = get(0, 1000)                      # 0-0.125 s: only the first band
+    assert (end > start).any(axis=1).sum() == 1
+    far = [{"upper": [[5, 900], [6, 900]], "lower": [[5, 200], [6, 200]]}]
+    bands.write_text(json.dumps({"bands": far}))
+    from core.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="outside the transform"):
+        cli._band_intervals(load_bands(bands), sig, TransformSpec())
+
+
 def _invert(path, bands, tmp_path, tag, *extra):
     out, res = tmp_path / f"band_{tag}.npy", tmp_path / f"res_{tag}.npy"
     code = cli.main(["invert", str(path), "--bands", str(bands), "--out", str(out),
