@@ -234,12 +234,13 @@ def _streams(signal, spec) -> bool:
     return signal.n > _STREAM_ABOVE_SAMPLES or not _whole_invert_fits(signal, spec)
 
 
-def _band_intervals(bands, signal, spec):
+def _band_intervals(bands, signal, spec, notes=None):
     """A callable (c0, c1) -> merged (start, end) row ranges of ``bands`` for those columns,
     on the grid the whole transform would have (rasterised per block).
 
     The bands are checked against the whole time range first (the whole path's
-    errors); a block a band does not reach gets empty ranges for it."""
+    errors, and the notes of edges clamped to the analysed range go to
+    ``notes``); a block a band does not reach gets empty ranges for it."""
     from types import SimpleNamespace
 
     import numpy as np
@@ -261,7 +262,7 @@ def _band_intervals(bands, signal, spec):
 
     ends = signal.x0 + signal.dx * np.array([0, signal.n - 1])
     for b in bands:
-        band_ranges(b, axes(ends))
+        band_ranges(b, axes(ends), notes=notes)
 
     def intervals(c0, c1):
         times = signal.x0 + signal.dx * np.arange(c0, c1)
@@ -293,12 +294,15 @@ def cmd_invert(args) -> int:
     _check_outputs(args, outputs, signal=signal)
     spec = _spec_from_args(args, default_hop=1)
     how = spec.kind
+    notes: list[str] = []
     if _streams(signal, spec):
         from core.engine import stream_band
 
         bar = None if args.quiet else _FractionBar("invert")
         try:
-            result = stream_band(signal.y, spec, intervals=_band_intervals(bands, signal, spec),
+            intervals = _band_intervals(bands, signal, spec, notes)
+            _print_notes(args.bands, notes)
+            result = stream_band(signal.y, spec, intervals=intervals,
                                  dx=signal.dx, residual=res is not None, progress=bar)
         finally:
             if bar is not None:
@@ -307,7 +311,8 @@ def cmd_invert(args) -> int:
         how = f"{spec.kind}, streamed in {result.n_blocks} blocks"
     else:
         tfr = transform(signal, spec)
-        ranges = [band_ranges(b, tfr) for b in bands]
+        ranges = [band_ranges(b, tfr, notes=notes) for b in bands]
+        _print_notes(args.bands, notes)
         # Overlapping bands must count their shared rows once: merge to disjoint ranges.
         start, end = merge_ranges(np.stack([r[0] for r in ranges]),
                                   np.stack([r[1] for r in ranges]))
@@ -318,6 +323,11 @@ def cmd_invert(args) -> int:
     if not args.quiet:
         print(f"{out}: {len(bands)} band(s) inverted from {how}", file=sys.stderr)
     return 0
+
+
+def _print_notes(path, notes) -> None:
+    for note in dict.fromkeys(notes):   # once each, in order
+        print(f"phasebrush: {path}: {note}", file=sys.stderr)
 
 
 class _FractionBar:

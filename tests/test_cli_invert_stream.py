@@ -116,3 +116,22 @@ def test_ssq_kinds_keep_the_whole_signal_path(recording):
     sig = S(np.zeros(10), dx=1.0)
     assert not cli._streams(sig, TransformSpec(kind="ssq_cwt"))
     assert not cli._streams(sig, TransformSpec(kind="stft", hop=4))
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_band_from_0_hz_is_clamped_with_a_note(recording, tmp_path, monkeypatch, capsys,
+                                                 streamed):
+    # "everything from the bottom", as Raven tables with Low Freq 0 say it
+    path, bands = recording
+    bands.write_text(json.dumps({"bands": [
+        {"upper": [[0, 600], [2, 600]], "lower": [[0, 0], [2, 0]]}]}))
+    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 0 if streamed else 10**12)
+    band, residual = _invert(path, bands, tmp_path, f"zero{streamed}")
+    err = capsys.readouterr().err
+    assert "clamped" in err and "bands.json" in err
+    x = load_signal(path).y
+    # the 300 Hz tone and the slow part of the chirp are in the band, 2500 Hz is not
+    spectrum = np.abs(np.fft.rfft(band))
+    f = np.fft.rfftfreq(band.size, 1 / FS)
+    assert spectrum[np.argmin(np.abs(f - 300))] > 10 * spectrum[np.argmin(np.abs(f - 2500))]
+    np.testing.assert_allclose(band + residual, x, atol=1e-6 * np.abs(x).max())
