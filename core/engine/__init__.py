@@ -28,3 +28,15 @@ __all__ = [
     "stft_columns", "StreamResult", "stream_band", "estimate_stream_bytes",
     "choose_block_length",
 ]
+
+# multirate CWT (each row at its own hop) and the display magnitude image
+from core.engine.multirate import (  # noqa: E402
+    MultirateCWT,
+    MultiratePlan,
+    cwt_multirate,
+    estimate_multirate_bytes,
+    plan_multirate,
+)
+
+__all__ += ["MultirateCWT", "MultiratePlan", "cwt_multirate", "estimate_multirate_bytes",
+            "plan_multirate"]

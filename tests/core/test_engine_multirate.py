@@ -1,0 +1,138 @@
+"""core.engine.multirate: each row at its own hop equals the whole transform there."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import memory
+from core import transforms as T
+from core.engine import cwt_blocks as CB
+from core.engine.multirate import cwt_multirate, estimate_multirate_bytes, plan_multirate
+from core.errors import Cancelled, OutOfMemoryError, ParameterError
+from core.signal import Signal
+
+N = 32768
+SPEC = T.TransformSpec(nv=12)        # the default filterbank code, fewer rows: a fast reference
+
+
+@pytest.fixture(scope="module")
+def case():
+    rng = np.random.default_rng(3)
+    t = np.arange(N)
+    # noise, a tone and a click near each end: the padding and the first and
+    # last blocks matter
+    y = rng.standard_normal(N) + np.sin(2 * np.pi * 0.05 * t)
+    y[3] += 20.0
+    y[N - 5] -= 20.0
+    C = T.transform(Signal(y, dx=1.0), SPEC).coefficients
+    return y, C
+
+
+def _errors(m, C):
+    """Per row: max |multirate - whole at the row's times| / max |whole row|."""
+    return np.array([np.abs(m.coefficients[i] - C[r, m.times(i)]).max() / np.abs(C[r]).max()
+                     for i, r in enumerate(m.rows)])
+
+
+def test_whole_grid_rows_equal_the_transform_at_their_hops(case):
+    y, C = case
+    m = cwt_multirate(y, SPEC, dtype=np.complex128)
+    geom = CB.cwt_geometry(SPEC, N)
+    assert plan_multirate(geom).whole.all()          # short signal: one exact grid
+    assert np.array_equal(m.rows, np.arange(C.shape[0]))
+    assert len(m.edge_row_indices) == 2
+    assert np.all(m.hops >= 1) and np.all((m.hops & (m.hops - 1)) == 0)
+    assert m.hops.max() >= 64                         # low rows are decimated
+    # every row, edges and Nyquist rows too, interior and both ends (times 0 and N-1..)
+    assert _errors(m, C).max() <= 1e-6
+    np.testing.assert_allclose(m.frequencies, T.transform(Signal(y[:N], dx=1.0), SPEC).frequencies)
+
+
+@pytest.mark.parametrize("c0, c1", [(0, N), (5, N - 7), (10000, 14001)])
+def test_block_boundaries_are_invisible(case, c0, c1):
+    y, C = case
+    geom = CB.cwt_geometry(SPEC, N)
+    plan = plan_multirate(geom, block_length=2048)
+    assert (~plan.whole).sum() >= 40 and plan.whole.any()   # both kinds of rows are used
+    m = cwt_multirate(y, SPEC, dtype=np.complex128, c0=c0, c1=c1, block_length=2048)
+    assert m.c0 == c0 and m.c1 == c1
+    for i in range(len(m.rows)):
+        t = m.times(i)
+        assert t[0] == c0 and t[-1] < c1 and t[-1] + m.hops[i] >= c1
+    err = _errors(m, C)
+    # rows away from Nyquist (block rows whose filter is cut there would carry
+    # cwt_blocks' Nyquist error; at this length those rows are on the whole grid)
+    assert err.max() <= 1e-6
+
+
+def test_complex64_result_is_within_single_precision(case):
+    y, C = case
+    m = cwt_multirate(y, SPEC)
+    assert all(c.dtype == np.complex64 for c in m.coefficients)
+    assert _errors(m, C).max() <= 1e-6
+
+
+def test_memory_is_far_below_rows_by_samples(case):
+    y, C = case
+    m = cwt_multirate(y, SPEC, block_length=4096)
+    assert m.n_values < C.size / 5
+    geom = CB.cwt_geometry(SPEC, N)
+    est = estimate_multirate_bytes(plan_multirate(geom), N, itemsize=8)
+    assert 8 * m.n_values < est < 16 * C.size / 3      # the whole coefficients: 16 B each
+
+
+def test_headroom_halves_the_hops(case):
+    y, _ = case
+    geom = CB.cwt_geometry(SPEC, N)
+    a, b = plan_multirate(geom), plan_multirate(geom, headroom=2.0)
+    free = (a.hops > 1) & (a.hops < a.hops.max())
+    assert np.array_equal(b.hops[free], a.hops[free] // 2)
+
+
+def test_rows_subset_and_progress(case):
+    y, C = case
+    seen = []
+    rows = [40, 7, 100]
+    m = cwt_multirate(y, SPEC, rows=rows, dtype=np.complex128, progress=seen.append,
+                      block_length=2048)
+    assert list(m.rows) == sorted(rows)
+    assert _errors(m, C).max() <= 1e-6
+    assert seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:], strict=False))
+
+
+def test_cancel_raises_cancelled(case):
+    y, _ = case
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(Cancelled):
+        cwt_multirate(y, SPEC, cancel=cancel, block_length=2048)
+
+
+def test_small_budget_is_refused_before_work(case):
+    y, _ = case
+    memory.set_budget(1 << 20)
+    try:
+        with pytest.raises(OutOfMemoryError, match="multirate CWT"):
+            cwt_multirate(y, SPEC)
+    finally:
+        memory.set_budget(None)
+
+
+@pytest.mark.parametrize("kw", [dict(c0=-1), dict(c0=10, c1=10), dict(c1=N + 1),
+                                dict(dtype=np.float32), dict(rows=[10_000]),
+                                dict(headroom=0.5), dict(max_hop=3), dict(block_length=0)])
+def test_bad_parameters(case, kw):
+    y, _ = case
+    with pytest.raises(ParameterError):
+        cwt_multirate(y, SPEC, **kw)
+
+
+def test_not_a_cwt_spec(case):
+    y, _ = case
+    with pytest.raises(ParameterError, match="kind"):
+        cwt_multirate(y, T.TransformSpec(kind="stft"))
