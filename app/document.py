@@ -8,7 +8,11 @@
 * a :class:`~app.layers.LayerModel` (bands and painted masks with undo),
 * the inversion of the selection and its residual (updated synchronously on
   every edit: :class:`~app.selection_inverse.SelectionInverse` redoes only
-  the columns an edit touched; hop > 1 STFTs invert the union mask),
+  the columns an edit touched; hop > 1 STFTs invert the union mask). During
+  a live edit (a brush stroke, a band handle drag) it follows at most
+  ~30 times a second and only in the visible columns
+  (:meth:`DocumentModel.set_view_range`); the release redoes the rest, so
+  the final inverse is the whole signal's,
 * the phase-retrieval run (a second worker) and its result.
 
 Every background result carries the :class:`ResultKey` it was computed
@@ -24,7 +28,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.layers import LayerModel
 from app.selection_inverse import SelectionInverse
@@ -37,6 +41,9 @@ __all__ = ["DocumentModel", "PartialRetrieval", "ResultKey", "RetrievalParams", 
            "retrieval_spec"]
 
 _DB_FLOOR = -300.0
+#: Least time between two inverse updates during a drag: ~30 a second, a frame
+#: rate the eye follows, while the mouse moves (~60 a second) keep their own pace.
+_LIVE_INTERVAL_S = 0.033
 
 
 def db_image(tfr) -> np.ndarray:
@@ -125,7 +132,8 @@ class DocumentModel(QObject):
     tfr_changed()
         :attr:`tfr` and :attr:`image_db` hold a new transform.
     inversion_changed()
-        :attr:`inversion` / :attr:`residual` changed (None: no selection).
+        :attr:`inversion` / :attr:`residual` changed (None: no selection);
+        during a live edit only in the columns :attr:`inversion_cols`.
     retrieval_started(), retrieval_progressed(object), retrieval_finished(object),
     retrieval_ended()
         A run began; a throttled progress report (dict: iteration, loss,
@@ -154,6 +162,16 @@ class DocumentModel(QObject):
         self.inversion: np.ndarray | None = None
         self.residual: np.ndarray | None = None
         self.inversion_ms: float = 0.0
+        #: Columns [c0, c1) where :attr:`inversion` is up to date after a live update
+        #: (the visible ones); None = all of them.
+        self.inversion_cols: tuple[int, int] | None = None
+        self._view_range: tuple[float, float] | None = None
+        self._live_pending = False       # a live edit changed the selection since the last update
+        self._flips: list = []           # the layers' cell flips since the last update
+        self._live_t = 0.0               # when the last live update ran (perf_counter)
+        self._live_timer = QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.timeout.connect(self._on_live_timer)
         self.retrieval = None            # core RetrievalResult
         #: The key the retrieval result was computed under (None: set by hand).
         self.retrieval_key: ResultKey | None = None
@@ -163,6 +181,7 @@ class DocumentModel(QObject):
         self.preview_enabled = True
         self.layers = LayerModel(self)
         self.layers.selection_changed.connect(self._on_selection_changed)
+        self.layers.live_edit_ended.connect(self._on_live_edit_ended)
         self._range_inverter = None
         self._sel_cache = None
         self._transform_worker: Worker | None = None
@@ -279,8 +298,46 @@ class DocumentModel(QObject):
             self.busy_changed.emit(False)
 
     # -- inversion of the selection ---------------------------------------------
+    def set_view_range(self, x0: float, x1: float) -> None:
+        """The span of the signal axis on screen: live updates redo only its columns."""
+        self._view_range = (min(float(x0), float(x1)), max(float(x0), float(x1)))
+
+    def visible_cols(self) -> tuple[int, int] | None:
+        """Columns [c0, c1) of the view range (None: unknown, or every column)."""
+        if self._view_range is None or self.tfr is None:
+            return None
+        times = np.asarray(self.tfr.times, float)
+        # one column of margin each side: the curve is drawn to the edge pixel
+        c0 = max(int(np.searchsorted(times, self._view_range[0], "left")) - 1, 0)
+        c1 = min(int(np.searchsorted(times, self._view_range[1], "right")) + 1, times.size)
+        if c0 >= c1:
+            return (c0, c0)
+        return None if (c0 == 0 and c1 == times.size) else (c0, c1)
+
     def _on_selection_changed(self) -> None:
+        # Every flip since the last update: coalesced updates apply them all at once.
+        f = self.layers.last_flip
+        if f is not None and not (self._flips and self._flips[-1] is f):
+            self._flips.append(f)
+        if self.layers.live:
+            # A drag: coalesce its many moves into updates at most ~30 a second
+            # (the first one at once); the release does the whole signal.
+            self._live_pending = True
+            if not self._live_timer.isActive():
+                wait = _LIVE_INTERVAL_S - (time.perf_counter() - self._live_t)
+                self._live_timer.start(max(0, int(1e3 * wait)))
+            return
         self.update_inversion()
+
+    def _on_live_timer(self) -> None:
+        if self._live_pending and self.layers.live:
+            self._live_t = time.perf_counter()
+            self._invert(self.visible_cols(), live=True)
+
+    def _on_live_edit_ended(self) -> None:
+        self._live_timer.stop()
+        if self._live_pending or self.inversion_cols is not None:
+            self.update_inversion()
 
     def update_inversion(self) -> None:
         """Recompute the selection's inversion and residual (synchronously).
@@ -290,8 +347,16 @@ class DocumentModel(QObject):
         stroke, O(n_frames) for a band), never building the union mask.
         Other transforms: the one-integral inverse of the union mask.
         """
+        self._live_timer.stop()
+        self._invert(None)
+
+    def _invert(self, cols: tuple[int, int] | None, *, live: bool = False) -> None:
+        """The inversion, exact in the columns ``cols`` (None: all of them)."""
         t0 = time.perf_counter()
+        self._live_pending = False
+        flips, self._flips = self._flips, []
         tfr, ri = self.tfr, self._range_inverter
+        self.inversion_cols = None
         if tfr is None or self.signal is None:
             self.inversion = self.residual = None
             self._sel_cache = None
@@ -300,13 +365,19 @@ class DocumentModel(QObject):
             # (SelectionInverse counts painted layers per cell in a uint8)
             if self._sel_cache is None:
                 self._sel_cache = SelectionInverse(ri)
-            x = self._sel_cache.update(self.layers.visible_layers(), self.layers.last_flip)
+            x = self._sel_cache.update(self.layers.visible_layers(), flips, cols=cols)
+            self.inversion_cols = cols
             if x is None and self.layers.single_band() is not None:
                 x = np.zeros(tfr.n_frames)   # one visible band with no cells: a flat line
             if x is None:
                 self.inversion = self.residual = None
             else:
                 self.inversion, self.residual = x, ri.full - x
+        elif live:
+            # Hop > 1 STFTs invert the whole union mask by overlap-add: too slow to
+            # follow a drag; the release updates it.
+            self._live_pending = True
+            return
         else:
             self._sel_cache = None
             mask = self.layers.selection_mask()

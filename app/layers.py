@@ -13,6 +13,13 @@ one rectangle, one lasso, one vertex drag, one rename is one step. Paint
 commands store only the flat indices of the cells they flipped, so history at
 N = 65536 costs kilobytes, not a mask copy per step.
 
+A brush stroke and a band handle drag are *live edits*: every mouse move
+changes the layer at once (``layer_edited`` / ``selection_changed`` with
+:attr:`LayerModel.live` true, so the document can follow at the frame rate),
+and the release pushes the one undo step. A stroke paints straight into the
+layer's mask and keeps the cells each segment flipped: a move costs
+O(segment cells), never a copy or a compare of the whole mask.
+
 No widgets here; views listen to the signals.
 """
 
@@ -25,6 +32,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from core import masks as cmasks
 from core.bands import Band, band_ranges
 from core.masks import ranges_to_mask
 
@@ -119,6 +127,10 @@ class LayerModel(QObject):
     noted(str)
         Something the user should know about an edit (a band edge clamped to
         the lowest or highest analysed row).
+    live_edit_started(), live_edit_ended()
+        A brush stroke or a band handle drag began / was released (its undo
+        step pushed, or nothing changed). In between, edits arrive with
+        :attr:`live` true.
     """
 
     layers_changed = Signal()
@@ -126,6 +138,8 @@ class LayerModel(QObject):
     selection_changed = Signal()
     active_changed = Signal(int)
     noted = Signal(str)
+    live_edit_started = Signal()
+    live_edit_ended = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -141,6 +155,9 @@ class LayerModel(QObject):
         #: The last cell flip: (layer, its version after the flip, flat indices),
         #: so the document can update the inversion from the changed cells only.
         self.last_flip: tuple[Layer, int, np.ndarray] | None = None
+        self._stroke: _Stroke | None = None
+        #: A band handle drag: (layer, its edges when the drag began).
+        self._drag: tuple[Layer, np.ndarray, np.ndarray] | None = None
 
     # -- read -------------------------------------------------------------------
     @property
@@ -204,6 +221,7 @@ class LayerModel(QObject):
         """
         old = self._tfr
         self._tfr = tfr
+        self._abandon_live()   # its flipped cells / start edges belong to the old grid
         self.undo_stack.clear()
         for lay in self._layers:
             if lay.is_band:
@@ -306,14 +324,153 @@ class LayerModel(QObject):
             self.undo_stack.push(_SetProp(self, self._layers[index], "color", color, "Colour"))
 
     def set_band_edges(self, index: int, upper, lower) -> None:
-        """Move a band's vertices (one vertex drag = one step)."""
+        """Move a band's vertices (one vertex drag = one step).
+
+        Ends a live drag of that band (:meth:`drag_band_edges`): the step goes
+        from where the drag began to ``upper``, ``lower``. Bad edges raise
+        ValueError and put the band back where the drag began.
+        """
+        lay = self._layers[index]
+        if not lay.is_band:
+            raise ValueError(f"layer {lay.name!r} is not a band")
+        drag = self._drag if self._drag is not None and self._drag[0] is lay else None
+        if drag is None:
+            upper, lower = _edge(upper, "upper"), _edge(lower, "lower")
+            if not (np.array_equal(upper, lay.upper) and np.array_equal(lower, lay.lower)):
+                self.undo_stack.push(_SetBandEdges(self, lay, upper, lower))
+            return
+        self._drag = None
+        moved = False
+        try:
+            # Back to the start edges (silently): the command moves from there.
+            lay.upper, lay.lower = drag[1], drag[2]
+            upper, lower = _edge(upper, "upper"), _edge(lower, "lower")
+            if not (np.array_equal(upper, lay.upper) and np.array_equal(lower, lay.lower)):
+                self.undo_stack.push(_SetBandEdges(self, lay, upper, lower))
+                moved = True
+        finally:
+            if not moved:   # dragged back to the start, or bad edges: the start cells again
+                if self._tfr is not None:
+                    self._update_band_cells(lay)
+                self._edited(lay)
+            self.live_edit_ended.emit()
+
+    # -- live edits: many changes while the mouse moves, one undo step --------------
+    @property
+    def live(self) -> bool:
+        """True while a brush stroke or a band handle drag is under way."""
+        return self._stroke is not None or self._drag is not None
+
+    def drag_band_edges(self, index: int, upper, lower) -> None:
+        """Move a band's vertices while its handle is dragged: cells and selection
+        follow at once, no undo step (:meth:`set_band_edges` on release pushes it).
+
+        Raises ValueError on bad edges (the band stays where it was).
+        """
         lay = self._layers[index]
         if not lay.is_band:
             raise ValueError(f"layer {lay.name!r} is not a band")
         upper, lower = _edge(upper, "upper"), _edge(lower, "lower")
+        if self._drag is None or self._drag[0] is not lay:
+            self._abandon_live()
+            self._drag = (lay, lay.upper, lay.lower)
+            self.live_edit_started.emit()
         if np.array_equal(upper, lay.upper) and np.array_equal(lower, lay.lower):
             return
-        self.undo_stack.push(_SetBandEdges(self, lay, upper, lower))
+        lay.upper, lay.lower = upper, lower
+        if self._tfr is not None:
+            self._update_band_cells(lay)
+        self._edited(lay)
+
+    def begin_stroke(self, *, erase: bool, radius_rows: float, radius_cols: float) -> int:
+        """Start a brush stroke on the paint target (creating one if needed).
+
+        Follow with :meth:`extend_stroke` for each pointer position (the first
+        one too) and :meth:`end_stroke`; the whole stroke, layer creation
+        included, is one undo step. Returns the layer's index.
+        """
+        self._abandon_live()
+        text = "Erase stroke" if erase else "Brush stroke"
+        self.undo_stack.beginMacro(text)
+        try:
+            index = self.paint_target()
+        except BaseException:
+            self.undo_stack.endMacro()
+            raise
+        self.set_active(index)
+        self._stroke = _Stroke(self._layers[index], not erase, float(radius_rows),
+                               float(radius_cols), text)
+        self.live_edit_started.emit()
+        return index
+
+    def extend_stroke(self, row: float, col: float) -> None:
+        """Paint the brush from the last position to (``row``, ``col``) (index space)."""
+        s = self._stroke
+        if s is None:
+            return
+        lay, p = s.layer, (float(row), float(col))
+        last = s.last if s.last is not None else p
+        s.last = p
+        mask = lay.mask
+        n_rows, n_cols = mask.shape
+        # The cells the segment can reach (paint_stroke's radii are >= 0.5 cell).
+        mr, mc = max(s.radius_rows, 0.5) + 2, max(s.radius_cols, 0.5) + 2
+        r0 = max(int(np.floor(min(last[0], p[0]) - mr)), 0)
+        r1 = min(int(np.ceil(max(last[0], p[0]) + mr)) + 1, n_rows)
+        c0 = max(int(np.floor(min(last[1], p[1]) - mc)), 0)
+        c1 = min(int(np.ceil(max(last[1], p[1]) + mc)) + 1, n_cols)
+        if r0 >= r1 or c0 >= c1:
+            return
+        before = mask[r0:r1, c0:c1].copy()
+        cmasks.paint_stroke(mask, [last, p], s.radius_rows, s.radius_cols, s.value)
+        hit = np.flatnonzero(before != mask[r0:r1, c0:c1])
+        if hit.size == 0:
+            return
+        rows, cols = np.divmod(hit, c1 - c0)
+        flat = (rows + r0) * n_cols + (cols + c0)
+        s.flips.append(flat)
+        if lay._count is not None:
+            lay._count += flat.size if s.value else -flat.size
+        lay.version += 1
+        self.last_flip = (lay, lay.version, flat)
+        self.dirty_cols = (c0 + int(cols.min()), c0 + int(cols.max()))
+        try:
+            self._edited(lay)
+        finally:
+            self.dirty_cols = None
+
+    def end_stroke(self) -> bool:
+        """End the stroke: push its undo step. False when it changed no cell."""
+        s, self._stroke = self._stroke, None
+        if s is None:
+            return False
+        try:
+            if s.flips:
+                # A stroke paints one value, so no cell flips twice: the segments'
+                # cells are distinct, and the step flips exactly them.
+                flips = np.sort(np.concatenate(s.flips))
+                self.undo_stack.push(_FlipCells(self, s.layer, flips, s.text, applied=True))
+        finally:
+            self.undo_stack.endMacro()
+            self.live_edit_ended.emit()
+        return bool(s.flips)
+
+    def _abandon_live(self) -> None:
+        """Drop a live edit that can no longer be committed (new grid, a second one)."""
+        if self._stroke is not None:
+            self._stroke = None
+            self.undo_stack.endMacro()
+            self.live_edit_ended.emit()
+        if self._drag is not None:
+            lay, up, lo = self._drag
+            self._drag = None
+            lay.upper, lay.lower = up, lo
+            if self._tfr is not None and lay.is_band:
+                try:
+                    self._update_band_cells(lay)
+                except ValueError:
+                    pass
+            self.live_edit_ended.emit()
 
     def paint_target(self) -> int:
         """Index of the paint layer tools act on, creating one if needed.
@@ -523,12 +680,31 @@ class _SetBandEdges(QUndoCommand):
         self._apply(self.old)
 
 
-class _FlipCells(QUndoCommand):
-    """Undo and redo are the same: flip exactly the cells the edit changed."""
+@dataclass(eq=False)
+class _Stroke:
+    """A brush stroke under way: its layer, brush and the cells flipped so far."""
 
-    def __init__(self, model: LayerModel, lay: Layer, flips: np.ndarray, text: str):
+    layer: Layer
+    value: bool
+    radius_rows: float
+    radius_cols: float
+    text: str
+    last: tuple[float, float] | None = None
+    flips: list = field(default_factory=list)
+
+
+class _FlipCells(QUndoCommand):
+    """Undo and redo are the same: flip exactly the cells the edit changed.
+
+    ``applied``: the cells were flipped already (a live stroke), so the first
+    redo (the push) changes nothing and says nothing.
+    """
+
+    def __init__(self, model: LayerModel, lay: Layer, flips: np.ndarray, text: str,
+                 *, applied: bool = False):
         super().__init__(text)
         self.model, self.lay, self.flips = model, lay, flips
+        self._applied = applied
 
     def _flip(self):
         lay = self.lay
@@ -550,6 +726,10 @@ class _FlipCells(QUndoCommand):
             self.model.dirty_cols = None
 
     def redo(self):
+        if self._applied:
+            self._applied = False
+            return
         self._flip()
 
-    undo = redo
+    def undo(self):
+        self._flip()

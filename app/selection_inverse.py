@@ -14,6 +14,11 @@ independent, so an edit only has to redo the columns it touched:
 The painted part of a column is the painted cells outside every band, summed
 run by run from the cumulative sums (``cumsum[end] - cumsum[start]``), so no
 cell is counted twice and no (n_rows, n_frames) float array is ever built.
+
+During a drag the document asks for a window of columns (the visible ones):
+the counts follow every edit, but the painted part is redone only inside the
+window; the columns outside are remembered as stale and redone by the next
+update without a window (the release).
 No Qt here: the document calls :meth:`SelectionInverse.update` after each edit.
 """
 
@@ -59,18 +64,23 @@ class SelectionInverse:
         self._bs = self._be = None                # merged band ranges [(k, n_cols)]
         self.band_part = np.zeros(self.n_cols)
         self.paint_part = np.zeros(self.n_cols)
+        self._stale: np.ndarray | None = None      # columns whose paint_part lags, bool
 
     # -- public ------------------------------------------------------------------
-    def update(self, layers, last_flip=None) -> np.ndarray | None:
+    def update(self, layers, last_flip=None, cols=None) -> np.ndarray | None:
         """The inverse of the union of ``layers`` (the visible ones), or None if empty.
 
         Parameters
         ----------
         layers : sequence of app.layers.Layer
             The visible layers.
-        last_flip : (Layer, version, np.ndarray) or None
-            ``LayerModel.last_flip``: lets a one-step mask edit be applied from
-            its flipped cells.
+        last_flip : (Layer, version, np.ndarray), a list of them, or None
+            ``LayerModel.last_flip`` (or every flip since the last update, when
+            a drag's updates were coalesced): lets mask edits be applied from
+            their flipped cells.
+        cols : (int, int) or None
+            Only the columns [c0, c1) need be exact (a live drag): the painted
+            part elsewhere may lag until an update with ``cols=None``.
 
         Returns
         -------
@@ -81,18 +91,47 @@ class SelectionInverse:
         paints = [lay for lay in layers if not lay.is_band and lay.mask is not None
                   and lay.mask.shape == (self.n_rows, self.n_cols)]
         dirty: list[np.ndarray] = []
-        rebuild = not self._update_counts(paints, last_flip, dirty)
+        if last_flip is None:
+            flips = []
+        elif isinstance(last_flip, tuple):
+            flips = [last_flip]
+        else:
+            flips = list(last_flip)
+        rebuild = not self._update_counts(paints, flips, dirty)
         self._update_bands(bands, dirty)
         if rebuild:
             self._rebuild(paints)
-        elif dirty:
-            self._redo_columns(np.unique(np.concatenate(dirty)))
+            self._stale = None
+        else:
+            todo = self._due(dirty, cols)
+            if todo.size:
+                self._redo_columns(todo)
         if not self._col_cnt.any() and (self._bs is None or not (self._be > self._bs).any()):
             return None
         return self.band_part + self.paint_part
 
+    def _due(self, dirty, cols) -> np.ndarray:
+        """The dirty columns to redo now; those outside ``cols`` are kept as stale."""
+        todo = np.unique(np.concatenate(dirty)) if dirty else np.zeros(0, np.int64)
+        if cols is None:
+            if self._stale is not None:
+                todo = np.union1d(todo, np.flatnonzero(self._stale))
+                self._stale = None
+            return todo
+        c0, c1 = int(cols[0]), int(cols[1])
+        inside = (todo >= c0) & (todo < c1)
+        if not inside.all():
+            if self._stale is None:
+                self._stale = np.zeros(self.n_cols, bool)
+            self._stale[todo[~inside]] = True
+        todo = todo[inside]
+        if self._stale is not None and self._stale[c0:c1].any():   # the window moved
+            todo = np.union1d(todo, c0 + np.flatnonzero(self._stale[c0:c1]))
+            self._stale[c0:c1] = False
+        return todo
+
     # -- painted layers ----------------------------------------------------------
-    def _update_counts(self, paints, last_flip, dirty) -> bool:
+    def _update_counts(self, paints, flips, dirty) -> bool:
         """Apply the painted layers' changes to the counts; False = must rebuild."""
         current = {id(lay): lay for lay in paints}
         for key, (lay, ver) in list(self._counted.items()):
@@ -114,11 +153,9 @@ class SelectionInverse:
                     flat = np.flatnonzero(lay.mask)
                     self._apply(flat, np.ones(flat.size, np.int16), dirty)
             elif seen[1] != lay.version:
-                ok = (last_flip is not None and last_flip[0] is lay
-                      and last_flip[1] == lay.version == seen[1] + 1)
-                if not ok or last_flip[2].size > _BIG_LAYER:   # (a huge rectangle: recount)
+                flat = _flipped_since(flips, lay, seen[1])
+                if flat is None or flat.size > _BIG_LAYER:   # (a huge rectangle: recount)
                     return False
-                flat = last_flip[2]
                 sign = np.where(lay.mask.reshape(-1)[flat], 1, -1).astype(np.int16)
                 self._apply(flat, sign, dirty)
             self._counted[id(lay)] = (lay, lay.version)
@@ -234,6 +271,19 @@ class SelectionInverse:
                                cs[r1, cols[last]]])
         idx = np.concatenate([cc, first, last])
         self.paint_part[cols] = np.bincount(idx, weights=vals, minlength=m)
+
+
+def _flipped_since(flips, lay, version: int) -> np.ndarray | None:
+    """The cells of ``lay`` that flipped an odd number of times since ``version``
+    (distinct flat indices), or None when ``flips`` misses one of its steps."""
+    chain = sorted((f for f in flips if f[0] is lay and f[1] > version), key=lambda f: f[1])
+    if [f[1] for f in chain] != list(range(version + 1, lay.version + 1)):
+        return None
+    if len(chain) == 1:
+        return chain[0][2]
+    # a cell flipped twice (on, then off again) is unchanged
+    cells, n = np.unique(np.concatenate([f[2] for f in chain]), return_counts=True)
+    return cells[n % 2 == 1]
 
 
 def _ranges_differ(s0, e0, s1, e1, n_cols: int) -> np.ndarray:

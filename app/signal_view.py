@@ -75,6 +75,8 @@ class SignalView(QWidget):
 
         document.signal_changed.connect(self._on_signal_changed)
         document.inversion_changed.connect(self._on_inversion_changed)
+        # What is on screen is what a drag's live inverse must get right first.
+        self.plot.getViewBox().sigXRangeChanged.connect(self._on_x_range_changed)
         document.retrieval_finished.connect(self._on_retrieval_finished)
         document.retrieval_started.connect(self._on_retrieval_started)
         document.retrieval_progressed.connect(self._on_retrieval_progressed)
@@ -90,9 +92,14 @@ class SignalView(QWidget):
         if key == "attribution" and on:
             self._update_attribution()
 
+    def _on_x_range_changed(self, _vb, x_range) -> None:
+        self.doc.set_view_range(*x_range)
+
     def _update_attribution(self) -> None:
         # Computed only while shown: an O(n) filter on every edit otherwise.
         doc, inv = self.doc, self.doc.inversion
+        if doc.inversion_cols is not None and inv is not None:
+            return   # a live drag's partial inverse: the whole-signal one follows on release
         if inv is None or doc.tfr is None:
             self.attribution = None
             self._set("attribution", None)

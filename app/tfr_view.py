@@ -191,6 +191,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         self.plot.addItem(self._band_curve)
         self._stroke = None
         self._drag_item = None
+        self._dragging_band: int | None = None   # the band whose handle is being dragged
         self._levels_for_signal = False   # the colour-bar levels were set for this signal
         self._busy_text = pg.TextItem("computing transform…", color="#ddd", anchor=(0.5, 0.5))
         self._busy_text.setZValue(30)
@@ -342,7 +343,10 @@ class TfrView(pg.GraphicsLayoutWidget):
         if index in self._overlays:
             self._draw_overlay(index, cols=self.layers.dirty_cols)
         lay = self.layers[index] if 0 <= index < len(self.layers) else None
-        if lay is not None and lay.is_band and index in self._rois:
+        # (the handles being dragged are the source of the edit: resetting them would
+        # end the drag)
+        if (lay is not None and lay.is_band and index in self._rois
+                and index != self._dragging_band):
             up, lo = self._rois[index]
             for roi, edge in ((up, lay.upper), (lo, lay.lower)):
                 roi.blockSignals(True)
@@ -420,6 +424,7 @@ class TfrView(pg.GraphicsLayoutWidget):
                 h.pen = pg.mkPen(lay.color, width=2)
                 h.currentPen = h.pen
                 h.update()
+            roi.sigRegionChanged.connect(lambda _r, i=index: self._on_band_dragging(i))
             roi.sigRegionChangeFinished.connect(lambda _r, i=index: self._on_band_dragged(i))
             self.plot.addItem(roi)
             rois.append(roi)
@@ -430,7 +435,19 @@ class TfrView(pg.GraphicsLayoutWidget):
         xy = np.array([[p.x(), p.y()] for p in pts], float)
         return np.column_stack([xy[:, 0], self.grid.y_to_freq(xy[:, 1])])
 
+    def _on_band_dragging(self, index: int) -> None:
+        # A handle moves: the band's cells and the inverse follow live (no undo step yet).
+        if index not in self._rois or index >= len(self.layers):
+            return
+        up, lo = self._rois[index]
+        self._dragging_band = index
+        try:
+            self.layers.drag_band_edges(index, self._roi_points(up), self._roi_points(lo))
+        except ValueError:
+            pass   # edges crossed for a moment: the band stays at its last good shape
+
     def _on_band_dragged(self, index: int) -> None:
+        self._dragging_band = None
         if index not in self._rois or index >= len(self.layers):
             return
         up, lo = self._rois[index]
@@ -550,31 +567,20 @@ class TfrView(pg.GraphicsLayoutWidget):
             self._shape(phase, x, y, mods)
 
     def _brush(self, phase, row, col, mods) -> None:
+        # The model paints; this only forwards pointer positions (one stroke = one step).
         if phase == "start":
             erase = self._op(mods, "subtract" if self.brush_erase else "add") == "subtract"
-            self.layers.undo_stack.beginMacro("Erase stroke" if erase else "Brush stroke")
-            index = self.layers.paint_target()
-            self.layers.set_active(index)
-            live = self.layers[index].mask.copy()
-            self._stroke = {"index": index, "live": live, "last": (row, col),
-                            "value": not erase, "radii": self._brush_radii()}
+            rr, rc = self._brush_radii()
+            index = self.layers.begin_stroke(erase=erase, radius_rows=rr, radius_cols=rc)
+            self._stroke = {"index": index}
             if index not in self._overlays:
                 self._on_layers_changed()
-        s = self._stroke
-        if s is None:
+        if self._stroke is None:
             return
-        rr, rc = s["radii"]
-        cmasks.paint_stroke(s["live"], [s["last"], (row, col)], rr, rc, s["value"])
-        cols = (min(s["last"][1], col) - rc - 2, max(s["last"][1], col) + rc + 2)
-        s["last"] = (row, col)
-        self._draw_overlay(s["index"], s["live"], cols=cols)
+        self.layers.extend_stroke(row, col)
         if phase == "finish":
             self._stroke = None
-            try:
-                self.layers.commit_mask(s["index"], s["live"],
-                                        "Brush stroke" if s["value"] else "Erase stroke")
-            finally:
-                self.layers.undo_stack.endMacro()
+            self.layers.end_stroke()
 
     def _shape(self, phase, x, y, mods) -> None:
         if phase == "start":
