@@ -40,3 +40,6 @@ from core.engine.multirate import (  # noqa: E402
 
 __all__ += ["MultirateCWT", "MultiratePlan", "cwt_multirate", "estimate_multirate_bytes",
             "plan_multirate"]
+from core.engine.pyramid import MagnitudePyramid, magnitude_image  # noqa: E402
+
+__all__ += ["MagnitudePyramid", "magnitude_image"]
