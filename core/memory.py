@@ -132,7 +132,10 @@ def estimate_transform_bytes(n_samples: int, spec, dx: float = 1.0) -> int:
 
     Measured against tracemalloc on small cases, it errs by a few per cent
     (see tests/core/test_memory.py). It does not count the signal itself or
-    copies a caller makes of the result.
+    copies a caller makes of the result. The CWT's scales and row frequencies
+    are not counted either: core derives them in O(rows) memory (ssqueezepy's
+    own derivation sampled wavelets on the ``p2up(N)`` grid, 2 GB at 10 min of
+    44.1 kHz audio; core falls back to it only for lengths below ~1000).
 
     Parameters
     ----------

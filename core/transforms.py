@@ -301,7 +301,9 @@ def _all_scales(wavelet: str, scales: str, nv: int, n_samples: int) -> np.ndarra
     from ssqueezepy.utils import process_scales
 
     try:
-        s = process_scales(scales, n_samples, _wavelet(wavelet), nv=nv)
+        s = _lean_scales_or_none(wavelet, scales, nv, n_samples)
+        if s is None:
+            s = process_scales(scales, n_samples, _wavelet(wavelet), nv=nv)
     except MemoryError:
         raise                 # not a matter of too few samples; transform() reports it
     except Exception as exc:  # ssqueezepy raises bare Exception for tiny N
@@ -326,9 +328,270 @@ def _associated_frequencies(wavelet: str, scales: np.ndarray, n_samples: int,
     from ssqueezepy.utils import infer_scaletype
 
     kind, _ = infer_scaletype(scales)
-    f = _compute_associated_frequencies(
-        scales, n_samples, _wavelet(wavelet), kind, "peak", True, dx, "cwt")
+    f = _lean_frequencies(wavelet, scales, n_samples, dx, kind)
+    if f is None:   # a case the lean path cannot prove: ssqueezepy's own (full grid)
+        f = _compute_associated_frequencies(
+            scales, n_samples, _wavelet(wavelet), kind, "peak", True, dx, "cwt")
     return np.asarray(f, dtype=np.float64).ravel()
+
+
+# --------------------------------------------------------------------------
+# Scales and row frequencies without full-grid arrays
+#
+# ssqueezepy derives the 'log' scales' largest scale and every row frequency
+# ('peak' centre frequencies) from wavelets sampled on the whole padded grid
+# p2up(N) (2**26 bins for 10 min of 44.1 kHz audio: ~2 GB of temporaries for
+# values that depend on a few bins). The functions below compute the same
+# floating-point values from the few bins that decide them, with the same
+# elementwise operations in the same order, so they are bit-identical (checked
+# against ssqueezepy over many N in tests/core/test_transforms.py); where a
+# guard cannot prove that the few bins decide the result they return None and
+# the caller takes ssqueezepy's own path.
+# --------------------------------------------------------------------------
+
+_WINDOW_BINS = (16, 256, 4096)   # half-widths tried around an expected peak
+
+
+def _positive_bins(wav, scale, M: int, lo: int, hi: int) -> np.ndarray:
+    """``wav(scale * xi)`` on positive bins ``lo..hi-1`` of an M-bin grid.
+
+    ``xi[i] = i * (2 pi / M)`` as ``ssqueezepy.wavelets._xifn`` makes it; the
+    product with the scale and the wavelet are elementwise, so each value
+    equals the whole grid's. The imaginary part is dropped where it is zero
+    (as ``Wavelet.__call__`` drops it for all three wavelets); None if not.
+    """
+    h = 1.0 * (2 * np.pi) / M
+    xi = np.arange(lo, hi, dtype=np.int64).astype(np.float64) * h
+    with _SSQ_LOCK:
+        psih = np.asarray(wav.fn(np.asarray(scale, dtype=np.float64) * xi))
+    if np.iscomplexobj(psih):
+        if np.any(psih.imag != 0):
+            return None
+        psih = psih.real
+    return psih
+
+
+def _window_argmax(values_at, centre: float, n_bins: int) -> int | None:
+    """First index of the maximum of a unimodal ``values_at(lo, hi)`` over
+    ``0..n_bins-1``, from a window around ``centre``; None where no window
+    proves it (the maximum must exceed both window ends, or sit at the last
+    bin, and be > 0; a window starting at bin 0 proves nothing).
+
+    Why a window suffices: with a unimodal sequence, an interior first maximum
+    strictly above both ends of the window is the first maximum of all.
+    """
+    c = int(min(max(round(centre), 0), n_bins - 1))
+    for half in _WINDOW_BINS:
+        lo, hi = max(1, c - half), min(n_bins, c + half + 1)
+        if hi - lo < 3:
+            return None
+        v = values_at(lo, hi)
+        if v is None:
+            return None
+        i = int(np.argmax(v))
+        top = v[i]
+        if not top > 0 or i == 0:
+            continue
+        if i == len(v) - 1 and hi != n_bins:
+            continue
+        if i < len(v) - 1 and not top > v[-1]:
+            continue
+        return lo + i
+    return None
+
+
+def _peak_radian_discrete(wk: str, scale: float, n_samples: int) -> float | None:
+    """``ssqueezepy.wavelets.center_frequency(wav, scale, N=p2up(n)[0], kind='peak')``
+    from a window of bins around the continuous peak; None where unproven.
+
+    The whole-grid version takes the first maximum of ``|psih|**2`` over the
+    grid's bins in ascending frequency (negative bins first, where all three
+    wavelets are zero or far below their positive peak).
+    """
+    from ssqueezepy.utils import p2up
+
+    M = int(p2up(int(n_samples))[0])
+    wav = _wavelet(wk)
+    h = 1.0 * (2 * np.pi) / M
+
+    def power(lo, hi):
+        p = _positive_bins(wav, scale, M, lo, hi)
+        return None if p is None else np.abs(p) ** 2
+
+    i = _window_argmax(power, _peak_radian(wk) / (float(scale) * h), M // 2 + 1)
+    return None if i is None else float(i * h)
+
+
+def _max_scale_alt(wk: str, M: int) -> float | None:
+    """``ssqueezepy.utils.find_max_scale_alt(wav, M, min_cutoff=.6, max_cutoff=.8)``
+    (the 'log' scales' largest scale) without its ``arange(w_cutoff, w_peak, 1/M)``.
+
+    That function takes the first drop of ``n_divs % 1`` (``n_divs = w /
+    (2 (w_peak - w))`` over ``w = arange(...)``). ``n_divs`` is exactly
+    monotone (each step is a correctly rounded monotone operation), so drops
+    can only occur where its integer part steps up; those indices are found
+    by bisection on the elementwise formula, the first with a drop wins.
+    None where the search does not settle (ssqueezepy then runs as is).
+    """
+    w_peak, w_cutoff = _alt_search_points(wk)
+    start, step = w_cutoff, 1 / M
+    # numpy's arange: length ceil((stop - start) / step), values start + i * delta
+    # with delta = (start + step) - start (its fill function)
+    n_w = int(np.ceil((w_peak - start) / step))
+    delta = (start + step) - start
+    n_div = n_w - 1                       # n_divs drops the last w
+    if n_div < 3:
+        return None
+
+    def at(idx):
+        w = start + np.asarray(idx, dtype=np.int64).astype(np.float64) * delta
+        div_size = (w_peak - w) * 2
+        return w / div_size, div_size
+
+    def first_above(floor_value, lo):
+        """Smallest index >= lo whose n_divs has an integer part > floor_value."""
+        hi = n_div - 1
+        if np.floor(at([hi])[0][0]) <= floor_value:
+            return None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if np.floor(at([mid])[0][0]) > floor_value:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    k = 1
+    for _ in range(1000):
+        j = first_above(np.floor(at([k - 1])[0][0]), k)
+        if j is None:
+            return None                   # ssqueezepy raises here; let it say so
+        n_pair, _ = at([j - 1, j])
+        if np.diff(n_pair % 1)[0] < -.8:
+            _, div_size = at([j])
+            return float(div_size[0] / (np.pi / (M / 2)))
+        k = j + 1
+    return None
+
+
+def _max_scale_maximal(wk: str, M: int) -> float | None:
+    """``ssqueezepy.utils.find_max_scale(wav, M, bin_loc=2, bin_amp=1)`` (the
+    'log-piecewise' scales' largest scale) from bins around its peak, which
+    sits near bin M / 8 (the wavelet is sampled at scale ``(4/pi) w_peak``).
+
+    With ``bin_amp=1`` the bin it picks is the one just below the first
+    maximum of ``psih`` over the positive bins.
+    """
+    wav = _wavelet(wk)
+    wc_ct = _alt_search_points(wk)[0]
+    scalec_ct = (4 / np.pi) * wc_ct
+
+    midx = _window_argmax(lambda lo, hi: _positive_bins(wav, scalec_ct, M, lo, hi),
+                          M / 8, M // 2 + 1)
+    if midx is None or midx < 3:
+        return None
+    xi = scalec_ct * (np.array([midx - 1, 2], dtype=np.float64) * (1.0 * (2 * np.pi) / M))
+    return float(scalec_ct * (xi[0] / xi[1]))
+
+
+@functools.lru_cache(maxsize=8)
+def _alt_search_points(wk: str) -> tuple[float, float]:
+    """(w_peak, w_cutoff) of ``find_max_scale_alt``: the wavelet's continuous
+    peak (``find_maximum``) and where it first reaches 0.6 of it. They do not
+    depend on N, and each search takes ~0.05 s."""
+    from ssqueezepy.algos import find_first_occurrence, find_maximum
+
+    wav = _wavelet(wk)
+    with _SSQ_LOCK:
+        w_peak, peak = find_maximum(wav.fn)
+        w_cutoff, _ = find_first_occurrence(wav.fn, value=.6 * peak, step_start=0,
+                                            step_limit=w_peak)
+    return float(w_peak), float(w_cutoff)
+
+
+@functools.lru_cache(maxsize=8)
+def _min_scale(wk: str) -> float:
+    from ssqueezepy.utils import find_min_scale
+
+    with _SSQ_LOCK:
+        return float(find_min_scale(_wavelet(wk), cutoff=-.5))
+
+
+def _lean_scales_or_none(wk: str, scales: str, nv: int, n_samples: int) -> np.ndarray | None:
+    """:func:`_lean_scales`, or None where it cannot prove its result, or
+    fails (ssqueezepy then runs as is and raises its own error)."""
+    try:
+        return _lean_scales(wk, scales, nv, n_samples)
+    except MemoryError:
+        raise
+    except Exception:  # e.g. tiny N; ssqueezepy's own path says what is wrong
+        return None
+
+
+def _lean_frequencies(wk: str, scales: np.ndarray, n_samples: int, dx: float,
+                      kind: str) -> np.ndarray | None:
+    """``ssqueezepy.ssqueezing._compute_associated_frequencies(scales, n, wav,
+    kind, 'peak', True, dx, 'cwt')`` with the centre frequencies of
+    :func:`_peak_radian_discrete`; None where one of them is unproven.
+
+    The formulas below are ssqueezepy's, line for line.
+    """
+    from ssqueezepy.ssqueezing import _exp_fm
+    from ssqueezepy.utils import logscale_transition_idx
+
+    def centre(scale):
+        wc = _peak_radian_discrete(wk, scale, n_samples)
+        return None if wc is None else wc / (2 * np.pi) / dx
+
+    try:
+        fm, fM = centre(scales[-1]), centre(scales[0])
+        if fm is None or fM is None:
+            return None
+        na = len(scales)
+        if kind == "log":
+            return fm * np.power(fM / fm, np.arange(na) / (na - 1))
+        if kind != "log-piecewise":
+            return np.linspace(fm, fM, na)
+        idx = logscale_transition_idx(scales)
+        if idx is None:
+            return fm * np.power(fM / fm, np.arange(na) / (na - 1))
+        f1 = centre(scales[idx])
+        if f1 is None:
+            return None
+        t1 = np.arange(0, na - idx - 1) / (na - 1)
+        t2 = np.arange(na - idx - 1, na) / (na - 1)
+        t1 = np.hstack([t1, t2[0]])
+        sqf = np.hstack([_exp_fm(t1, fm, f1)[:-1], _exp_fm(t2, f1, fM)])
+        ssq_idx = logscale_transition_idx(sqf)
+        if ssq_idx is None or na - ssq_idx != idx:
+            return None     # ssqueezepy raises for these; its own path says so
+        return sqf
+    except MemoryError:
+        raise
+    except Exception:
+        return None
+
+
+def _lean_scales(wk: str, scales: str, nv: int, n_samples: int) -> np.ndarray | None:
+    """``ssqueezepy.utils.process_scales(scales, n, wav, nv=nv)`` for 'log' and
+    'log-piecewise' scales, in O(n_scales) memory; None where unproven.
+
+    Its steps: ``cwt_scalebounds`` (preset None for 'log', 'maximal' for
+    'log-piecewise'; cutoff -0.5 either way) on the grid ``p2up(n)``, then
+    ``make_scales``, which is O(n_scales) already and called as is.
+    """
+    from ssqueezepy.utils import make_scales, p2up
+
+    M = int(p2up(int(n_samples))[0])
+    if scales == "log":
+        max_scale = _max_scale_alt(wk, M)
+    else:
+        max_scale = _max_scale_maximal(wk, M)
+    if max_scale is None:
+        return None
+    with _SSQ_LOCK:
+        return make_scales(int(n_samples), _min_scale(wk), max_scale, nv=int(nv),
+                           scaletype=scales, wavelet=_wavelet(wk))
 
 
 def _scale_row_weights(scales: np.ndarray, Css: float) -> np.ndarray:
@@ -1044,8 +1307,7 @@ def _transform_cwt(signal: Signal, x: np.ndarray, spec: TransformSpec, steps: _S
 
 def _ssq_cwt_rows(x, spec, fb, dx, steps: _Steps):
     import ssqueezepy
-    from ssqueezepy.ssqueezing import _compute_associated_frequencies, ssqueeze
-    from ssqueezepy.utils import process_scales
+    from ssqueezepy.ssqueezing import ssqueeze
 
     # ssqueezepy.ssq_cwt(x, wav, scales=scales, fs=1/dx, padtype="reflect",
     # maprange="peak") step by step, so that the CWT runs in blocks of scales
@@ -1077,9 +1339,7 @@ def _ssq_cwt_rows(x, spec, fb, dx, steps: _Steps):
         # Each column squeezes on its own once the target frequencies are
         # fixed (ssqueeze would derive them from the block's width), so the
         # squeeze runs in column blocks onto the full-length frequencies.
-        _, scaletype, *_ = process_scales(scales, N, wav, get_params=True)
-        ssq_freqs = _compute_associated_frequencies(
-            scales.reshape(-1, 1), N, wav, scaletype, "peak", True, dx, "cwt")
+        ssq_freqs = _associated_frequencies(_wavelet_key(spec), scales, N, dx)
         if not np.all(np.diff(ssq_freqs) > 0):    # NaN too: a wavelet too wide for N
             raise ParameterError("ssq_cwt returned frequencies that do not ascend")
         Tx = np.empty_like(Wx)

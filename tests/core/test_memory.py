@@ -124,6 +124,7 @@ def test_memory_error_in_the_scale_setup_is_not_called_too_few_samples(monkeypat
     T._all_scales.cache_clear()
     T._min_cwt_samples.cache_clear()
     monkeypatch.setattr(ssqueezepy.utils, "process_scales", boom)
+    monkeypatch.setattr(T, "_lean_scales", boom)     # core's own path to the same scales
     try:
         with pytest.raises(OutOfMemoryError) as err:
             T.transform(Signal(np.zeros(5000), name="big.wav"), T.TransformSpec(nv=8))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import ssqueezepy
 
+from core import transforms as T
 from core.errors import Cancelled, ParameterError
 from core.signal import Signal
 from core.transforms import (
@@ -394,3 +395,98 @@ def test_min_samples_follows_fmin_and_dx():
 def test_settings_that_never_work_are_refused_with_what_to_change():
     with pytest.raises(ParameterError, match="change nv or scales"):
         min_samples(TransformSpec(wavelet="bump", nv=4))
+
+
+# -- scales and row frequencies without full-grid arrays -------------------------------
+# ssqueezepy computes both from wavelets sampled on the p2up(N) grid (2 GB at 10 min of
+# 44.1 kHz); core computes the same floating-point values from a few bins. Equality is
+# exact (np.array_equal), not to a tolerance.
+
+WAVELET_KEYS = ("gmw", "gmw:60.0", "gmw:6.0", "morlet", "bump")
+# tiny lengths (ssqueezepy's own edge cases), around the minimums, odd sizes, a power of
+# two, and large ones (full grids of 2**21 and, for the default wavelet, 2**23 bins). A
+# wider sweep (60 lengths from 2 to 3e6, nv 4 to 64, every wavelet) agreed as well.
+LENGTHS = (2, 12, 23, 91, 92, 257, 1000, 4097, 30001, 1 << 20)
+
+
+def _ssqueezepy_scales(wk, scales, nv, n):
+    from ssqueezepy.utils import process_scales
+
+    try:
+        return np.asarray(process_scales(scales, n, T._wavelet(wk), nv=nv)).ravel()
+    except Exception as exc:
+        return type(exc)
+
+
+def _ssqueezepy_frequencies(wk, s, n, dx):
+    from ssqueezepy.ssqueezing import _compute_associated_frequencies
+    from ssqueezepy.utils import infer_scaletype
+
+    kind, _ = infer_scaletype(s)
+    return np.asarray(_compute_associated_frequencies(
+        s, n, T._wavelet(wk), kind, "peak", True, dx, "cwt")).ravel()
+
+
+@pytest.mark.parametrize("wk", WAVELET_KEYS)
+@pytest.mark.parametrize("scales", ["log", "log-piecewise"])
+def test_scales_and_frequencies_equal_ssqueezepys_full_grid_ones(wk, scales):
+    from ssqueezepy.utils import infer_scaletype
+
+    warnings.simplefilter("ignore")
+    for n in LENGTHS + ((3_000_001,) if wk == "gmw" else ()):
+        for nv in ((4, 64) if n == 4097 else (32,)):
+            want = _ssqueezepy_scales(wk, scales, nv, n)
+            lean = T._lean_scales_or_none(wk, scales, nv, n)
+            if isinstance(want, type):       # ssqueezepy fails: core must not invent scales
+                assert lean is None, (wk, scales, nv, n)
+                continue
+            if n >= 1000:                    # the point: long signals never fall back
+                assert lean is not None, (wk, scales, nv, n)
+            assert np.array_equal(T._all_scales(wk, scales, nv, n), want), (wk, scales, nv, n)
+            # the whole set and a subset as fmin/fmax leave it (log-piecewise: one piece)
+            for s in (want, want[1:-1], want[: max(3, len(want) // 3)]):
+                if len(s) < 3:
+                    continue
+                try:
+                    f_want = _ssqueezepy_frequencies(wk, s, n, 1e-3)
+                except Exception:
+                    continue
+                f = T._associated_frequencies(wk, s, n, 1e-3)
+                assert np.array_equal(f, f_want, equal_nan=True), (wk, scales, nv, n, len(s))
+                if n >= 1000 and np.all(np.isfinite(f_want)):
+                    kind, _ = infer_scaletype(s)
+                    assert T._lean_frequencies(wk, s, n, 1e-3, kind) is not None
+
+
+@pytest.mark.parametrize("scales", ["log", "log-piecewise"])
+def test_scale_setup_of_a_long_signal_allocates_no_full_grid(scales):
+    """10 min of 44.1 kHz audio: ssqueezepy's grid is 2**26 bins (512 MiB per float64
+    array); the scales and frequencies of a CWT of it now take O(n_scales)."""
+    import tracemalloc
+
+    n = 26_460_000
+    spec = TransformSpec(nv=32, scales=scales, fmin=60.0)
+    T._selected_scales(spec, 4096, 1 / 44100)   # first-call caches (wavelet peak searches)
+    tracemalloc.start()
+    try:
+        s = T._selected_scales(spec, n, 1 / 44100)
+        f = T._associated_frequencies(T._wavelet_key(spec), s, n, 1 / 44100)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(s) == len(f) > 100 and np.all(np.diff(f) > 0) and f[0] >= 60.0
+    # log-piecewise tests its scales for redundancy on 2048 bins each (~12 MB here)
+    assert peak < 32 << 20
+
+
+def test_window_argmax_refuses_what_it_cannot_prove(monkeypatch):
+    monkeypatch.setattr(T, "_WINDOW_BINS", (2, 4))
+    ramp = np.arange(100.0)
+    # the windows around bin 10 end on their largest value: no proof
+    assert T._window_argmax(lambda lo, hi: ramp[lo:hi], 10, 100) is None
+    assert T._window_argmax(lambda lo, hi: ramp[lo:hi], 98, 100) == 99   # the last bin
+    assert T._window_argmax(lambda lo, hi: np.zeros(hi - lo), 3, 8) is None   # all zero
+    bell = 1e4 - (np.arange(100.0) - 40.0) ** 2
+    assert T._window_argmax(lambda lo, hi: bell[lo:hi], 43, 100) == 40   # widened to reach it
+    flat = np.r_[np.zeros(5), np.ones(20), np.zeros(5)]
+    assert T._window_argmax(lambda lo, hi: flat[lo:hi], 15, 30) is None  # a plateau past both ends
