@@ -146,6 +146,127 @@ def _save(signal, y, out: Path, name: str, rate=None) -> None:
         print(f"phasebrush: {out}: {note}", file=sys.stderr)
 
 
+def _add_range_options(p: argparse.ArgumentParser, what: str) -> None:
+    g = p.add_argument_group("range")
+    g.add_argument("--start", type=float, default=None, metavar="T0",
+                   help=f"{what} from this axis value on (signal units: s, cm^-1 ...; "
+                        "default the first sample)")
+    g.add_argument("--end", type=float, default=None, metavar="T1",
+                   help=f"{what} up to this axis value, included (default the last sample)")
+
+
+def _range_columns(args, signal, spec):
+    """``(c0, c1)``: the half-open sample range of ``--start/--end`` on ``signal``, or
+    None when neither is given.
+
+    Raises ParameterError, naming the file and the values in the signal's units,
+    for an empty or reversed range, one outside the signal, or one shorter than
+    ``core.transforms.min_samples``.
+    """
+    from core.errors import ParameterError
+    from core.transforms import min_samples
+
+    t0, t1 = args.start, args.end
+    if t0 is None and t1 is None:
+        return None
+    name, u = args.input, f" {signal.unit}" if signal.unit else ""
+    for option, value in (("--start", t0), ("--end", t1)):
+        if value is not None and not math.isfinite(value):
+            raise ParameterError(f"{name}: {option} {value!r} is not a finite axis value")
+    first, dx = signal.x0, signal.dx
+    last = first + (signal.n - 1) * dx
+    a = first if t0 is None else t0
+    b = last if t1 is None else t1
+    if not a < b:
+        raise ParameterError(f"{name}: --start {a:g}{u} must be below --end {b:g}{u}")
+    slack = 1e-6 * dx          # axis values read from text differ in the last digits
+    if a < first - slack or b > last + slack:
+        raise ParameterError(f"{name}: the range {a:g} to {b:g}{u} is not inside the signal "
+                             f"({first:g} to {last:g}{u})")
+    c0 = max(0, math.ceil((a - first) / dx - 1e-6))
+    c1 = min(signal.n, math.floor((b - first) / dx + 1e-6) + 1)
+    need = min_samples(spec, dx)
+    if c1 - c0 < need:
+        raise ParameterError(
+            f"{name}: the range {a:g} to {b:g}{u} holds {c1 - c0} samples; this "
+            f"{spec.kind.upper()} needs at least {need} ({(need - 1) * dx:g}{u}); "
+            "widen --start/--end")
+    return c0, c1
+
+
+def _excerpt(signal, c0: int, c1: int):
+    """Samples ``c0:c1`` of ``signal`` as a signal of their own, on the same axis."""
+    from dataclasses import replace
+
+    return replace(signal, y=signal.y[c0:c1].copy(), x0=signal.x0 + c0 * signal.dx,
+                   notes=())
+
+
+def _columns_bytes(signal, spec, c0: int, c1: int) -> int:
+    """Estimated peak bytes of ``cwt_columns`` / ``stft_columns`` for columns c0..c1.
+
+    The result (rows x columns complex128) plus the block's FFT grid of ``M``
+    samples: its spectrum, segment, the edge filters cached on it, and one
+    batch of filters with its inverse FFT (core.engine.cwt_blocks works in
+    batches of ~1 Mi elements, at least one row). Low rows of a long signal may
+    need the whole padded grid, so ``M`` is asked of the engine, not assumed.
+    """
+    from core.engine.cwt_blocks import block_grid, cwt_geometry, row_support
+
+    B = c1 - c0
+    if spec.kind == "cwt":
+        import numpy as np
+
+        geom = cwt_geometry(spec, signal.n, dx=signal.dx)
+        rows = np.arange(geom.n_rows)
+        _, M, _ = block_grid(geom, c0, c1, row_support(geom, rows, part="complex"))
+        batch = max(M, min(geom.n_rows * M, 1 << 20))
+        return int(16 * geom.n_rows * B + 80 * M + 32 * batch)
+    rows, n_fft = int(spec.n_fft) // 2 + 1, int(spec.n_fft)
+    return int(16 * rows * B + 40 * min(1 << 22, B * n_fft) + 16 * (B + n_fft))
+
+
+def _range_tfr(args, signal, spec, c0: int, c1: int):
+    """The TFR of columns c0..c1: the whole transform's own columns (cwt, hop-1 stft:
+    padding from the true neighbours), else the transform of the excerpt, with a note."""
+    import numpy as np
+
+    from core.memory import check_fits
+    from core.transforms import TFR, stft_row_weights, transform
+
+    B = c1 - c0
+    if spec.kind == "cwt" or (spec.kind == "stft" and int(spec.hop) == 1):
+        n_bytes = _columns_bytes(signal, spec, c0, c1)
+        check_fits(f"{spec.kind.upper()} of {args.input}, samples {c0} to {c1 - 1} of "
+                   f"{signal.n}", n_bytes,
+                   hint="use a shorter --start/--end range, fewer voices per octave (--nv), "
+                        "a higher --fmin or a smaller --n-fft")
+        if spec.kind == "cwt":
+            from core.engine.cwt_blocks import cwt_columns, cwt_geometry
+
+            geom = cwt_geometry(spec, signal.n, dx=signal.dx)
+            C = cwt_columns(signal.y, c0, c1, spec=spec, dx=signal.dx)
+            freqs, weights, edges = geom.frequencies, geom.row_weights, geom.edge_row_indices
+            offset = 0.0 if spec.edge_rows else float(signal.y.mean())
+        else:
+            from core.engine.stft_blocks import stft_columns
+
+            C = stft_columns(signal.y, c0, c1, spec=spec)
+            n_fft = int(spec.n_fft)
+            freqs = np.arange(n_fft // 2 + 1) / (n_fft * signal.dx)
+            weights, edges, offset = stft_row_weights(spec), (), 0.0
+        x0 = signal.x0 + c0 * signal.dx
+        return TFR(coefficients=C, frequencies=np.array(freqs),
+                   times=x0 + signal.dx * np.arange(B), row_weights=np.array(weights),
+                   offset=offset, spec=spec, n_samples=B, dx=signal.dx, x0=x0,
+                   unit=signal.unit, edge_row_indices=tuple(edges))
+    hop = f" with hop {spec.hop}" if not spec.is_cwt else ""
+    print(f"phasebrush: {args.input}: {spec.kind}{hop} has no block-wise path: the range is "
+          "transformed as a signal of its own (reflect padding at its ends, not the true "
+          "neighbours)", file=sys.stderr)
+    return transform(_excerpt(signal, c0, c1), spec)
+
+
 class _StopRequest:
     """SIGINT / SIGTERM while a retrieval runs: the first asks it to stop (it
     returns its best estimate, which is then written); a second aborts at once
@@ -196,10 +317,17 @@ def cmd_transform(args) -> int:
     _check_outputs(args, [("--out", args.out, "npz")])
     out = args.out
     signal = _load(args)
-    tfr = transform(signal, _spec_from_args(args, default_hop=1))
+    spec = _spec_from_args(args, default_hop=1)
+    cols = _range_columns(args, signal, spec)
+    if cols is None:
+        tfr = transform(signal, spec)
+    else:
+        tfr = _range_tfr(args, signal, spec, *cols)
     save_tfr(out, tfr)
     if not args.quiet:
-        print(f"{out}: {tfr.n_rows} rows x {tfr.n_frames} frames ({tfr.spec.kind})",
+        span = "" if cols is None else (
+            f", {tfr.times[0]:g} to {tfr.times[-1]:g} {signal.unit}".rstrip())
+        print(f"{out}: {tfr.n_rows} rows x {tfr.n_frames} frames ({tfr.spec.kind}{span})",
               file=sys.stderr)
     return 0
 
@@ -385,17 +513,48 @@ def _retrieval_input(args):
     NPZ from `transform`, or any signal file (a signal NPZ included)."""
     import numpy as np
 
+    from core.errors import ParameterError
     from core.signal import Signal
     from core.tfr_io import load_magnitude, npz_kind
 
     if Path(args.input).suffix.lower() == ".npz" and npz_kind(args.input) == "magnitude":
+        if args.start is not None or args.end is not None:
+            raise ParameterError(
+                f"{args.input}: --start/--end need a signal file; a magnitude NPZ holds the "
+                "range it was made for (make it with `phasebrush transform --start/--end`)")
         target = load_magnitude(args.input)
         template = Signal(np.zeros(target.n_samples), dx=target.dx, x0=target.x0,
                           unit=target.unit, name=Path(args.input).stem)
         return target.S, target.spec, target.n_samples, target.dx, template, None
     original = _load(args)
     spec = _spec_from_args(args, default_hop=max(args.n_fft // 4, 1))
+    cols = _range_columns(args, original, spec)
+    if cols is not None:
+        original = _excerpt(original, *cols)
     return None, spec, original.n, original.dx, original, original
+
+
+# Arrays a retrieval holds at once, in units of the transform's own peak: the target
+# magnitude, the estimate's transform and its adjoint's work, the method's state
+# (momentum, previous iterate, best estimate). A rough count, not yet measured.
+_RETRIEVAL_TRANSFORMS = 4
+
+
+def _check_retrieval_memory(args, spec, n: int, dx: float) -> None:
+    """Estimate the retrieval's peak before it starts; say it (unless -q) and refuse it
+    when it exceeds the budget."""
+    from core.errors import format_bytes
+    from core.memory import budget_bytes, check_fits, estimate_transform_bytes
+
+    n_bytes = _RETRIEVAL_TRANSFORMS * estimate_transform_bytes(n, spec, dx)
+    what = f"retrieval of {args.input} ({n} samples, {spec.kind})"
+    check_fits(what, n_bytes, hint="use a shorter --start/--end range, a larger --hop or "
+                                   "fewer voices per octave (--nv)")
+    if not args.quiet:
+        budget = budget_bytes()
+        within = "" if budget is None else f" (budget {format_bytes(budget)})"
+        print(f"phasebrush: {what}: about {format_bytes(n_bytes)} of memory{within}",
+              file=sys.stderr)
 
 
 def cmd_retrieve(args) -> int:
@@ -415,6 +574,7 @@ def cmd_retrieve(args) -> int:
                    tol=args.tol, seed=args.seed, device=args.device, init=args.init,
                    padding=args.padding)
     check_options(spec, dx=dx, **options)
+    _check_retrieval_memory(args, spec, n, dx)
     if S is None:
         S = transform(original, spec).magnitude
 
@@ -481,6 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="signal file (WAV/FLAC/OGG, CSV/TXT, NPY, JCAMP-DX)")
     p.add_argument("--out", type=Path, required=True, help="output .npz")
     _add_load_options(p)
+    _add_range_options(p, "transform")
     _add_transform_options(p, kinds=KINDS, default_kind="cwt")
     p.set_defaults(func=cmd_transform)
 
@@ -506,6 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recovered signal (.wav/.flac/.ogg/.csv/.npy/.npz)")
     _add_rate_option(p)
     _add_load_options(p)
+    _add_range_options(p, "retrieve")
     _add_transform_options(p, kinds=("stft", "cwt"), default_kind="stft")
     g = p.add_argument_group("retrieval")
     g.add_argument("--method", default="auto",
