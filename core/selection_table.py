@@ -200,7 +200,8 @@ def load_selection_table(path, *, unit: str | None = None) -> list[Band]:
         if name_col is not None and name_col < len(fields):
             label = fields[name_col].strip()
         if not label:
-            sel = fields[sel_col].strip() if sel_col is not None else str(len(bands) + 1)
+            sel = (fields[sel_col].strip() if sel_col is not None and sel_col < len(fields)
+                   else "") or str(len(bands) + 1)
             label = f"selection {sel}"
         b = _band(path, k, v["begin"], v["end"], v["low"], v["high"], label, len(bands))
         if b is not None:

@@ -96,6 +96,10 @@ cell = st.one_of(numbers.map(lambda v: repr(v) if not isinstance(v, float) or ma
        header=st.permutations(["Selection", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)",
                                "High Freq (Hz)", "Annotation", "View"]),
        audacity=st.booleans())
+# a row shorter than the header, ending before its Selection column (found by this test)
+@example(rows=[["0", "0", "0", "0", "0"]],
+         header=["Begin Time (s)", "End Time (s)", "View", "Low Freq (Hz)", "High Freq (Hz)",
+                 "Annotation", "Selection"], audacity=False)
 def test_random_selection_tables_load_or_raise_the_project_error(rows, header, audacity,
                                                                  tmp_path_factory):
     lines = [] if audacity else ["\t".join(header)]
