@@ -20,4 +20,7 @@ Modules:
     coherence        wavelet coherence and phase difference
     playback         Qt-free helpers for listening (rates, A/B positions, sonification)
     session          session files
+    memory           memory estimates and the budget work is checked against
+    engine/          the bounded-memory engine for long signals (column ranges, streaming
+                     inversion, multirate CWT, magnitude images)
 """
