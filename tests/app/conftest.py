@@ -37,6 +37,13 @@ def settings(tmp_path):
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
 
+def deliver_posted_events() -> None:
+    """Deliver every event already posted (queued signals of a thread that has ended,
+    a redraw scheduled for the next pass): a deterministic "let the GUI catch up"."""
+    QApplication.sendPostedEvents()
+    QApplication.processEvents()
+
+
 @pytest.fixture
 def errors(monkeypatch):
     """The text of every QMessageBox.critical, recorded instead of a modal box."""

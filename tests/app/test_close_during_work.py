@@ -17,6 +17,7 @@ from app.worker import running_workers
 from core.io import save_signal
 from core.signal import Signal
 from core.transforms import TransformSpec, transform
+from tests.app.conftest import deliver_posted_events
 
 #: Long enough that its CWT (8 voices) takes seconds: really running when the window closes.
 N_LONG = 2**17
@@ -67,7 +68,7 @@ def test_close_during_a_transform(qtbot, bare_window):
     shown = []
     doc.tfr_changed.connect(lambda: shown.append(True))
     close_and_wait(qtbot, bare_window)
-    qtbot.wait(50)
+    deliver_posted_events()
     assert not shown   # the cancelled transform is never shown
 
 

@@ -11,7 +11,7 @@ from app.session_io import SessionState, apply_session, open_session, save_sessi
 from core.io import load_signal, save_signal
 from core.signal import Signal
 from core.transforms import TransformSpec
-from tests.app.conftest import short_chirp
+from tests.app.conftest import deliver_posted_events, short_chirp
 
 LONG_RUN = RetrievalParams(method="gla", n_iter=100_000, init="zeros")
 
@@ -42,7 +42,7 @@ def test_opening_a_file_during_a_retrieval_drops_its_result(qtbot, window, tmp_p
         assert window.open_path(tone_file(tmp_path, n_b), ask=False)
     doc.cancel_retrieval()   # (the old code let the run go on; end it either way)
     qtbot.waitUntil(lambda: no_worker(doc, "retrieval"), timeout=10_000)
-    qtbot.wait(50)  # queued result signals of the ended thread get delivered
+    deliver_posted_events()  # queued result signals of the ended thread
 
     assert doc.retrieval is None and doc.retrieval_y() is None
     assert not window.export_action.isEnabled()
@@ -106,7 +106,7 @@ def test_a_coherence_of_the_previous_file_is_not_shown(qtbot, window, tmp_path):
     with qtbot.waitSignal(doc.tfr_changed, timeout=60_000):
         window.open_path(tone_file(tmp_path, 1024), ask=False)
     qtbot.waitUntil(lambda: not view.busy, timeout=10_000)
-    qtbot.wait(50)
+    deliver_posted_events()
     assert view.result is None
 
 

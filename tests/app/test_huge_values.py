@@ -12,6 +12,7 @@ from app.coherence_view import energy_opacity
 from app.document import db_ceiling, db_image
 from core.signal import Signal
 from core.transforms import TransformSpec
+from tests.app.conftest import deliver_posted_events
 
 
 def huge_tone(n: int = 2048, peak: float = 1e300) -> Signal:
@@ -48,7 +49,7 @@ def test_a_signal_of_huge_values_gets_finite_levels(qtbot, window, spec):
     with qtbot.capture_exceptions() as caught:
         with qtbot.waitSignal(doc.tfr_changed, timeout=60_000):
             doc.set_signal(huge_tone(), spec)
-        qtbot.wait(20)   # the colour bar redraws on the next event-loop pass
+        deliver_posted_events()   # the colour bar redraws on the next event-loop pass
     assert not caught, caught[0][1] if caught else ""
     lo, hi = view.levels()
     assert np.isfinite(lo) and np.isfinite(hi) and hi - lo == 80.0
