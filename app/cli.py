@@ -423,12 +423,17 @@ def cmd_invert(args) -> int:
     spec = _spec_from_args(args, default_hop=1)
     how = spec.kind
     notes: list[str] = []
-    if _streams(signal, spec):
+    cols = _range_columns(args, signal, spec)
+    streamable = spec.kind == "cwt" or (spec.kind == "stft" and int(spec.hop) == 1)
+    if _streams(signal, spec) or (cols is not None and streamable):
         from core.engine import stream_band
 
         bar = None if args.quiet else _FractionBar("invert")
         try:
             intervals = _band_intervals(bands, signal, spec, notes)
+            if cols is not None:
+                # rows outside the range are never asked for, so blocks there cost nothing
+                intervals = _only_columns(intervals, *cols)
             _print_notes(args.bands, notes)
             result = stream_band(signal.y, spec, intervals=intervals,
                                  dx=signal.dx, residual=res is not None, progress=bar)
@@ -445,12 +450,36 @@ def cmd_invert(args) -> int:
         start, end = merge_ranges(np.stack([r[0] for r in ranges]),
                                   np.stack([r[1] for r in ranges]))
         band, residual = RangeInverter(tfr).band_and_residual(start, end)
+        if cols is not None:
+            print(f"phasebrush: {args.input}: {spec.kind} with hop {spec.hop} has no "
+                  "column-range path; inverted the whole signal, then cut the range",
+                  file=sys.stderr)
+    if cols is not None:
+        c0, c1 = cols
+        band = band[c0:c1]
+        residual = None if residual is None else residual[c0:c1]
+        signal = _excerpt(signal, c0, c1)
     _save(signal, band, out, f"{signal.name} band", rate=args.rate)
     if res is not None:
         _save(signal, residual, res, f"{signal.name} residual", rate=args.rate)
     if not args.quiet:
         print(f"{out}: {len(bands)} band(s) inverted from {how}", file=sys.stderr)
     return 0
+
+
+def _only_columns(intervals, c0: int, c1: int):
+    """``intervals`` (a callable (a, b) -> (start, end) row ranges) emptied outside c0..c1."""
+    import numpy as np
+
+    def restricted(a, b):
+        start, end = intervals(a, b)
+        start, end = start.copy(), end.copy()
+        cols = np.arange(a, b)
+        outside = (cols < c0) | (cols >= c1)
+        end[..., outside] = start[..., outside]
+        return start, end
+
+    return restricted
 
 
 def _print_notes(path, notes) -> None:
@@ -655,6 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--residual", type=Path, default=None, help="also write the residual here")
     _add_rate_option(p)
     _add_load_options(p)
+    _add_range_options(p, "invert")
     _add_transform_options(p, kinds=KINDS, default_kind="cwt")
     p.set_defaults(func=cmd_invert)
 

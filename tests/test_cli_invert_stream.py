@@ -135,3 +135,33 @@ def test_a_band_from_0_hz_is_clamped_with_a_note(recording, tmp_path, monkeypatc
     f = np.fft.rfftfreq(band.size, 1 / FS)
     assert spectrum[np.argmin(np.abs(f - 300))] > 10 * spectrum[np.argmin(np.abs(f - 2500))]
     np.testing.assert_allclose(band + residual, x, atol=1e-6 * np.abs(x).max())
+
+
+@pytest.mark.parametrize("kind", ["cwt", "stft", "ssq_cwt"])
+def test_invert_of_a_range_equals_that_part_of_the_whole_inverse(recording, tmp_path,
+                                                                 monkeypatch, kind):
+    path, bands = recording
+    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 10**12)   # whole path for the reference
+    whole_band, whole_res = _invert(path, bands, tmp_path, f"w{kind}", "-q", "--kind", kind)
+    called = []
+    if kind != "ssq_cwt":   # the range must not need the whole transform
+        import core.transforms
+
+        monkeypatch.setattr(core.transforms, "transform",
+                            lambda *a, **k: called.append(1) or None)
+    band, res = _invert(path, bands, tmp_path, f"r{kind}", "-q", "--kind", kind,
+                        "--start", "0.5", "--end", "1.25")
+    c0, c1 = int(0.5 * FS), int(1.25 * FS) + 1
+    assert band.size == res.size == c1 - c0 and not called
+    scale = np.abs(whole_band).max()
+    assert np.abs(band - whole_band[c0:c1]).max() <= 1e-6 * scale
+    assert np.abs(res - whole_res[c0:c1]).max() <= 1e-6 * np.abs(whole_res).max()
+    assert load_signal(tmp_path / f"band_r{kind}.npy").x[0] == pytest.approx(0.5)
+
+
+def test_invert_range_outside_the_signal_is_refused(recording, tmp_path, capsys):
+    path, bands = recording
+    code = cli.main(["invert", str(path), "--bands", str(bands), "--out",
+                     str(tmp_path / "b.npy"), "--start", "1.5", "--end", "9"])
+    assert code == 2 and "not inside the signal" in capsys.readouterr().err
+    assert not (tmp_path / "b.npy").exists()
