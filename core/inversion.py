@@ -42,7 +42,7 @@ import scipy.fft as sp_fft
 from core.errors import ParameterError, ShapeError
 from core.transforms import TFR, stft_window
 
-__all__ = ["invert", "invert_with_residual", "RangeInverter"]
+__all__ = ["invert", "invert_with_residual", "RangeInverter", "check_row_ranges"]
 
 
 def _check_mask(tfr: TFR, mask) -> np.ndarray | None:
@@ -161,24 +161,28 @@ def invert_with_residual(tfr: TFR, mask) -> tuple[np.ndarray, np.ndarray]:
     return band, residual
 
 
-def _check_ranges(n_rows: int, start, end, n_frames: int):
+def check_row_ranges(n_rows: int, start, end, n_frames: int, *, where: str = ""):
     """Validated half-open row ranges as (n_bands, n_frames) intp arrays.
 
     Columns with ``end <= start`` are empty (set to 0, 0), as in
     ``core.masks.ranges_to_mask``; non-empty ranges must lie in [0, n_rows].
+    ``where`` (e.g. "intervals of columns [0, 4096)") starts every message.
     """
+    at = f"{where}: " if where else ""
     s = np.asarray(start)
     e = np.asarray(end)
     if s.shape != e.shape:
-        raise ShapeError(f"start shape {s.shape} does not match end shape {e.shape}")
+        raise ShapeError(f"{at}start shape {s.shape} does not match end shape {e.shape}")
     if s.ndim == 1:
         s, e = s[None], e[None]
     if s.ndim != 2:
-        raise ShapeError(f"row ranges must be (n_frames,) or (n_bands, n_frames), got {s.shape}")
+        raise ShapeError(f"{at}row ranges must be (n_frames,) or (n_bands, n_frames), "
+                         f"got {s.shape}")
     if s.shape[1] != n_frames:
-        raise ShapeError(f"row ranges have {s.shape[1]} frames; the transform has {n_frames}")
+        raise ShapeError(f"{at}row ranges have {s.shape[1]} frames; the transform has "
+                         f"{n_frames}")
     if not (np.issubdtype(s.dtype, np.integer) and np.issubdtype(e.dtype, np.integer)):
-        raise ParameterError(f"row ranges must be integers, got {s.dtype} and {e.dtype}")
+        raise ParameterError(f"{at}row ranges must be integers, got {s.dtype} and {e.dtype}")
     live = e > s
     s = np.where(live, s, 0).astype(np.intp, copy=False)
     e = np.where(live, e, 0).astype(np.intp, copy=False)
@@ -186,8 +190,8 @@ def _check_ranges(n_rows: int, start, end, n_frames: int):
     if bad.any():
         b, t = (int(i[0]) for i in np.nonzero(bad))
         raise ParameterError(
-            f"row range {s[b, t]}..{e[b, t]} at column {t} is outside the {n_rows} rows "
-            f"(n_rows={n_rows})")
+            f"{at}row range {s[b, t]}..{e[b, t]} at column {t} is outside the {n_rows} rows "
+            f"(ranges must lie in [0, {n_rows}])")
     return s, e
 
 
@@ -267,7 +271,7 @@ class RangeInverter:
             Shapes that do not fit the transform; non-integer or out-of-range rows.
         """
         tfr = self.tfr
-        s, e = _check_ranges(tfr.n_rows, start, end, tfr.n_frames)
+        s, e = check_row_ranges(tfr.n_rows, start, end, tfr.n_frames)
         if self.cumsum is None or (len(s) > 1 and _any_overlap(s, e)):
             return invert(tfr, _ranges_mask(tfr.n_rows, s, e))
         cs, cols = self.cumsum, self._cols

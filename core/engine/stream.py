@@ -40,6 +40,7 @@ from core.engine import cwt_blocks as CB
 from core.engine.blocks import Steps, padded_segment, plan_blocks
 from core.engine.stft_blocks import stft_columns
 from core.errors import OutOfMemoryError, ParameterError, ShapeError
+from core.inversion import check_row_ranges
 from core.memory import available_bytes, budget_bytes, check_fits
 
 __all__ = ["StreamResult", "stream_band", "estimate_stream_bytes", "choose_block_length",
@@ -145,24 +146,9 @@ def choose_block_length(n_samples: int, *, overlap: int = PLAN_OVERLAP, n_arrays
 
 
 def _as_ranges(start, end, n_rows: int, n_cols: int, where: str):
-    s = np.asarray(start)
-    e = np.asarray(end)
-    if s.shape != e.shape:
-        raise ShapeError(f"{where}: start shape {s.shape} does not match end shape {e.shape}")
-    if s.ndim == 1:
-        s, e = s[None], e[None]
-    if s.ndim != 2 or s.shape[1] != n_cols:
-        raise ShapeError(f"{where}: row ranges must be ({n_cols},) or (n_bands, {n_cols}), "
-                         f"got {s.shape}")
-    if not (np.issubdtype(s.dtype, np.integer) and np.issubdtype(e.dtype, np.integer)):
-        raise ParameterError(f"{where}: row ranges must be integers, got {s.dtype}, {e.dtype}")
-    live = e > s
-    s = np.where(live, s, 0).astype(np.intp)
-    e = np.where(live, e, 0).astype(np.intp)
-    if (s < 0).any() or (e > n_rows).any():
-        raise ParameterError(f"{where}: row ranges must lie in [0, {n_rows}] "
-                             f"(n_rows={n_rows}), got {int(s.min())}..{int(e.max())}")
-    return s, e, live
+    """:func:`core.inversion.check_row_ranges`, plus the mask of non-empty columns."""
+    s, e = check_row_ranges(n_rows, start, end, n_cols, where=where)
+    return s, e, e > s
 
 
 def _row_sets(s, e, live, n_rows: int):
