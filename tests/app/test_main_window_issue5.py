@@ -56,15 +56,6 @@ def make_window(qtbot, settings):
     gc.collect()
 
 
-@pytest.fixture
-def errors(monkeypatch):
-    """Messages of every QMessageBox.critical, instead of a modal box."""
-    seen = []
-    monkeypatch.setattr(QMessageBox, "critical",
-                        staticmethod(lambda parent, title, text, *a, **k: seen.append(text)))
-    return seen
-
-
 def chirp_band(win, lo=(20.0, 60.0), hi=(80.0, 200.0)):
     T = win.doc.signal.x[-1]
     return win.doc.layers.add_band([(0.2 * T, hi[0]), (0.8 * T, hi[1])],
