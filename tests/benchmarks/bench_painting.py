@@ -16,14 +16,10 @@ cost of the release (commit: one undo step, the whole-signal inverse).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+from tests.benchmarks.probe import run_probe
 
 __all__ = ["main"]
 
-ROOT = Path(__file__).resolve().parents[2]
 
 _PROBE = r"""
 import os, sys, tempfile, time
@@ -235,13 +231,7 @@ win.close()
 
 
 def main() -> None:
-    env = dict(os.environ)
-    env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    proc = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    lines = [ln[len("RESULT "):] for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"painting probe failed:\n{proc.stderr[-3000:]}")
+    lines = run_probe(_PROBE, what="painting", timeout=600)
     print("bench_painting: live painting at N=65536 (CWT nv=32, 426 x 65536), real mouse drags,"
           " offscreen (target: <= 16 ms median per event, >= 20 inverse updates/s)")
     for line in lines:

@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.benchmarks.probe import run_probe
+
 __all__ = ["main", "measure_once", "edit_latency"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,14 +164,7 @@ win.close()
 
 def edit_latency() -> list[str]:
     """Lines 'edit: ms' from a fresh process (N = 65536)."""
-    env = dict(os.environ)
-    env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    proc = subprocess.run([sys.executable, "-c", _EDITS], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
-    lines = [ln[len("RESULT "):] for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"edit-latency probe failed:\n{proc.stderr[-2000:]}")
-    return lines
+    return run_probe(_EDITS, what="edit-latency", timeout=900)
 
 
 def main(repeats: int = 3) -> None:
