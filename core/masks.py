@@ -34,7 +34,7 @@ __all__ = [
     "Grid", "as_grid", "rows_are_log",
     "freq_to_row", "row_to_freq", "time_to_col", "col_to_time",
     "inner_rows", "valid_mask", "ranges_to_mask", "mask_to_ranges", "merge_ranges",
-    "mask_to_runs", "map_mask",
+    "mask_to_runs", "mask_intervals", "ranges_intervals", "map_mask",
     "paint_disk", "paint_stroke", "fill_rectangle", "fill_polygon",
     "clip_soft", "threshold", "union", "subtract", "intersect", "invert",
     "MaskFile", "save_mask", "load_mask", "fit_mask",
@@ -414,6 +414,72 @@ def mask_to_runs(mask) -> tuple[np.ndarray, np.ndarray]:
     start[rank, sc] = sr
     end[rank, sc] = er
     return start, end
+
+
+def mask_intervals(mask, *, col0: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every run of selected rows of a bool mask, as flat per-column intervals.
+
+    The selection as indices: in TFR column ``cols[i]``, rows
+    ``starts[i] .. ends[i] - 1`` (TFR rows, row 0 = lowest frequency) are
+    selected, and the runs are maximal (two runs of a column never touch).
+
+    Parameters
+    ----------
+    mask : np.ndarray [shape=(n_rows, n_frames), bool]
+    col0 : int
+        Added to every column (the first column of a block of a longer mask).
+
+    Returns
+    -------
+    cols, starts, ends : np.ndarray [shape=(n_runs,), int64]
+        Half-open ``[start, end)`` row runs, sorted by column, then row.
+    """
+    m = valid_mask(mask)
+    if m.dtype != bool:
+        raise ParameterError("mask_intervals needs a bool mask; threshold a soft one first")
+    n_rows, n = m.shape
+    cols, starts, ends = [], [], []
+    # Column blocks keep the (columns, rows + 2) temporaries small on a long mask.
+    step = max(1, _CHUNK // (n_rows + 2))
+    for a in range(0, n, step):
+        b = min(a + step, n)
+        p = np.zeros((b - a, n_rows + 2), dtype=np.int8)
+        p[:, 1:-1] = m[:, a:b].T
+        d = np.diff(p, axis=1)                   # column-major: runs come out sorted by column
+        sc, sr = np.nonzero(d == 1)
+        _, er = np.nonzero(d == -1)
+        cols.append(sc.astype(np.int64) + (a + int(col0)))
+        starts.append(sr.astype(np.int64))
+        ends.append(er.astype(np.int64))
+    if not cols:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z.copy(), z.copy()
+    return np.concatenate(cols), np.concatenate(starts), np.concatenate(ends)
+
+
+def ranges_intervals(start, end) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Band ranges as flat per-column intervals (the format of :func:`mask_intervals`).
+
+    Overlapping or touching ranges of a column are merged (as
+    :func:`merge_ranges` does) and empty ones skipped, so the result equals
+    ``mask_intervals(ranges_to_mask(start, end, n_rows))`` for ranges within
+    the rows.
+
+    Parameters
+    ----------
+    start, end : np.ndarray [shape=(n_frames,) or (k, n_frames), int]
+        Per-column half-open TFR row ranges (row 0 = lowest frequency), one
+        or ``k`` stacked sets; ``end <= start`` is empty.
+
+    Returns
+    -------
+    cols, starts, ends : np.ndarray [shape=(n_runs,), int64]
+        Sorted by column, then row.
+    """
+    s, e = merge_ranges(start, end)
+    live = e > s
+    cols, slot = np.nonzero(live.T)              # column-major: sorted by column, then row
+    return cols.astype(np.int64), s[slot, cols], e[slot, cols]
 
 
 def map_mask(mask, src, dst) -> np.ndarray:
