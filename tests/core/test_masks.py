@@ -18,11 +18,13 @@ from core.masks import (
     invert,
     load_mask,
     map_mask,
+    mask_intervals,
     mask_to_ranges,
     mask_to_runs,
     merge_ranges,
     paint_disk,
     paint_stroke,
+    ranges_intervals,
     ranges_to_mask,
     row_to_freq,
     rows_are_log,
@@ -509,3 +511,71 @@ def test_load_mask_errors(tmp_path):
     np.savez(p, mask=np.array([None, 1], dtype=object), frequencies=[1.0], times=[0.0])
     with pytest.raises(LoadError, match="obj.npz"):
         load_mask(p)
+
+
+# --------------------------------------------------------------------------- intervals
+
+def _brute_intervals(m, col0=0):
+    """Runs of rows per column, by walking every cell."""
+    out = []
+    for c in range(m.shape[1]):
+        r = 0
+        while r < m.shape[0]:
+            if m[r, c]:
+                s = r
+                while r < m.shape[0] and m[r, c]:
+                    r += 1
+                out.append((c + col0, s, r))
+            r += 1
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("p", [0.0, 0.3, 0.8, 1.0])
+def test_mask_intervals_lists_every_run_sorted(seed, p):
+    m = np.random.default_rng(seed).random((13, 21)) < p
+    cols, starts, ends = mask_intervals(m, col0=100)
+    assert cols.dtype == starts.dtype == ends.dtype == np.int64
+    assert list(zip(cols.tolist(), starts.tolist(), ends.tolist(), strict=True)) == \
+        _brute_intervals(m, 100)
+
+
+def test_mask_intervals_in_column_blocks_gives_the_same(monkeypatch):
+    import core.masks as cm
+
+    m = np.random.default_rng(3).random((9, 40)) < 0.5
+    want = mask_intervals(m)
+    monkeypatch.setattr(cm, "_CHUNK", 7 * 11)   # 7 columns a block
+    for g, w in zip(mask_intervals(m), want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_mask_intervals_empty_and_errors():
+    for shape in [(0, 5), (5, 0), (4, 4)]:
+        cols, starts, ends = mask_intervals(np.zeros(shape, bool))
+        assert cols.size == starts.size == ends.size == 0 and cols.dtype == np.int64
+    with pytest.raises(ParameterError, match="bool mask"):
+        mask_intervals(np.full((3, 3), 0.5))
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("k", [None, 1, 3])
+def test_ranges_intervals_are_the_intervals_of_the_range_mask(seed, k):
+    rng = np.random.default_rng(seed)
+    n_rows, n = 16, 30
+    shape = (n,) if k is None else (k, n)
+    a, b = rng.integers(0, n_rows + 1, shape), rng.integers(0, n_rows + 1, shape)
+    start, end = np.minimum(a, b), np.maximum(a, b)
+    start.reshape(-1)[:4] = end.reshape(-1)[:4]            # some empty ranges
+    got = ranges_intervals(start, end)
+    m = _stack_mask(np.atleast_2d(start), np.atleast_2d(end), n_rows).any(axis=0)
+    for g, w in zip(got, mask_intervals(m), strict=True):
+        assert g.dtype == np.int64
+        np.testing.assert_array_equal(g, w)
+
+
+def test_ranges_intervals_skip_empty_and_check_shapes():
+    cols, starts, ends = ranges_intervals(np.array([2, 5, 0]), np.array([4, 5, 3]))
+    assert (cols.tolist(), starts.tolist(), ends.tolist()) == ([0, 2], [2, 0], [4, 3])
+    with pytest.raises(ShapeError):
+        ranges_intervals(np.zeros(3, int), np.zeros(4, int))
