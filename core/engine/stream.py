@@ -24,7 +24,15 @@ Intervals are the representation :mod:`core.masks` and :mod:`core.bands`
 produce: half-open row ranges ``[start[t], end[t])`` per column, row 0 = the
 lowest frequency, several bands as ``(n_bands, n_columns)`` (their union is
 inverted, overlaps counted once), or a callable giving them for a column
-range so that bands are rasterised per block.
+range so that bands are rasterised per block. Arbitrary selections (lasso,
+brush) come as ``mask=``: a callable giving the boolean cells of a column
+range; for the plain kinds each column's runs of rows become intervals.
+
+The synchrosqueezed kinds ('ssq_cwt', hop-1 'ssq_stft') stream the same
+one-integral sums over the block's squeezed columns
+(:mod:`core.engine.ssq_blocks`); squeezing moves energy between rows, so
+their full inverse is not the signal and the residual is streamed as the sum
+over the unselected cells plus the offset.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import scipy.fft as sp_fft
 
 from core import transforms as T
 from core.engine import cwt_blocks as CB
+from core.engine import ssq_blocks as SB
 from core.engine.blocks import Steps, padded_segment, plan_blocks
 from core.engine.stft_blocks import stft_columns
 from core.errors import OutOfMemoryError, ParameterError, ShapeError
@@ -44,7 +53,8 @@ from core.inversion import check_row_ranges
 from core.memory import available_bytes, budget_bytes, check_fits
 
 __all__ = ["StreamResult", "stream_band", "estimate_stream_bytes", "choose_block_length",
-           "PLAN_OVERLAP", "FFT_LENGTH"]
+           "estimate_ssq_stream_bytes", "choose_ssq_block_length", "PLAN_OVERLAP",
+           "FFT_LENGTH"]
 
 _DEFAULT_SPEC = T.TransformSpec()
 FFT_LENGTH = 1 << 18          # target block FFT length: ~3 ms per FFT, 6 s of 44.1 kHz audio
@@ -53,6 +63,9 @@ PLAN_OVERLAP = CB.NYQUIST_OVERLAP["real"]  # the longest local support the block
 # ~20 ms there, more than its FFT, so a band's rows are built once per run
 _FILTER_CACHE_BYTES = 512 << 20
 _EVAL_BYTES = 4 * 16 * CB._EVAL_ELEMS      # ssqueezepy's temporaries while filters are built
+# an SSQ block holds ~4 rows x columns complex arrays (Wx, dWx, Tx, the squeeze's):
+# 64 MiB each at this many cells
+_SSQ_BLOCK_CELLS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,92 @@ def choose_block_length(n_samples: int, *, overlap: int = PLAN_OVERLAP, n_arrays
                 available=budget, hint="free memory or raise the budget")
         M //= 2
         M = max(M, 2 * overlap + 4096)
+
+
+def _ssq_rows(spec: T.TransformSpec, n_samples: int, dx: float) -> int:
+    if spec.kind == "ssq_stft":
+        return int(spec.n_fft) // 2 + 1
+    return len(T._selected_scales(spec, int(n_samples), float(dx))) + 2 * bool(spec.edge_rows)
+
+
+def estimate_ssq_stream_bytes(n_samples: int, block_length: int, spec: T.TransformSpec, *,
+                              dx: float = 1.0, n_arrays: int = 3) -> int:
+    """Estimated peak memory of :func:`stream_band` for kind 'ssq_cwt' or 'ssq_stft', bytes.
+
+    The whole-length float64 arrays (``n_arrays``), what
+    :func:`core.engine.ssq_blocks.ssq_blocks` holds (an SSQ-CWT's analytic
+    padded signal, counted as while it is made: 40 bytes x ``n_pad``), one
+    block (:func:`core.engine.ssq_blocks.estimate_ssq_block_bytes`, an
+    SSQ-CWT at the whole padded grid, where its low edge row runs, plus its
+    filter cache) and the block's mask and sums.
+    """
+    n, B = int(n_samples), int(block_length)
+    rows = _ssq_rows(spec, n, dx)
+    if spec.kind == "ssq_cwt":
+        n_pad, _ = T.cwt_padding(n)
+        block = SB.estimate_ssq_block_bytes(rows, B, grid=n_pad) + SB._FILTER_CACHE_BYTES
+    else:
+        block = SB.estimate_ssq_block_bytes(rows, B, n_fft=int(spec.n_fft))
+    sums = rows * B * (1 + 8)
+    return int(int(n_arrays) * 8 * n + SB._setup_bytes(spec, n) + block + sums)
+
+
+def choose_ssq_block_length(n_samples: int, spec: T.TransformSpec, *, dx: float = 1.0,
+                            n_arrays: int = 3, budget: int | None = None) -> int:
+    """Columns per SSQ block: ~4 Mi cells (rows x columns), fewer if the budget asks.
+
+    Raises
+    ------
+    OutOfMemoryError
+        Even 256-column blocks would not fit the budget.
+    """
+    n = int(n_samples)
+    budget = budget_bytes() if budget is None else int(budget)
+    B = min(n, max(256, _SSQ_BLOCK_CELLS // _ssq_rows(spec, n, dx)))
+    while True:
+        est = estimate_ssq_stream_bytes(n, B, spec, dx=dx, n_arrays=n_arrays)
+        if budget is None or est <= budget:
+            return B
+        if B <= 256:
+            raise OutOfMemoryError(f"streaming {spec.kind.upper()} inversion of {n} samples",
+                                   est, available=budget, hint="free memory or raise the budget")
+        B = max(256, B // 2)
+
+
+def _mask_intervals(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's runs of True rows as (n_runs, n_cols) half-open ranges (empty: 0, 0)."""
+    n_rows, n_cols = m.shape
+    d = np.diff(m.astype(np.int8), axis=0, prepend=0, append=0)   # (n_rows + 1, n_cols)
+    cs, rs = np.nonzero(d.T == 1)            # column-major: runs in row order per column
+    ce, re_ = np.nonzero(d.T == -1)
+    K = int(np.bincount(cs, minlength=n_cols).max()) if len(cs) else 0
+    S = np.zeros((max(K, 1), n_cols), dtype=np.intp)
+    E = np.zeros_like(S)
+    if K:
+        first = np.searchsorted(cs, np.arange(n_cols))
+        rank = np.arange(len(cs)) - first[cs]
+        S[rank, cs] = rs
+        E[rank, ce] = re_
+    return S, E
+
+
+def _ranges_cells(n_rows: int, s, e) -> np.ndarray:
+    """Union of validated (n_bands, n_cols) ranges as a (n_rows, n_cols) bool mask."""
+    r = np.arange(n_rows)[:, None]
+    m = np.zeros((n_rows, s.shape[1]), dtype=bool)
+    for sk, ek in zip(s, e, strict=True):
+        m |= (r >= sk[None, :]) & (r < ek[None, :])
+    return m
+
+
+def _check_cells(m, n_rows: int, n_cols: int, where: str) -> np.ndarray:
+    m = np.asarray(m)
+    if m.shape != (n_rows, n_cols):
+        raise ShapeError(f"{where}: mask shape {m.shape}, expected ({n_rows}, {n_cols}) "
+                         "(rows of the whole transform, the block's columns)")
+    if m.dtype != bool:
+        raise ParameterError(f"{where}: mask must be boolean, got dtype {m.dtype}")
+    return m
 
 
 def _as_ranges(start, end, n_rows: int, n_cols: int, where: str):
@@ -261,7 +360,8 @@ class _STFTBlocks:
         return np.einsum("r,rt->t", self.w[rows], np.where(inside, S, 0.0))
 
 
-def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals, dx: float = 1.0,
+def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals=None, mask=None,
+                dx: float = 1.0,
                 residual: bool = True, out_band=None, out_residual=None,
                 block_length: int | None = None, tol: float = CB.DEFAULT_TOL, cancel=None,
                 progress=None) -> StreamResult:
@@ -269,19 +369,25 @@ def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals, dx: floa
 
     Equal to ``RangeInverter(transform(Signal(y, dx), spec)).band_and_residual``
     (to ~1e-9 of the signal's peak; the top rows' real parts to ~1e-7, see
-    :mod:`core.engine.cwt_blocks`) without ever holding rows x samples.
+    :mod:`core.engine.cwt_blocks`), or with ``mask=`` to
+    ``core.inversion.invert_with_residual(tfr, mask)``, without ever holding
+    rows x samples.
 
     Parameters
     ----------
     y : np.ndarray [shape=(n_samples,), float]
         The whole signal.
     spec : TransformSpec
-        kind 'cwt' or 'stft' with hop 1.
-    intervals : (start, end) or callable (c0, c1) -> (start, end)
+        kind 'cwt', 'ssq_cwt', or 'stft' / 'ssq_stft' with hop 1.
+    intervals : (start, end) or callable (c0, c1) -> (start, end), or None
         Half-open row ranges, int arrays [shape=(n_samples,) or
         (n_bands, n_samples)], row 0 = lowest frequency, rows as the whole
         transform numbers them (edge rows included); or a callable giving
         those for columns ``[c0, c1)`` [shape=(c1 - c0,) or (n_bands, c1 - c0)].
+    mask : callable (c0, c1) -> np.ndarray [shape=(n_rows, c1 - c0), bool], or None
+        The selected cells of columns ``[c0, c1)`` (rows as the whole
+        transform numbers them): any selection, e.g. a lasso or brush mask's
+        columns. Exactly one of ``intervals`` and ``mask`` is given.
     dx : float
         Sample spacing.
     residual : bool
@@ -291,7 +397,9 @@ def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals, dx: floa
     block_length : int or None
         Columns per block; None = :func:`choose_block_length` for the budget.
     tol : float
-        See :func:`core.engine.cwt_blocks.row_support`.
+        See :func:`core.engine.cwt_blocks.row_support` (kind 'cwt'); for
+        'ssq_cwt' the tail tolerance of :func:`core.engine.ssq_blocks.ssq_blocks`
+        is used, at most ``tol`` and at most 1e-12.
     cancel : callable () -> bool, or None
         Checked between blocks and FFT batches; True raises Cancelled.
     progress : callable (float) -> None, or None
@@ -300,7 +408,8 @@ def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals, dx: floa
     Raises
     ------
     ParameterError, ShapeError
-        A spec the engine does not stream, bad intervals or outputs.
+        A spec the engine does not stream, bad intervals, masks or outputs,
+        both or neither of ``intervals`` and ``mask``.
     OutOfMemoryError
         The estimate does not fit the budget (:mod:`core.memory`).
     Cancelled
@@ -309,31 +418,56 @@ def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals, dx: floa
     y = np.ascontiguousarray(y, dtype=np.float64).ravel()
     n = len(y)
     T._check_spec(spec)
+    if (intervals is None) == (mask is None):
+        raise ParameterError("stream_band needs exactly one of intervals= and mask=, got "
+                             + ("both" if mask is not None else "neither"))
+    if mask is not None and not callable(mask):
+        raise ParameterError("mask must be a callable (c0, c1) -> bool array "
+                             f"[shape=(n_rows, c1 - c0)], got {type(mask).__name__}")
+    ssq = spec.kind in ("ssq_cwt", "ssq_stft")
+    engine = geom = None
     if spec.kind == "cwt":
         geom = CB.cwt_geometry(spec, n, dx=dx)
         n_rows = geom.n_rows
         engine = _CWTBlocks(y, geom, float(tol), _FILTER_CACHE_BYTES)
-    elif spec.kind == "stft" and int(spec.hop) == 1:
+    elif spec.kind in ("stft", "ssq_stft") and int(spec.hop) == 1:
         if int(spec.n_fft) > n:
             raise ParameterError(f"n_fft={spec.n_fft} is larger than the signal ({n} samples)")
-        engine = _STFTBlocks(y, spec)
-        n_rows = engine.n_rows
-        geom = None
+        if spec.kind == "stft":
+            engine = _STFTBlocks(y, spec)
+        n_rows = int(spec.n_fft) // 2 + 1
+    elif spec.kind == "ssq_cwt":
+        if n < T.min_samples(spec, dx):
+            raise ParameterError(f"{n} samples are too few for this SSQ-CWT (at least "
+                                 f"{T.min_samples(spec, dx)} are needed)")
+        n_rows = _ssq_rows(spec, n, dx)
     else:
         raise ParameterError(
-            f"streaming inversion supports kind 'cwt' and hop-1 'stft', got kind={spec.kind!r}"
-            f" hop={spec.hop}")
-    if callable(intervals):
-        get = intervals
-    else:
-        try:
-            start, end = intervals
-        except (TypeError, ValueError):
-            raise ParameterError("intervals must be (start, end) or a callable") from None
-        s_all, e_all, _ = _as_ranges(start, end, n_rows, n, "intervals")
+            "streaming inversion supports kind 'cwt', 'ssq_cwt' and hop-1 'stft' / 'ssq_stft',"
+            f" got kind={spec.kind!r} hop={spec.hop}")
+    if mask is not None:
+        def get_cells(c0, c1):
+            return _check_cells(mask(c0, c1), n_rows, c1 - c0, f"mask of columns [{c0}, {c1})")
 
         def get(c0, c1):
-            return s_all[:, c0:c1], e_all[:, c0:c1]
+            return _mask_intervals(get_cells(c0, c1))
+    else:
+        if callable(intervals):
+            get = intervals
+        else:
+            try:
+                start, end = intervals
+            except (TypeError, ValueError):
+                raise ParameterError("intervals must be (start, end) or a callable") from None
+            s_all, e_all, _ = _as_ranges(start, end, n_rows, n, "intervals")
+
+            def get(c0, c1):
+                return s_all[:, c0:c1], e_all[:, c0:c1]
+
+        def get_cells(c0, c1):
+            s, e = get(c0, c1)
+            s, e, _ = _as_ranges(s, e, n_rows, c1 - c0, f"intervals of columns [{c0}, {c1})")
+            return _ranges_cells(n_rows, s, e)
     outs = []
     for name, arr, want in (("out_band", out_band, True), ("out_residual", out_residual,
                                                            residual)):
@@ -349,29 +483,52 @@ def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals, dx: floa
     n_arrays = 1 + sum(1 for o, want in zip(outs, (True, residual), strict=True)
                        if want and o is None)
     overlap = PLAN_OVERLAP
-    if block_length is None:
-        block_length = choose_block_length(n, overlap=overlap, n_arrays=n_arrays)
-    block_length = int(block_length)
-    # rows longer than the plan's overlap run on the whole padded grid
-    whole = geom.n_pad if geom is not None and block_length + 2 * overlap >= geom.n_pad else None
-    est = estimate_stream_bytes(n, block_length, overlap=overlap, n_arrays=n_arrays,
-                                whole_grid=whole, n_rows=n_rows)
-    if geom is not None:
-        M = whole or sp_fft.next_fast_len(block_length + 2 * overlap, real=True)
-        engine.cache.limit = _cache_bytes(M, n_rows)
-    check_fits(f"streaming inversion of {n} samples", est,
-               hint="use a smaller block length or free memory")
+    what = f"streaming {spec.kind.upper()} inversion of {n} samples" if ssq else \
+        f"streaming inversion of {n} samples"
+    if ssq:
+        if block_length is None:
+            block_length = choose_ssq_block_length(n, spec, dx=dx, n_arrays=n_arrays)
+        block_length = int(block_length)
+        est = estimate_ssq_stream_bytes(n, block_length, spec, dx=dx, n_arrays=n_arrays)
+    else:
+        if block_length is None:
+            block_length = choose_block_length(n, overlap=overlap, n_arrays=n_arrays)
+        block_length = int(block_length)
+        # rows longer than the plan's overlap run on the whole padded grid
+        whole = (geom.n_pad if geom is not None and block_length + 2 * overlap >= geom.n_pad
+                 else None)
+        est = estimate_stream_bytes(n, block_length, overlap=overlap, n_arrays=n_arrays,
+                                    whole_grid=whole, n_rows=n_rows)
+        if geom is not None:
+            M = whole or sp_fft.next_fast_len(block_length + 2 * overlap, real=True)
+            engine.cache.limit = _cache_bytes(M, n_rows)
+    check_fits(what, est, hint="use a smaller block length or free memory")
     try:
+        plan = plan_blocks(n, block_length)
+        if ssq:
+            sq = SB.ssq_blocks(y, spec, dx=dx, tol=min(float(tol), SB.SSQ_TOL),
+                               cancel=steps.part(0.0, 0.0))
         band = outs[0] if outs[0] is not None else np.empty(n)
         res = None
         if residual:
             res = outs[1] if outs[1] is not None else np.empty(n)
-        plan = plan_blocks(n, block_length)
         # without edge rows the full inverse is not the signal: stream it too
         stream_full = geom is not None and not geom.edge_row_indices
         offset = float(y.mean()) if stream_full else 0.0
         steps.check(0.0)
         for c0, c1 in plan.spans():
+            if ssq:
+                m = get_cells(c0, c1)
+                Tx = sq.columns(c0, c1, cancel=steps.part(c0 / n, c1 / n))
+                re = Tx.real
+                del Tx
+                band[c0:c1] = np.einsum("r,rt->t", sq.row_weights, np.where(m, re, 0.0))
+                if res is not None:
+                    res[c0:c1] = np.einsum("r,rt->t", sq.row_weights,
+                                           np.where(m, 0.0, re)) + sq.offset
+                del re, m
+                steps.check(c1 / n)
+                continue
             s, e = get(c0, c1)
             s, e, live = _as_ranges(s, e, n_rows, c1 - c0, f"intervals of columns [{c0}, {c1})")
             b = engine.band(c0, c1, s, e, live, steps)
@@ -388,8 +545,7 @@ def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals, dx: floa
     except MemoryError as exc:
         if isinstance(exc, OutOfMemoryError):
             raise
-        raise OutOfMemoryError(f"streaming inversion of {n} samples", est,
-                               available=available_bytes(),
+        raise OutOfMemoryError(what, est, available=available_bytes(),
                                hint="use a smaller block length or free memory") from None
     return StreamResult(band=band, residual=res, block_length=block_length,
                         n_blocks=plan.n_blocks, estimated_bytes=est)
