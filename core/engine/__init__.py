@@ -15,7 +15,10 @@ Modules:
   filters on a block's FFT grid, effective support, :func:`cwt_columns`.
 - :mod:`core.engine.stft_blocks`: :func:`stft_columns` (hop 1).
 - :mod:`core.engine.stream`: :func:`stream_band` (band and residual block by
-  block into arrays or memory maps), its memory estimate and block choice.
+  block into arrays or memory maps; intervals or a cell mask; CWT, SSQ-CWT,
+  hop-1 STFT and SSQ-STFT), its memory estimate and block choice.
+- :mod:`core.engine.ssq_blocks`: synchrosqueezed columns block by block
+  (:func:`ssq_blocks`, :func:`ssq_cwt_columns`, :func:`ssq_stft_columns`).
 """
 
 from core.engine.blocks import BlockPlan, plan_blocks
@@ -43,3 +46,16 @@ __all__ += ["MultirateCWT", "MultiratePlan", "cwt_multirate", "estimate_multirat
 from core.engine.pyramid import MagnitudePyramid, magnitude_image  # noqa: E402
 
 __all__ += ["MagnitudePyramid", "magnitude_image"]
+
+# synchrosqueezed columns block by block, and the SSQ kinds' stream estimate
+from core.engine.ssq_blocks import (  # noqa: E402
+    SSQBlocks,
+    estimate_ssq_block_bytes,
+    ssq_blocks,
+    ssq_cwt_columns,
+    ssq_stft_columns,
+)
+from core.engine.stream import choose_ssq_block_length, estimate_ssq_stream_bytes  # noqa: E402
+
+__all__ += ["SSQBlocks", "ssq_blocks", "ssq_cwt_columns", "ssq_stft_columns",
+            "estimate_ssq_block_bytes", "estimate_ssq_stream_bytes", "choose_ssq_block_length"]
