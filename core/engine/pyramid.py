@@ -120,6 +120,19 @@ class MagnitudePyramid:
     def frequencies(self) -> np.ndarray:
         return self.geom.frequencies[self.plan.rows]
 
+    @property
+    def n_columns(self) -> int:
+        """Columns of the TFR: one per signal sample (the CWT's own numbering)."""
+        return int(self.geom.n_samples)
+
+    def column_times(self, c0: int = 0, c1: int | None = None, *, x0: float = 0.0) -> np.ndarray:
+        """Axis values of columns [c0, c1): ``x0 + c * dx`` [shape=(c1 - c0,), float64].
+
+        Column c is sample c (``TFR.times``); ``x0`` is the signal's first axis value.
+        """
+        c1 = self.n_columns if c1 is None else int(c1)
+        return float(x0) + float(self.geom.dx) * np.arange(int(c0), c1, dtype=np.float64)
+
     def tiles(self, c0: int, c1: int) -> range:
         """Indices of the tiles covering columns [c0, c1)."""
         T_ = self.tile_length

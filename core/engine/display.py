@@ -1,0 +1,698 @@
+"""Display images for every transform kind: one value per pixel, peak or RMS, bounded memory.
+
+:func:`display_source` answers "columns [c0, c1) at ``width`` pixels" for any
+:class:`~core.transforms.TransformSpec`:
+
+- 'cwt': a :class:`core.engine.pyramid.MagnitudePyramid` (multirate rows,
+  each row reduced over its own samples ``t = j d_r``);
+- 'stft' (any hop): an :class:`STFTSource`, frames computed tile by tile
+  (a tile is ``tile_length`` frames), never rows x all frames at once;
+- 'ssq_cwt', 'ssq_stft': a :class:`WholeSource`, the whole-signal transform
+  computed once when it fits the memory budget (:mod:`core.memory`), else
+  :class:`~core.errors.OutOfMemoryError` at once (synchrosqueezing is not
+  local in time, so there is no block-wise path).
+
+Every source has the interface :class:`DisplaySource` describes. Columns are
+the TFR's own: samples for the CWT kinds, frames for the STFT kinds; column c
+lies at axis value ``x0 + c * column_step * dx`` (``TFR.times``: an STFT frame
+is centred on sample ``c * hop``); :meth:`column_times` gives them.
+
+The pixel rule is pyramid.py's: pixel p covers columns ``[e_p, e_p+1)``,
+``e_p = c0 + floor(p (c1 - c0) / width)``; the columns (for the CWT the row's
+samples) inside it are reduced exactly, peak = max, RMS = sqrt(mean of
+squares), through per-tile levels of peaks and sums of squares (``2^k``
+columns a cell); a pixel holding none repeats the sample nearest its centre
+(ties: the earlier) when that is at most one hop away, else it is NaN. So an
+image equals a brute-force reduction of ``|transform(...).coefficients|`` over
+the same columns to float32 rounding (tests: 1e-6 of the row's peak).
+
+Memory: a tile's levels take 12 bytes per value (float32 magnitudes, then
+peaks and sums of squares of the cells); an LRU cache keeps ``cache_bytes`` of
+tiles. An image holds one tile beside the cache and a float64 accumulator of
+``n_rows x width``, whatever the range. :func:`stream_image` gives the same
+for a MagnitudePyramid, whose own ``image`` keeps every tile of the range
+alive until it reduces them (~11 GiB for 10 min of 44.1 kHz audio at nv 32).
+
+:func:`resize_rows` reduces an image's rows to a fixed height (an exported
+picture); :func:`row_groups` says which rows each output row covers.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import threading
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from core import transforms as T
+from core.engine import cwt_blocks as CB
+from core.engine.blocks import Steps, padded_segment
+from core.engine.pyramid import DEFAULT_CACHE_BYTES, MODES, MagnitudePyramid
+from core.errors import ParameterError
+from core.memory import check_fits, estimate_transform_bytes
+from core.signal import Signal
+
+__all__ = ["DisplaySource", "display_source", "STFTSource", "WholeSource", "stream_image",
+           "resize_rows", "row_groups", "MODES", "DEFAULT_CACHE_BYTES"]
+
+_DEFAULT_SPEC = T.TransformSpec()
+# values (rows x frames) per STFT tile: ~24 MiB of levels, a few tenths of a second each
+_TILE_VALUES = 1 << 21
+# samples of one frame buffer (float64) while a tile is computed
+_CHUNK_ELEMS = 1 << 20
+_F32 = np.float32
+
+
+@runtime_checkable
+class DisplaySource(Protocol):
+    """What a display source offers (MagnitudePyramid, STFTSource, WholeSource).
+
+    - ``image(c0=0, c1=None, *, width, mode="peak", db=True, compute=True,
+      cancel=None, progress=None)`` -> float32 [n_rows, width], row 0 = lowest
+      frequency; NaN where a tile is not cached and ``compute`` is False.
+    - ``tiles(c0, c1)`` -> range of tile indices; ``missing(c0, c1)`` -> list
+      of those not cached; ``estimate_tile_bytes()`` -> int.
+    - ``frequencies`` [n_rows] ascending (cycles per signal unit), ``rows``
+      [n_rows] (TFR rows), ``n_columns``, ``column_times(c0=0, c1=None, *,
+      x0=0.0)`` -> float64 [c1 - c0].
+    """
+
+    n_columns: int
+    rows: np.ndarray
+    frequencies: np.ndarray
+
+    def image(self, c0: int = 0, c1: int | None = None, *, width: int, mode: str = "peak",
+              db: bool = True, compute: bool = True, cancel=None,
+              progress=None) -> np.ndarray: ...
+
+    def missing(self, c0: int, c1: int) -> list: ...
+
+    def tiles(self, c0: int, c1: int) -> range: ...
+
+    def estimate_tile_bytes(self) -> int: ...
+
+    def column_times(self, c0: int = 0, c1: int | None = None, *,
+                     x0: float = 0.0) -> np.ndarray: ...
+
+
+def display_source(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, dx: float = 1.0, rows=None,
+                   tile_length: int | None = None,
+                   cache_bytes: int = DEFAULT_CACHE_BYTES) -> DisplaySource:
+    """The display source of ``spec``'s kind for signal ``y`` (see the module docstring).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,), float]
+        The whole signal (kept by reference, read as float64).
+    spec : TransformSpec
+    dx : float > 0
+        Sample spacing (signal units).
+    rows : sequence of int or None
+        TFR rows (row 0 = lowest frequency); None = all.
+    tile_length : int or None
+        Columns per tile (cwt, stft); None = the source's choice.
+    cache_bytes : int
+        LRU budget of the cached tiles (cwt, stft).
+
+    Returns
+    -------
+    MagnitudePyramid, STFTSource or WholeSource
+
+    Raises
+    ------
+    ParameterError
+        Bad spec or rows.
+    OutOfMemoryError
+        An SSQ kind whose whole-signal transform does not fit the budget.
+    """
+    T._check_spec(spec)
+    if spec.kind == "cwt":
+        return MagnitudePyramid(y, spec, dx=dx, rows=rows, tile_length=tile_length,
+                                cache_bytes=cache_bytes)
+    if spec.kind == "stft":
+        return STFTSource(y, spec, dx=dx, rows=rows, tile_length=tile_length,
+                          cache_bytes=cache_bytes)
+    return WholeSource(y, spec, dx=dx, rows=rows)
+
+
+# --- levels and their reduction -------------------------------------------------------------
+
+class _Levels:
+    """One tile: level 0 is ``|C|`` [g, n0] float32 (its squares are taken when read);
+    level k >= 1 holds, per cell of ``2^k`` values, their peak and sum of squares."""
+
+    __slots__ = ("c0", "c1", "levels", "n_bytes")
+
+    def __init__(self, c0: int, c1: int, mag: np.ndarray):
+        self.c0, self.c1 = int(c0), int(c1)
+        self.levels = [(mag, None)]
+        n_bytes = mag.nbytes
+        pk, sq = mag, None
+        while pk.shape[-1] > 1:
+            n = pk.shape[-1]
+            h, m = n // 2, -(-n // 2)
+            npk = np.empty(pk.shape[:-1] + (m,), dtype=_F32)
+            nsq = np.empty_like(npk)
+            lo, hi = pk[..., 0:2 * h:2], pk[..., 1:2 * h:2]
+            np.maximum(lo, hi, out=npk[..., :h])
+            if sq is None:
+                np.multiply(lo, lo, out=nsq[..., :h])
+                nsq[..., :h] += hi * hi
+            else:
+                np.add(sq[..., 0:2 * h:2], sq[..., 1:2 * h:2], out=nsq[..., :h])
+            if n % 2:       # the odd last value is a cell of its own (pyramid.py pads with 0)
+                npk[..., h] = pk[..., n - 1]
+                nsq[..., h] = pk[..., n - 1] ** 2 if sq is None else sq[..., n - 1]
+            self.levels.append((npk, nsq))
+            n_bytes += npk.nbytes + nsq.nbytes
+            pk, sq = npk, nsq
+        self.n_bytes = n_bytes
+
+
+def _cells(a: np.ndarray, b: np.ndarray, n_levels: int) -> list:
+    """Split each value range [a, b) into aligned cells, at most two per level.
+
+    Returns, per level k, ``(i_lo, j_lo, i_hi, j_hi)``: the pixels taking cell
+    ``j_lo`` at the range's low end and ``j_hi`` at its high end.
+    """
+    out = []
+    for k in range(n_levels):
+        w = 1 << k
+        # the low end: a cell where a is aligned to 2^k but not 2^(k+1)
+        take = ((a & w) != 0) & (a + w <= b)
+        i_lo = np.flatnonzero(take)
+        j_lo = a[i_lo] >> k
+        a = a + np.where(take, w, 0)
+        take = ((b & w) != 0) & (b - w >= a)
+        i_hi = np.flatnonzero(take)
+        j_hi = (b[i_hi] >> k) - 1
+        b = b - np.where(take, w, 0)
+        out.append((i_lo, j_lo, i_hi, j_hi))
+    return out
+
+
+class _Accumulator:
+    """Per-pixel peak or sum of squares of an image, filled tile by tile.
+
+    ``val`` [n_rows, width] float64; counts per hop (rows of one hop share
+    them); the nearest-sample fill of pixels narrower than two hops.
+    """
+
+    def __init__(self, n_rows: int, edges: np.ndarray, hops: np.ndarray, mode: str):
+        self.edges = edges
+        self.width = len(edges) - 1
+        self.hops = np.asarray(hops, dtype=np.int64)
+        self.peak = mode == "peak"
+        self.val = np.zeros((n_rows, self.width))
+        self.cnt: dict = {}
+        self._near: dict = {}
+        self.fill: np.ndarray | None = None
+
+    def _narrow(self, d: int):
+        """(pixels, centres, best distance) of the pixels a neighbour sample may fill."""
+        if d not in self._near:
+            e = self.edges
+            idx = np.flatnonzero(e[1:] - e[:-1] < 2 * d)
+            self._near[d] = None if not len(idx) else (
+                idx, 0.5 * (e[idx] + e[idx + 1] - 1), np.full(len(idx), np.inf))
+            if len(idx) and self.fill is None:
+                self.fill = np.full(self.val.shape, np.nan, dtype=_F32)
+        return self._near[d]
+
+    def add(self, d: int, c0: int, c1: int, members) -> None:
+        """Add one tile's rows of hop ``d``: their samples lie at ``c0 + j d`` in [c0, c1).
+
+        members : list of (sel, levels)
+            ``sel`` indexes ``val``'s rows (an int or a slice), ``levels`` the
+            matching :class:`_Levels` lists (arrays [..., n_k]).
+        """
+        e = self.edges
+        cnt = self.cnt.setdefault(d, np.zeros(self.width, dtype=np.int64))
+        n0 = members[0][1][0][0].shape[-1]
+        plo = int(np.searchsorted(e[1:], c0, side="right"))
+        phi = int(np.searchsorted(e[:-1], c1, side="left"))
+        if phi > plo:
+            a = np.clip(-(-(e[plo:phi] - c0) // d), 0, n0)
+            b = np.clip(-(-(e[plo + 1:phi + 1] - c0) // d), 0, n0)
+            cnt[plo:phi] += b - a
+            cells = _cells(a, b, len(members[0][1]))
+            for sel, levels in members:
+                V = self.val[sel, plo:phi]
+                for (i_lo, j_lo, i_hi, j_hi), (pk, sq) in zip(cells, levels, strict=True):
+                    for i, j in ((i_lo, j_lo), (i_hi, j_hi)):
+                        if not len(i):
+                            continue
+                        if self.peak:
+                            V[..., i] = np.maximum(V[..., i], pk[..., j])
+                        elif sq is None:
+                            v = pk[..., j]
+                            V[..., i] += v * v
+                        else:
+                            V[..., i] += sq[..., j]
+        near = self._narrow(d)
+        if near is not None:
+            idx, centre, best = near
+            jl = np.clip(np.floor((centre - c0) / d).astype(np.int64), 0, n0 - 1)
+            # lower candidate first, strict improvement: ties keep the earlier sample
+            for j in (jl, np.minimum(jl + 1, n0 - 1)):
+                dist = np.abs(c0 + j * d - centre)
+                upd = np.flatnonzero(dist < best)
+                if len(upd):
+                    for sel, levels in members:
+                        self.fill[sel, idx[upd]] = levels[0][0][..., j[upd]]
+                    best[upd] = dist[upd]
+
+    def result(self) -> np.ndarray:
+        """The image in linear units [shape=(n_rows, width), float32], NaN where unknown."""
+        out = np.full(self.val.shape, np.nan, dtype=_F32)
+        for d in np.unique(self.hops):
+            d = int(d)
+            rows = np.flatnonzero(self.hops == d)
+            cnt = self.cnt.get(d, np.zeros(self.width, dtype=np.int64))
+            has = np.flatnonzero(cnt > 0)
+            v = self.val[np.ix_(rows, has)]
+            out[np.ix_(rows, has)] = v if self.peak else np.sqrt(v / cnt[has])
+            near = self._near.get(d)
+            if near is not None:
+                idx, _, best = near
+                ok = idx[(cnt[idx] == 0) & (best <= d)]
+                out[np.ix_(rows, ok)] = self.fill[np.ix_(rows, ok)]
+        return out
+
+
+def _check_image(c0, c1, n_columns: int, width, mode) -> tuple[int, int, int, np.ndarray]:
+    c0 = int(c0)
+    c1 = n_columns if c1 is None else int(c1)
+    if not 0 <= c0 < c1 <= n_columns:
+        raise ParameterError(f"columns [{c0}, {c1}) are not inside [0, {n_columns})")
+    width = int(width)
+    if width < 1:
+        raise ParameterError(f"width={width} must be >= 1")
+    if mode not in MODES:
+        raise ParameterError(f"mode={mode!r}: expected one of {MODES}")
+    edges = c0 + (np.arange(width + 1, dtype=np.int64) * (c1 - c0)) // width
+    return c0, c1, width, edges
+
+
+def _to_db(out: np.ndarray) -> np.ndarray:
+    """``20 log10`` in place, NaN kept, zeros floored at float32's tiny (as pyramid.py)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.log10(np.maximum(out, np.finfo(_F32).tiny), out=out, where=~np.isnan(out))
+    out *= 20.0
+    return out
+
+
+# --- sources --------------------------------------------------------------------------------
+
+class _TiledSource:
+    """Tiles of ``tile_length`` columns in an LRU cache; images reduced tile by tile."""
+
+    n_columns: int
+    tile_length: int
+    column_step: int
+    dx: float
+    rows: np.ndarray
+    frequencies: np.ndarray
+
+    def __init__(self, cache_bytes: float):
+        self.cache_bytes = cache_bytes
+        self._tiles: collections.OrderedDict = collections.OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def _what(self) -> str:
+        raise NotImplementedError
+
+    def _compute(self, t: int, steps: Steps) -> _Levels:
+        raise NotImplementedError
+
+    def estimate_tile_bytes(self) -> int:
+        raise NotImplementedError
+
+    def column_times(self, c0: int = 0, c1: int | None = None, *, x0: float = 0.0) -> np.ndarray:
+        """Axis values of columns [c0, c1): ``x0 + c * column_step * dx``
+        [shape=(c1 - c0,), float64] (``TFR.times``; x0 = the signal's first axis value)."""
+        c1 = self.n_columns if c1 is None else int(c1)
+        step = float(self.column_step) * float(self.dx)
+        return float(x0) + step * np.arange(int(c0), c1, dtype=np.float64)
+
+    def tiles(self, c0: int, c1: int) -> range:
+        """Indices of the tiles covering columns [c0, c1)."""
+        T_ = self.tile_length
+        return range(int(c0) // T_, -(-int(c1) // T_))
+
+    def missing(self, c0: int, c1: int) -> list:
+        """Tiles of [c0, c1) not in the cache (what an image would compute)."""
+        with self._lock:
+            return [t for t in self.tiles(c0, c1) if t not in self._tiles]
+
+    def _tile(self, t: int, steps: Steps) -> _Levels:
+        with self._lock:
+            hit = self._tiles.get(t)
+            if hit is not None:
+                self._tiles.move_to_end(t)
+                return hit
+        tile = self._compute(t, steps)
+        with self._lock:
+            self._tiles[t] = tile
+            self._bytes += tile.n_bytes
+            while self._bytes > self.cache_bytes and len(self._tiles) > 1:
+                _, old = self._tiles.popitem(last=False)
+                self._bytes -= old.n_bytes
+        return tile
+
+    def image(self, c0: int = 0, c1: int | None = None, *, width: int, mode: str = "peak",
+              db: bool = True, compute: bool = True, cancel=None,
+              progress=None) -> np.ndarray:
+        """Magnitude image of columns [c0, c1) at ``width`` pixels (module docstring).
+
+        Parameters
+        ----------
+        c0, c1 : int
+            Column range; c1 None = the end.
+        width : int >= 1
+        mode : {"peak", "rms"}
+        db : bool
+            ``20 log10(value)`` (zeros floored at float32's tiny).
+        compute : bool
+            False: tiles not cached are not computed and their pixels are NaN
+            (:meth:`missing` lists them).
+        cancel, progress
+            Checked / reported per tile (and within a tile).
+
+        Returns
+        -------
+        np.ndarray [shape=(n_rows, width), float32]
+            Row 0 = lowest frequency.
+
+        Raises
+        ------
+        ParameterError
+            Bad range, width or mode.
+        OutOfMemoryError
+            A tile would not fit the budget (:meth:`estimate_tile_bytes`).
+        Cancelled
+        """
+        c0, c1, width, edges = _check_image(c0, c1, self.n_columns, width, mode)
+        steps = Steps.of(cancel, progress, "display image")
+        tiles = list(self.tiles(c0, c1))
+        if compute and self.missing(c0, c1):
+            check_fits(self._what(), self.estimate_tile_bytes(),
+                       hint="choose fewer rows or a shorter tile_length")
+        acc = _Accumulator(len(self.rows), edges, np.ones(len(self.rows), np.int64), mode)
+        for n, t in enumerate(tiles):
+            if compute:
+                tile = self._tile(t, steps.part(n / len(tiles), (n + 1) / len(tiles)))
+            else:
+                with self._lock:
+                    tile = self._tiles.get(t)
+            if tile is not None:
+                acc.add(1, tile.c0, tile.c1, [(slice(None), tile.levels)])
+            # only this tile and the cache stay alive: memory does not grow with the range
+            del tile
+        steps.check(1.0)
+        out = acc.result()
+        return _to_db(out) if db else out
+
+
+class STFTSource(_TiledSource):
+    """Display magnitudes of the STFT (kind 'stft', any hop), computed tile by tile.
+
+    Column k is frame k, centred on sample ``k * hop`` (``core.transforms.transform``);
+    a tile is ``tile_length`` frames, computed from the samples it needs alone
+    (the whole-signal reflect padding at the true ends), so the image equals
+    the whole transform's ``|S|`` reduced. Magnitudes only: the frame's phase
+    reference (its centre) does not change them.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,), float]
+        The whole signal (kept by reference, read as float64).
+    spec : TransformSpec
+        kind 'stft'.
+    dx : float > 0
+    rows : sequence of int or None
+        rfft bins (row 0 = DC); None = all ``n_fft // 2 + 1``.
+    tile_length : int or None
+        Frames per tile; None = about 2 Mi values (rows x frames) a tile.
+    cache_bytes : int
+        LRU budget of the tiles (12 bytes per value).
+
+    Thread safety: one image at a time; the cache is locked.
+    """
+
+    def __init__(self, y, spec: T.TransformSpec, *, dx: float = 1.0, rows=None,
+                 tile_length: int | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES):
+        super().__init__(int(cache_bytes))
+        T._check_spec(spec)
+        if spec.kind != "stft":
+            raise ParameterError(f"STFTSource needs kind 'stft', got kind={spec.kind!r}")
+        if not dx > 0:
+            raise ParameterError(f"dx={dx!r} must be > 0")
+        self.y = np.asarray(y, dtype=np.float64).ravel()
+        self.spec, self.dx = spec, float(dx)
+        N = len(self.y)
+        self.window = T.stft_window(spec)
+        n_fft, hop = len(self.window), int(spec.hop)
+        if n_fft > N:
+            raise ParameterError(f"n_fft={n_fft} is larger than the signal ({N} samples)")
+        if hop > N:
+            raise ParameterError(f"hop={hop} is larger than the signal ({N} samples)")
+        self.n_fft, self.hop, self.column_step = n_fft, hop, hop
+        n_bins = n_fft // 2 + 1
+        self.rows = np.arange(n_bins) if rows is None else np.asarray(rows, np.intp).ravel()
+        if not len(self.rows) or self.rows.min() < 0 or self.rows.max() >= n_bins:
+            raise ParameterError(f"rows must be a non-empty selection of [0, {n_bins})")
+        if np.any(np.diff(self.rows) <= 0):
+            raise ParameterError("rows must ascend (row 0 = lowest frequency)")
+        self._all_rows = len(self.rows) == n_bins
+        self.frequencies = self.rows / (n_fft * self.dx)
+        self.n_columns = T.stft_frames(N, hop)
+        if tile_length is None:
+            tile_length = max(64, _TILE_VALUES // len(self.rows))
+        if int(tile_length) < 1:
+            raise ParameterError(f"tile_length={tile_length} must be >= 1")
+        self.tile_length = min(int(tile_length), self.n_columns)
+        self._chunk = max(1, _CHUNK_ELEMS // n_fft)
+
+    def _what(self) -> str:
+        return (f"STFT display tile ({self.tile_length} frames, {len(self.rows)} rows, "
+                f"n_fft {self.n_fft})")
+
+    def estimate_tile_bytes(self) -> int:
+        """Peak bytes of computing one tile: its levels plus one chunk of frames."""
+        L, R = self.tile_length, len(self.rows)
+        B = min(self._chunk, L)
+        seg = B * self.hop + self.n_fft
+        # a chunk: the windowed frames and their rfft together (then |S|, the frames freed),
+        # beside the tile's float32 |S|; then the levels (12 bytes a value) and a temporary
+        chunk = 8 * B * self.n_fft + 16 * B * (self.n_fft // 2 + 1) + 32 * seg
+        if not self._all_rows:
+            chunk += 16 * B * R
+        return int(max(4 * R * L + chunk, 14 * R * L))
+
+    def _compute(self, t: int, steps: Steps) -> _Levels:
+        k0 = t * self.tile_length
+        k1 = min(self.n_columns, k0 + self.tile_length)
+        mag = np.empty((len(self.rows), k1 - k0), dtype=_F32)
+        n_fft, hop, N = self.n_fft, self.hop, len(self.y)
+        for a in range(k0, k1, self._chunk):
+            steps.check((a - k0) / (k1 - k0))
+            b = min(k1, a + self._chunk)
+            seg = padded_segment(self.y, a * hop, (b - 1 - a) * hop + n_fft, N + n_fft - 1,
+                                 n_fft // 2)
+            frames = np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::hop] * self.window
+            S = np.fft.rfft(frames, axis=-1)
+            del frames
+            if not self._all_rows:
+                S = S[:, self.rows]
+            mag[:, a - k0:b - k0] = np.abs(S).T
+            del S           # else the last chunk's spectrum outlives it into the levels
+        return _Levels(k0, k1, mag)
+
+
+class WholeSource(_TiledSource):
+    """Display magnitudes of a whole-signal transform (the SSQ kinds): one tile, all columns.
+
+    Computed once (on the first image that computes), then reduced like the
+    other sources. Refused at construction when the transform would not fit
+    the memory budget.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,), float]
+    spec : TransformSpec
+        Any kind (the SSQ kinds need it: they are not local in time).
+    dx : float > 0
+    rows : sequence of int or None
+        TFR rows, ascending; None = all.
+
+    Raises
+    ------
+    OutOfMemoryError
+        The transform plus its levels exceed the budget; the message gives
+        the estimate and says to use kind 'cwt' or 'stft' or a shorter range.
+    """
+
+    def __init__(self, y, spec: T.TransformSpec, *, dx: float = 1.0, rows=None):
+        super().__init__(float("inf"))      # one tile: nothing to evict
+        T._check_spec(spec)
+        if not dx > 0:
+            raise ParameterError(f"dx={dx!r} must be > 0")
+        self.y = np.asarray(y, dtype=np.float64).ravel()
+        self.spec, self.dx = spec, float(dx)
+        N = len(self.y)
+        if spec.is_cwt:
+            cwt = dataclasses.replace(spec, kind="cwt")
+            freqs = CB.cwt_geometry(cwt, N, dx=self.dx).frequencies
+            self.column_step, self.n_columns = 1, N
+        else:
+            n_fft = int(spec.n_fft)
+            freqs = np.arange(n_fft // 2 + 1) / (n_fft * self.dx)
+            self.column_step, self.n_columns = int(spec.hop), T.stft_frames(N, int(spec.hop))
+        n_all = len(freqs)
+        self.rows = np.arange(n_all) if rows is None else np.asarray(rows, np.intp).ravel()
+        if not len(self.rows) or self.rows.min() < 0 or self.rows.max() >= n_all:
+            raise ParameterError(f"rows must be a non-empty selection of [0, {n_all})")
+        if np.any(np.diff(self.rows) <= 0):
+            raise ParameterError("rows must ascend (row 0 = lowest frequency)")
+        self._all_freqs = np.asarray(freqs, dtype=np.float64)
+        self.frequencies = self._all_freqs[self.rows]
+        self.tile_length = self.n_columns
+        self._n_values = len(self.rows) * self.n_columns
+        check_fits(self._what(), self.estimate_tile_bytes(),
+                   hint="use kind 'cwt' or 'stft' for a recording this long, or a shorter "
+                        "--start/--end")
+
+    def _what(self) -> str:
+        return (f"{self.spec.kind.upper()} display of the whole signal ({len(self.y)} samples, "
+                f"{len(self.rows)} rows)")
+
+    def estimate_tile_bytes(self) -> int:
+        """The transform's peak (core.memory), then |C| beside it and its levels."""
+        n_bytes = estimate_transform_bytes(len(self.y), self.spec, self.dx)
+        # beside the coefficients: |C| (float64, then float32), or the rows' copy first
+        per_value = 12 if len(self.rows) == len(self._all_freqs) else 28
+        return int(n_bytes + per_value * self._n_values)
+
+    def _compute(self, t: int, steps: Steps) -> _Levels:
+        tfr = T.transform(Signal(self.y, dx=self.dx), self.spec, cancel=steps.cancel,
+                          progress=None if steps.progress is None else steps.part(0.0, 0.9).check)
+        C = tfr.coefficients
+        if C.shape[1] != self.n_columns:      # pragma: no cover - the geometry is core's
+            raise ParameterError(f"{self.spec.kind}: {C.shape[1]} columns, expected "
+                                 f"{self.n_columns}")
+        self.frequencies = np.asarray(tfr.frequencies, dtype=np.float64)[self.rows]
+        mag = np.abs(C if len(self.rows) == C.shape[0] else C[self.rows]).astype(_F32)
+        del tfr, C
+        return _Levels(0, self.n_columns, mag)
+
+
+# --- the pyramid, streamed ------------------------------------------------------------------
+
+def stream_image(source, c0: int = 0, c1: int | None = None, *, width: int,
+                 mode: str = "peak", db: bool = True, compute: bool = True, cancel=None,
+                 progress=None) -> np.ndarray:
+    """``source.image(...)`` holding one tile at a time beside the cache.
+
+    For a :class:`MagnitudePyramid` the image is reduced tile by tile here
+    (its own ``image`` keeps every tile of the range until the end); the
+    result equals ``source.image(...)``. Any other source streams already.
+
+    Parameters and returns: as :meth:`MagnitudePyramid.image`.
+    """
+    if not isinstance(source, MagnitudePyramid):
+        return source.image(c0, c1, width=width, mode=mode, db=db, compute=compute,
+                            cancel=cancel, progress=progress)
+    pyr = source
+    n = pyr.geom.n_samples
+    c0, c1, width, edges = _check_image(c0, c1, n, width, mode)
+    steps = Steps.of(cancel, progress, "magnitude image")
+    tiles = list(pyr.tiles(c0, c1))
+    if compute and pyr.missing(c0, c1):
+        check_fits(f"magnitude image tile ({pyr.tile_length} columns, {len(pyr.rows)} rows)",
+                   pyr.estimate_tile_bytes(), hint="choose fewer rows or a shorter tile_length")
+    hops = np.asarray(pyr.plan.hops, dtype=np.int64)
+    groups = [(int(d), np.flatnonzero(hops == d)) for d in np.unique(hops)]
+    acc = _Accumulator(len(hops), edges, hops, mode)
+    for k, t in enumerate(tiles):
+        if compute:
+            # pyramid.py's tile and its levels (per row: [(|C|, |C|^2), (peak, sum sq), ...])
+            tile = pyr._tile(t, steps.part(k / len(tiles), (k + 1) / len(tiles)))
+        else:
+            with pyr._lock:
+                tile = pyr._tiles.get(t)
+        if tile is None:
+            continue
+        t1 = min(n, tile.c0 + pyr.tile_length)
+        for d, idx in groups:
+            steps.check(None)
+            acc.add(d, tile.c0, t1, [(int(i), tile.levels[i]) for i in idx])
+        del tile
+    steps.check(1.0)
+    out = acc.result()
+    return _to_db(out) if db else out
+
+
+# --- fixed-size images ----------------------------------------------------------------------
+
+def row_groups(n_rows: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Input rows ``[start[h], stop[h])`` behind each output row of :func:`resize_rows`.
+
+    ``height <= n_rows``: groups ``floor(h n / height)`` .. ``floor((h+1) n / height)``
+    (the pixel rule of the columns); taller: one row each, the row nearest the
+    output row's centre, ``floor((h + 1/2) n / height)``.
+
+    Returns
+    -------
+    start, stop : np.ndarray [shape=(height,), int64]
+    """
+    n, height = int(n_rows), int(height)
+    if n < 1 or height < 1:
+        raise ParameterError(f"n_rows={n} and height={height} must be >= 1")
+    h = np.arange(height, dtype=np.int64)
+    if height <= n:
+        return (h * n) // height, ((h + 1) * n) // height
+    start = ((2 * h + 1) * n) // (2 * height)
+    return start, start + 1
+
+
+def resize_rows(image, height: int, *, mode: str = "peak", db: bool = False) -> np.ndarray:
+    """Reduce an image's rows to ``height``: peak = max, RMS = sqrt(mean of squares) per group.
+
+    Parameters
+    ----------
+    image : np.ndarray [shape=(n_rows, width), float]
+        Row 0 = lowest frequency (a display image).
+    height : int >= 1
+        ``>= n_rows`` keeps every row (equal) or repeats the nearest.
+    mode : {"peak", "rms"}
+    db : bool
+        The image is in dB: RMS is taken of the linear values (peak is the
+        same either way), and the result is in dB again.
+
+    Returns
+    -------
+    np.ndarray [shape=(height, width), float32]
+        A group holding a NaN (a tile not computed) is NaN. Rows are not
+        weighted by their frequency spacing. :func:`row_groups` gives the groups.
+    """
+    if mode not in MODES:
+        raise ParameterError(f"mode={mode!r}: expected one of {MODES}")
+    a = np.asarray(image)
+    if a.ndim != 2 or 0 in a.shape:
+        raise ParameterError(f"image must be a non-empty 2-D array, got shape {a.shape}")
+    start, stop = row_groups(a.shape[0], height)
+    if int(height) >= a.shape[0]:
+        return a[start].astype(_F32)
+    if mode == "peak":
+        return np.maximum.reduceat(a, start, axis=0).astype(_F32)
+    lin = 10.0 ** (a.astype(np.float64) / 20.0) if db else a.astype(np.float64)
+    ms = np.add.reduceat(lin * lin, start, axis=0) / (stop - start)[:, None]
+    out = np.sqrt(ms)
+    if db:
+        with np.errstate(divide="ignore"):
+            out = 20.0 * np.log10(out)
+    return out.astype(_F32)
