@@ -22,13 +22,15 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["main", "COMMANDS", "SIGNAL_SUFFIXES", "INTERRUPTED"]
+__all__ = ["main", "COMMANDS", "SIGNAL_SUFFIXES", "IMAGE_SUFFIXES", "INTERRUPTED"]
 
 COMMANDS = ("transform", "invert", "retrieve")
 #: What ``core.io.save_signal`` writes (a test checks that they agree).
 SIGNAL_SUFFIXES = (".wav", ".flac", ".ogg", ".csv", ".npy", ".npz")
 #: Exit status after Ctrl-C / SIGTERM (128 + SIGINT, as shells report it).
 INTERRUPTED = 130
+#: What ``transform --image`` writes: an 8-bit PNG, or float32 dB as NPY (+ a JSON sidecar).
+IMAGE_SUFFIXES = (".png", ".npy")
 
 
 def _add_load_options(p: argparse.ArgumentParser) -> None:
@@ -106,10 +108,11 @@ def _check_outputs(args, outputs, *, signal=None) -> None:
     """Refuse, before any work, outputs that could not be written.
 
     ``outputs``: ``(option, path, kind)`` with kind "signal" (a file
-    ``core.io.save_signal`` writes, audio only with a rate), "npz" or "report"
-    (any name). Called once before loading (``signal`` None) and once the
+    ``core.io.save_signal`` writes, audio only with a rate), "npz", "image"
+    (.png or .npy) or "report" (any name). Called once before loading (``signal`` None) and once the
     input is loaded, when its axis says whether audio needs ``--rate``.
     """
+    from core.atomic import SaveError
     from core.errors import ParameterError
     from core.io import check_save_target
 
@@ -122,6 +125,13 @@ def _check_outputs(args, outputs, *, signal=None) -> None:
                               refuse=args.input, suffixes=SIGNAL_SUFFIXES)
         elif kind == "npz":
             check_save_target(path, refuse=args.input, suffixes=(".npz",))
+        elif kind == "image":
+            suffix = Path(path).suffix
+            if suffix.lower() not in IMAGE_SUFFIXES:
+                raise SaveError(path, f"cannot write {suffix or 'a file without an extension'} "
+                                      f"with --image; use one of {', '.join(IMAGE_SUFFIXES)}")
+            # fmt: the folder, permission and input checks (PNG is not a signal format)
+            check_save_target(path, fmt="npy", refuse=args.input)
         else:
             # a report may have any name: fmt only skips the extension test
             check_save_target(path, fmt="csv", refuse=args.input)
@@ -144,6 +154,44 @@ def _save(signal, y, out: Path, name: str, rate=None) -> None:
     notes = save_signal(signal.with_samples(y, name=name), out, rate=rate, refuse=signal.source)
     for note in notes:
         print(f"phasebrush: {out}: {note}", file=sys.stderr)
+
+
+def _add_image_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "image", "a dB magnitude image of WxH pixels instead of the coefficients, in bounded "
+                 "memory whatever the length (kinds cwt and stft; the SSQ kinds while their "
+                 "whole transform fits). PNG: 8-bit, low frequencies at the bottom. NPY: "
+                 "float32 dB [H, W], row 0 = lowest frequency, described by OUTPUT.json "
+                 "(row frequencies, pixel edges in signal units, spec)")
+    g.add_argument("--image", type=_image_size, default=None, metavar="WxH",
+                   help="image size in pixels, e.g. 1600x400")
+    g.add_argument("--image-mode", choices=("peak", "rms"), default=None,
+                   help="per pixel: the peak (default) or the RMS of |C| over its columns "
+                        "and rows")
+    g.add_argument("--db-range", type=_positive_db, default=None, metavar="DB",
+                   help="PNG: colours span this many dB below the image's peak (default 80)")
+    g.add_argument("--db-floor", type=_finite_db, default=None, metavar="DB",
+                   help="PNG: the dB value shown darkest (default: peak - --db-range)")
+    g.add_argument("--colormap", default=None,
+                   help="PNG: a matplotlib colormap name (default magma) when matplotlib is "
+                        "installed; without it 'grey' (black = floor, white = peak) is the one")
+
+
+def _finite_db(value: str) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"{value!r}: need a finite dB value")
+    return v
+
+
+def _positive_db(value: str) -> float:
+    v = _finite_db(value)
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: need a dB range > 0")
+    return v
 
 
 def _add_range_options(p: argparse.ArgumentParser, what: str) -> None:
@@ -310,15 +358,83 @@ def _terminate_as_interrupt(signum, frame):
 
 # --- commands -------------------------------------------------------------------------------
 
+def _transform_output(args):
+    """OUTPUT or --out (one of them, or both naming the same file)."""
+    from core.errors import ParameterError
+
+    out, opt = args.output, args.out
+    if out is None and opt is None:
+        raise ParameterError("transform needs an output: give OUTPUT (or --out)")
+    if out is not None and opt is not None and os.path.abspath(out) != os.path.abspath(opt):
+        raise ParameterError(f"transform: two outputs, {out} and --out {opt}; give one")
+    return out if out is not None else opt
+
+
+_IMAGE_OPTIONS = ("image_mode", "db_range", "db_floor", "colormap")
+
+
+def _image_size(value: str) -> tuple[int, int]:
+    """``"1600x400"`` -> (1600, 400): width (columns) x height (frequency rows)."""
+    w, sep, h = value.lower().partition("x")
+    if not (sep and w.strip().isdigit() and h.strip().isdigit()):
+        raise argparse.ArgumentTypeError(f"{value!r}: need WIDTHxHEIGHT in pixels, e.g. 1600x400")
+    size = int(w), int(h)
+    if not all(1 <= n <= _MAX_IMAGE_SIDE for n in size):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: width and height must lie in 1..{_MAX_IMAGE_SIDE}")
+    return size
+
+
+_MAX_IMAGE_SIDE = 32768
+
+
+def _full_resolution_check(args, signal, spec, cols, out) -> None:
+    """Refuse, before computing, a full-resolution transform that exceeds the memory budget."""
+    from core.memory import check_fits, estimate_transform_bytes
+    from core.transforms import _check_spec
+
+    # the spec's own errors first, as the transform would report them
+    _check_spec(spec)
+    if cols is None:
+        what = f"{args.input} ({signal.n} samples)"
+        n_bytes = estimate_transform_bytes(signal.n, spec, signal.dx)
+    else:
+        c0, c1 = cols
+        what = f"{args.input}, samples {c0} to {c1 - 1} of {signal.n}"
+        blockwise = spec.kind == "cwt" or (spec.kind == "stft" and int(spec.hop) == 1)
+        n_bytes = (_columns_bytes(signal, spec, c0, c1) if blockwise
+                   else estimate_transform_bytes(c1 - c0, spec, signal.dx))
+    fewer = ("fewer voices per octave (--nv) or a higher --fmin" if spec.is_cwt
+             else "a smaller --n-fft or a larger --hop")
+    check_fits(f"the full-resolution {spec.kind.upper()} of {what}", n_bytes,
+               hint=f"write a display image instead (--image WxH, e.g. {out.with_suffix('.png')} "
+                    f"--image 1600x400), or use a shorter --start/--end range or {fewer}")
+
+
 def cmd_transform(args) -> int:
+    from core.errors import ParameterError
     from core.tfr_io import save_tfr
     from core.transforms import transform
 
-    _check_outputs(args, [("--out", args.out, "npz")])
-    out = args.out
+    out = Path(_transform_output(args))
+    label = "OUTPUT" if args.output is not None else "--out"
+    if args.image is None:
+        given = [o for o in _IMAGE_OPTIONS if getattr(args, o) is not None]
+        if given:
+            raise ParameterError(f"--{given[0].replace('_', '-')} needs --image WxH")
+        _check_outputs(args, [(label, out, "npz")])
+    else:
+        outputs = [(label, out, "image")]
+        if out.suffix.lower() == ".npy":
+            outputs.append(("the NPY's description", out.with_suffix(".json"), "report"))
+        _check_outputs(args, outputs)
+        _image_colours(args)          # an unknown colormap fails now, not after the work
     signal = _load(args)
     spec = _spec_from_args(args, default_hop=1)
     cols = _range_columns(args, signal, spec)
+    if args.image is not None:
+        return _transform_image(args, signal, spec, cols, out)
+    _full_resolution_check(args, signal, spec, cols, out)
     if cols is None:
         tfr = transform(signal, spec)
     else:
@@ -329,6 +445,145 @@ def cmd_transform(args) -> int:
             f", {tfr.times[0]:g} to {tfr.times[-1]:g} {signal.unit}".rstrip())
         print(f"{out}: {tfr.n_rows} rows x {tfr.n_frames} frames ({tfr.spec.kind}{span})",
               file=sys.stderr)
+    return 0
+
+
+def _image_colours(args):
+    """The PNG colour table for ``--colormap`` [shape=(256, 3), uint8], or None for grey.
+
+    matplotlib's colormaps when it is installed (default magma); without it the
+    only map is 'grey' (a linear ramp, black = the dB floor, white = the peak).
+    """
+    import numpy as np
+
+    from core.errors import ParameterError
+
+    if args.image is None or Path(args.output or args.out).suffix.lower() != ".png":
+        return None
+    name = args.colormap
+    try:
+        import matplotlib
+    except ImportError:
+        if name not in (None, "grey", "gray"):
+            raise ParameterError(f"--colormap {name}: matplotlib is not installed; the only "
+                                 "colormap without it is 'grey'") from None
+        return None
+    if name in ("grey", "gray"):
+        return None
+    try:
+        cmap = matplotlib.colormaps[name or "magma"]
+    except KeyError:
+        raise ParameterError(f"--colormap {name}: not a matplotlib colormap (try magma, "
+                             "viridis, inferno, grey)") from None
+    return np.asarray(cmap(np.linspace(0.0, 1.0, 256), bytes=True))[:, :3]
+
+
+def _png_bytes(pixels) -> bytes:
+    """An 8-bit PNG of ``pixels`` [shape=(H, W) grey or (H, W, 3) RGB, uint8], row 0 on top."""
+    import struct
+    import zlib
+
+    import numpy as np
+
+    a = np.ascontiguousarray(pixels, dtype=np.uint8)
+    h, w = a.shape[:2]
+    colour = 2 if a.ndim == 3 else 0
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), a.reshape(h, -1)], axis=1)  # filter 0
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + chunk(b"IEND", b""))
+
+
+def _db_levels(image, args) -> tuple[float, float]:
+    """(floor, top) of the PNG's colour scale in dB: top = the image's peak."""
+    import numpy as np
+
+    from core.errors import ParameterError
+
+    finite = image[np.isfinite(image)]
+    top = float(finite.max()) if len(finite) else 0.0
+    floor = args.db_floor if args.db_floor is not None else top - (args.db_range or 80.0)
+    if not floor < top:
+        raise ParameterError(f"--db-floor {floor:g} dB must be below the image's peak, "
+                             f"{top:g} dB")
+    return floor, top
+
+
+def _transform_image(args, signal, spec, cols, out: Path) -> int:
+    """``transform --image WxH``: the display image of the (range of the) signal."""
+    import numpy as np
+
+    from core.atomic import atomic_write, atomic_write_bytes, atomic_write_text
+    from core.engine.display import display_source, resize_rows, row_groups, stream_image
+    from core.errors import ParameterError
+
+    width, height = args.image
+    mode = args.image_mode or "peak"
+    colours = _image_colours(args)
+    c0, c1 = cols if cols is not None else (0, signal.n)
+    y, first = signal.y, 0
+    if spec.is_ssq and cols is not None:
+        # synchrosqueezing is not local in time: only the excerpt can be bounded
+        print(f"phasebrush: {args.input}: {spec.kind} has no block-wise path: the range is "
+              "transformed as a signal of its own (reflect padding at its ends, not the true "
+              "neighbours)", file=sys.stderr)
+        y, first, c0, c1 = signal.y[c0:c1], c0, 0, c1 - c0
+    step = 1 if spec.is_cwt else int(spec.hop)
+    # the columns (frames, for an STFT) centred on the samples of the range
+    f0, f1 = -(-c0 // step), -(-c1 // step)
+    if f1 <= f0:
+        raise ParameterError(f"{args.input}: the range holds no frame of hop {step}; widen "
+                             "--start/--end")
+    # no cache: each tile is needed once, and one alive at a time bounds the memory
+    src = display_source(y, spec, dx=signal.dx, cache_bytes=0)
+    bar = None if args.quiet else _FractionBar("image")
+    try:
+        im = stream_image(src, f0, f1, width=width, mode=mode, db=True, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    im = resize_rows(im, height, mode=mode, db=True)
+    x0 = signal.x0 + first * signal.dx
+    edges = f0 + (np.arange(width + 1, dtype=np.int64) * (f1 - f0)) // width
+    times = x0 + edges * step * signal.dx
+    if out.suffix.lower() == ".npy":
+        start, stop = row_groups(len(src.rows), height)
+        f = np.asarray(src.frequencies, dtype=np.float64)
+        unit = signal.unit
+        meta = {
+            "format": "phasebrush display image",
+            "image": out.name, "shape": [height, width], "dtype": "float32",
+            "values": f"dB, 20 log10 of the {mode} of |C| per pixel (columns, then rows)",
+            "rows": "row 0 = lowest frequency",
+            "mode": mode, "input": str(args.input), "kind": spec.kind, "spec": spec.to_dict(),
+            "unit": unit,
+            "frequency_unit": "Hz" if unit == "s" else f"cycles per {unit or 'sample'}",
+            "row_frequencies": [[float(f[a]), float(f[b - 1])]
+                                for a, b in zip(start, stop, strict=True)],
+            "time_range": [float(times[0]), float(x0 + (f1 - 1) * step * signal.dx)],
+            "time_range_note": "axis values of the first and the last column",
+            "pixel_edges": [float(t) for t in times],
+            "pixel_edges_note": "axis value where pixel p starts; the last: one column past "
+                                "the end (columns are samples for CWT kinds, frames centred "
+                                f"on samples k * {step} for STFT kinds)",
+        }
+        atomic_write(out, lambda fh: np.save(fh, im.astype(np.float32)), binary=True)
+        atomic_write_text(out.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
+    else:
+        floor, top = _db_levels(im, args)
+        level = np.clip((np.nan_to_num(im, nan=floor) - floor) / (top - floor), 0.0, 1.0)
+        index = np.round(255 * level[::-1]).astype(np.uint8)        # high frequencies on top
+        atomic_write_bytes(out, _png_bytes(index if colours is None else colours[index]))
+    if not args.quiet:
+        last = x0 + (f1 - 1) * step * signal.dx
+        print(f"{out}: {width}x{height} {mode} dB image of {len(src.rows)} rows x "
+              f"{f1 - f0} {'samples' if spec.is_cwt else 'frames'} ({spec.kind}, "
+              f"{times[0]:g} to {last:g} {signal.unit})".rstrip(), file=sys.stderr)
     return 0
 
 
@@ -666,12 +921,16 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
 
     p = sub.add_parser("transform", parents=[common],
-                       help="transform a signal and save the coefficients (NPZ)")
+                       help="transform a signal and save the coefficients (NPZ) or, with "
+                            "--image, a magnitude image (PNG/NPY)")
     p.add_argument("input", type=Path, help="signal file (WAV/FLAC/OGG, CSV/TXT, NPY, JCAMP-DX)")
-    p.add_argument("--out", type=Path, required=True, help="output .npz")
+    p.add_argument("output", type=Path, nargs="?", default=None,
+                   help="output: .npz (the coefficients), or with --image .png / .npy")
+    p.add_argument("--out", type=Path, default=None, help="the output, as an option")
     _add_load_options(p)
     _add_range_options(p, "transform")
     _add_transform_options(p, kinds=KINDS, default_kind="cwt")
+    _add_image_options(p)
     p.set_defaults(func=cmd_transform)
 
     p = sub.add_parser("invert", parents=[common],
