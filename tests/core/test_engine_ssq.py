@@ -1,0 +1,132 @@
+"""core.engine.ssq_blocks: synchrosqueezed columns block by block vs the whole-signal path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import transforms as T
+from core.engine import SSQBlocks, ssq_blocks, ssq_cwt_columns, ssq_stft_columns
+from core.errors import Cancelled, ParameterError
+from core.signal import Signal
+
+FS, N = 16000.0, 20000
+CLICK = 7000
+SSQ_CWT = T.TransformSpec(kind="ssq_cwt", nv=8)
+SSQ_STFT = T.TransformSpec(kind="ssq_stft", n_fft=256)
+
+
+@pytest.fixture(scope="module")
+def y():
+    rng = np.random.default_rng(4)
+    t = np.arange(N) / FS
+    x = (np.sin(2 * np.pi * 440 * t) + 0.5 * np.sin(2 * np.pi * (200 + 3000 * t) * t)
+         + 0.2 * rng.standard_normal(N))
+    x[CLICK] += 3.0                  # broadband: reaches the rows cut at Nyquist
+    return x
+
+
+@pytest.fixture(scope="module")
+def whole(y):
+    return {spec.kind: T.transform(Signal(y, dx=1 / FS), spec) for spec in (SSQ_CWT, SSQ_STFT)}
+
+
+@pytest.fixture(scope="module")
+def cwt_blocks(y):
+    return ssq_blocks(y, SSQ_CWT, dx=1 / FS)
+
+
+def _rel(a, ref_all):
+    return float(np.abs(a).max() / np.abs(ref_all).max())
+
+
+# a block ending at the click, one starting at it, one holding it, and both true ends
+SPANS = [(0, 2500), (CLICK - 1500, CLICK), (CLICK, CLICK + 1500), (CLICK - 700, CLICK + 900),
+         (N - 2500, N)]
+
+
+@pytest.mark.parametrize("c0, c1", SPANS)
+def test_ssq_cwt_block_columns_equal_the_whole_transform(cwt_blocks, whole, c0, c1):
+    ref = whole["ssq_cwt"].coefficients
+    got = cwt_blocks.columns(c0, c1)
+    assert got.shape == (ref.shape[0], c1 - c0) and got.dtype == np.complex128
+    # the squeeze moves whole coefficients between bins: any real mismatch is large
+    assert _rel(got - ref[:, c0:c1], ref) < 1e-8
+
+
+def test_ssq_cwt_click_is_in_the_block_and_the_top_rows(cwt_blocks, whole):
+    # the click must matter where it is tested: the rows above ~5 kHz light up at CLICK
+    tfr = whole["ssq_cwt"]
+    ref = tfr.coefficients
+    top = slice(int(np.searchsorted(tfr.frequencies, 5000.0)), tfr.n_rows - 1)
+    column = np.abs(ref[top]).sum(axis=0)
+    assert column[CLICK - 2:CLICK + 3].max() > 3 * np.median(column)
+    got = cwt_blocks.columns(CLICK - 3, CLICK + 3)
+    assert _rel(got - ref[:, CLICK - 3:CLICK + 3], ref) < 1e-8
+
+
+def test_ssq_cwt_adjacent_blocks_join_without_seams(cwt_blocks, whole):
+    ref = whole["ssq_cwt"].coefficients
+    joined = np.hstack([cwt_blocks.columns(a, b) for a, b in ((5000, CLICK), (CLICK, 9000))])
+    assert _rel(joined - ref[:, 5000:9000], ref) < 1e-8
+
+
+def test_ssq_cwt_object_describes_the_whole_rows(cwt_blocks, whole):
+    tfr = whole["ssq_cwt"]
+    assert isinstance(cwt_blocks, SSQBlocks)
+    assert cwt_blocks.n_rows == tfr.n_rows
+    np.testing.assert_allclose(cwt_blocks.frequencies, tfr.frequencies, rtol=1e-12)
+    np.testing.assert_allclose(cwt_blocks.row_weights, tfr.row_weights, rtol=1e-12)
+    assert cwt_blocks.edge_row_indices == tfr.edge_row_indices
+    assert cwt_blocks.offset == tfr.offset
+
+
+def test_ssq_cwt_columns_function_and_other_wavelets(y):
+    # Morlet leaks to negative frequencies (the n filter); no edge rows gives an offset
+    spec = T.TransformSpec(kind="ssq_cwt", nv=8, wavelet="morlet", edge_rows=False)
+    yy = y[:8192]
+    ref = T.transform(Signal(yy, dx=1 / FS), spec).coefficients
+    got = ssq_cwt_columns(yy, 3000, 5000, spec=spec, dx=1 / FS)
+    assert got.shape == (ref.shape[0], 2000)
+    assert _rel(got - ref[:, 3000:5000], ref) < 1e-8
+
+
+@pytest.mark.parametrize("c0, c1", SPANS)
+def test_ssq_stft_block_columns_are_exact(y, whole, c0, c1):
+    ref = whole["ssq_stft"].coefficients
+    got = ssq_stft_columns(y, c0, c1, spec=SSQ_STFT, dx=1 / FS)
+    assert got.shape == (129, c1 - c0) and got.dtype == np.complex128
+    assert _rel(got - ref[:, c0:c1], ref) < 1e-12
+
+
+def test_ssq_stft_weights_match_the_whole_path(y, whole):
+    b = ssq_blocks(y, SSQ_STFT, dx=1 / FS)
+    np.testing.assert_allclose(b.row_weights, whole["ssq_stft"].row_weights, rtol=1e-14)
+    np.testing.assert_allclose(b.frequencies, whole["ssq_stft"].frequencies, rtol=1e-14)
+
+
+def test_cancel_and_progress(cwt_blocks, y):
+    seen = []
+    cwt_blocks.columns(100, 600, progress=seen.append)
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
+    with pytest.raises(Cancelled):
+        cwt_blocks.columns(0, 1000, cancel=lambda: True)
+    with pytest.raises(Cancelled):
+        ssq_stft_columns(y, 0, 1000, spec=SSQ_STFT, cancel=lambda: True)
+
+
+def test_bad_kinds_and_ranges(y, cwt_blocks):
+    with pytest.raises(ParameterError, match="ssq_cwt"):
+        ssq_blocks(y, T.TransformSpec(kind="cwt"))
+    with pytest.raises(ParameterError, match="ssq_stft"):
+        ssq_stft_columns(y, 0, 10, spec=SSQ_CWT)
+    with pytest.raises(ParameterError, match="ssq_cwt"):
+        ssq_cwt_columns(y, 0, 10, spec=SSQ_STFT)
+    with pytest.raises(ParameterError, match="not inside"):
+        cwt_blocks.columns(0, N + 1)
+    with pytest.raises(ParameterError, match="not inside"):
+        cwt_blocks.columns(10, 10)
+    with pytest.raises(ParameterError, match="larger than the signal"):
+        ssq_blocks(y[:100], SSQ_STFT)
+    with pytest.raises(ParameterError, match="dx"):
+        ssq_blocks(y, SSQ_STFT, dx=0.0)
