@@ -15,6 +15,17 @@
   the final inverse is the whole signal's,
 * the phase-retrieval run (a second worker) and its result.
 
+**Long recordings.** When the whole-signal path would pass
+:attr:`DocumentModel.long_above_bytes` (``core.engine.long_tfr``), the
+document never holds rows x samples: :attr:`tfr` is a
+:class:`~core.engine.long_tfr.LongTFR` (the grid alone), :attr:`image_db` a
+whole-recording overview that grows tile by tile (``overview_progressed``),
+the view asks :meth:`DocumentModel.request_detail` for the visible columns at
+its pixel width (``detail_ready``), layers are geometry and tiled masks, and
+the selection's inverse (one array each for band and residual) is redone by
+:class:`~app.long_inverse.LongInverse` only in the columns an edit touched -
+live in the visible columns during a drag, in a worker otherwise.
+
 Every background result carries the :class:`ResultKey` it was computed
 under; opening a signal, a new transform and :meth:`DocumentModel.shutdown`
 cancel the work that no longer matches and drop its result when it arrives.
@@ -31,14 +42,15 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.layers import LayerModel
+from app.long_inverse import LongInverse
 from app.selection_inverse import SelectionInverse
 from app.worker import Worker, describe_error, stop_all
 from core import inversion as cinv
+from core.engine import long_tfr as LT
 from core.transforms import TransformSpec, transform
 
-__all__ = ["DocumentModel", "PartialRetrieval", "ResultKey", "RetrievalParams", "db_ceiling",
-           "db_image",
-           "retrieval_spec"]
+__all__ = ["DetailImage", "DocumentModel", "PartialRetrieval", "ResultKey", "RetrievalParams",
+           "db_ceiling", "db_image", "retrieval_spec"]
 
 _DB_FLOOR = -300.0
 #: Least time between two inverse updates during a drag: ~30 a second, a frame
@@ -141,6 +153,14 @@ class DocumentModel(QObject):
         finishing, cancelling or failing).
     failed(str)
         A readable message for the user (load, transform or retrieval error).
+    overview_progressed(float)
+        Long recordings: :attr:`image_db` (the overview) holds more columns;
+        the fraction done.
+    detail_ready(object)
+        Long recordings: a :class:`DetailImage` asked for by
+        :meth:`request_detail`, for the current document.
+    inversion_progressed(float)
+        Long recordings: the background inversion's fraction done (1.0 = idle).
     """
 
     signal_changed = Signal()
@@ -152,6 +172,9 @@ class DocumentModel(QObject):
     retrieval_finished = Signal(object)
     retrieval_ended = Signal()
     failed = Signal(str)
+    overview_progressed = Signal(float)
+    detail_ready = Signal(object)
+    inversion_progressed = Signal(float)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -190,6 +213,13 @@ class DocumentModel(QObject):
         self._signal_id = 0
         self._transform_id = 0
         self._workers: set[Worker] = set()
+        #: Whole-signal documents above this many bytes open as long recordings.
+        self.long_above_bytes = LT.DEFAULT_LONG_ABOVE_BYTES
+        #: Long recordings: the display source of the detail images (None otherwise).
+        self.source = None
+        self._detail_worker: Worker | None = None
+        self._detail_pending = None
+        self.long_inverse = LongInverse(self)
 
     # -- identity of results -------------------------------------------------------
     @property
@@ -224,10 +254,15 @@ class DocumentModel(QObject):
         self.retrieval_metrics = {}
         self._range_inverter = None
         self._sel_cache = None
+        self.source = None
+        self._detail_pending = None
+        self.long_inverse.reset()
         self.layers.clear()
         self.layers.undo_stack.clear()
         # The spec first: listeners of signal_changed see the settings this signal gets.
         self.spec = spec or self.spec
+        if LT.needs_long_mode(signal.n, self.spec, signal.dx, above_bytes=self.long_above_bytes):
+            self.spec = LT.long_spec(self.spec, signal.unit, signal.dx)
         self.signal_changed.emit()
         self.set_spec(self.spec)
 
@@ -247,8 +282,32 @@ class DocumentModel(QObject):
             return
         self._start_transform(spec)
 
+    @property
+    def is_long(self) -> bool:
+        """The transform is a long recording's grid (no coefficients held)."""
+        return bool(getattr(self.tfr, "is_long", False))
+
     def _start_transform(self, spec: TransformSpec) -> None:
         key, sig = self.key, self.signal
+        if LT.needs_long_mode(sig.n, spec, sig.dx, above_bytes=self.long_above_bytes):
+            self._start_long_transform(spec)
+            return
+        from core.errors import OutOfMemoryError
+        from core.memory import budget_bytes
+
+        try:
+            need = LT.document_bytes(sig.n, spec, sig.dx)
+        except ValueError:
+            need = 0   # settings the transform refuses: its worker reports why
+        if need > budget_bytes():
+            # Refused before anything is allocated, with what to change.
+            hint = ("kind 'cwt' or a hop-1 'stft' shows a recording this long block by block"
+                    if spec.kind not in LT.LONG_KINDS or spec.hop != 1 else
+                    "free memory or raise the budget (PHASEBRUSH_MEMORY_BUDGET)")
+            self.failed.emit(str(OutOfMemoryError(
+                f"{spec.kind} of {sig.name} ({sig.n} samples)", need, available=budget_bytes(),
+                hint=hint)))
+            return
 
         def task(progress, cancel):
             tfr = transform(sig, spec, cancel=cancel)
@@ -265,6 +324,120 @@ class DocumentModel(QObject):
         self._start(w)
         self.busy_changed.emit(True)
 
+    def _start_long_transform(self, spec: TransformSpec) -> None:
+        """The grid, the display sources and the overview, in a worker; the overview's
+        parts reach the view as they are computed."""
+        from core.engine.display import display_source
+        from core.engine.overview import OVERVIEW_FFT, row_power_filters, spectral_overview
+
+        key, sig = self.key, self.signal
+        width = OVERVIEW_WIDTH
+
+        def task(progress, cancel):
+            grid = LT.long_tfr(sig, spec)
+            src = _DetailSource(display_source(sig.y, spec, dx=sig.dx),
+                                row_power_filters(spec, sig.n, dx=sig.dx, M=OVERVIEW_FFT),
+                                sig.y, spec, sig.dx)
+            progress(("grid", grid, src))
+            # The overview from frame spectra: seconds for an hour, not the whole CWT.
+            img = spectral_overview(sig.y, spec, dx=sig.dx, width=width, filters=src.filters,
+                                    cancel=cancel,
+                                    partial=lambda im, f: progress(("overview", im.copy(), f)))
+            return grid, src, img
+
+        w = Worker(task, name="transform", interval_s=0.25)
+        w.progressed.connect(lambda rep, k=key: self._on_long_progress(rep, k))
+        w.succeeded.connect(lambda res, k=key: self._on_long_done(res, k))
+        w.failed.connect(lambda msg, exc, k=key: self._on_transform_failed(msg, exc, k))
+        w.finished.connect(lambda w=w: self._on_transform_thread_finished(w))
+        self._transform_worker = w
+        self._start(w)
+        self.busy_changed.emit(True)
+
+    def _on_long_progress(self, report, key: ResultKey) -> None:
+        if not self.is_current(key):
+            return
+        if report[0] == "grid":
+            # The grid is known before any pixel: layers and the view can take it now.
+            _, grid, src = report
+            self._adopt_long(grid, src, None)
+        elif report[0] == "overview" and self.is_long:
+            self.image_db = report[1]
+            self.overview_progressed.emit(float(report[2]))
+
+    def _on_long_done(self, res, key: ResultKey) -> None:
+        if not self.is_current(key):
+            return
+        grid, src, img = res
+        if not (self.is_long and self.tfr is grid):
+            self._adopt_long(grid, src, img)
+        self.image_db = img
+        self.overview_progressed.emit(1.0)
+        self.tfr_changed.emit()   # the first complete image
+
+    def _adopt_long(self, grid, src, img) -> None:
+        self.tfr, self.image_db, self.source = grid, img, src
+        self._range_inverter = None
+        self._sel_cache = None
+        self.long_inverse.reset(grid)
+        self.layers.set_tfr(grid)   # emits selection_changed -> inversion
+        self.tfr_changed.emit()
+
+    # -- long recordings: detail images ------------------------------------------
+    def request_detail(self, c0: int, c1: int, width: int, mode: str = "peak") -> None:
+        """Compute the image of columns ``[c0, c1)`` at ``width`` pixels in a worker.
+
+        One runs at a time; a newer request replaces a pending one and cancels
+        the running one (the user has moved on). The result arrives as
+        ``detail_ready`` (a :class:`DetailImage`) only if it still belongs to
+        this document.
+        """
+        if not self.is_long or self.source is None:
+            return
+        c0, c1 = max(0, int(c0)), min(int(self.tfr.n_frames), int(c1))
+        if c0 >= c1 or width < 1:
+            return
+        req = (self.key, c0, c1, int(width), mode)
+        if self._detail_worker is not None:
+            self._detail_pending = req
+            self._detail_worker.cancel()
+            return
+        self._start_detail(req)
+
+    def _start_detail(self, req) -> None:
+        key, c0, c1, width, mode = req
+        src = self.source
+
+        def task(progress, cancel):
+            img = src.image(c0, c1, width=width, mode=mode, cancel=cancel)
+            return DetailImage(key, c0, c1, width, img)
+
+        w = Worker(task, name="image")
+        w.succeeded.connect(self._on_detail_done)
+        w.failed.connect(lambda msg, exc, k=key: self._on_detail_failed(msg, exc, k))
+        w.finished.connect(lambda w=w: self._on_detail_thread_finished(w))
+        self._detail_worker = w
+        self._start(w)
+
+    def _on_detail_done(self, det) -> None:
+        if self.is_current(det.key) and self._detail_pending is None:
+            self.detail_ready.emit(det)
+
+    def _on_detail_failed(self, message, exc, key) -> None:
+        from core.errors import Cancelled
+
+        if self.is_current(key) and not isinstance(exc, Cancelled):
+            self.failed.emit(message)
+
+    def _on_detail_thread_finished(self, w: Worker) -> None:
+        self._forget(w)
+        if w is not self._detail_worker:
+            return
+        self._detail_worker = None
+        req, self._detail_pending = self._detail_pending, None
+        if req is not None and self.is_current(req[0]):
+            self._start_detail(req)
+
     @property
     def busy(self) -> bool:
         return self._transform_worker is not None
@@ -274,6 +447,8 @@ class DocumentModel(QObject):
             return  # superseded while it ran
         tfr, img, ri = res
         self.tfr, self.image_db = tfr, img
+        self.source = None
+        self.long_inverse.reset()
         self._range_inverter = ri
         self._sel_cache = None
         self.layers.set_tfr(tfr)   # emits selection_changed -> inversion
@@ -306,6 +481,12 @@ class DocumentModel(QObject):
         """Columns [c0, c1) of the view range (None: unknown, or every column)."""
         if self._view_range is None or self.tfr is None:
             return None
+        if self.is_long:
+            g, n = self.tfr, int(self.tfr.n_frames)
+            lo, hi = sorted(float(v) for v in g.time_to_col(np.array(self._view_range)))
+            c0 = min(max(int(np.floor(lo)) - 1, 0), n)
+            c1 = min(max(int(np.ceil(hi)) + 2, c0), n)
+            return None if (c0 == 0 and c1 == n) else (c0, c1)
         times = np.asarray(self.tfr.times, float)
         # one column of margin each side: the curve is drawn to the edge pixel
         c0 = max(int(np.searchsorted(times, self._view_range[0], "left")) - 1, 0)
@@ -315,6 +496,9 @@ class DocumentModel(QObject):
         return None if (c0 == 0 and c1 == times.size) else (c0, c1)
 
     def _on_selection_changed(self) -> None:
+        if self.is_long:
+            self.long_inverse.selection_changed()
+            return
         # Every flip since the last update: coalesced updates apply them all at once.
         f = self.layers.last_flip
         if f is not None and not (self._flips and self._flips[-1] is f):
@@ -335,6 +519,9 @@ class DocumentModel(QObject):
             self._invert(self.visible_cols(), live=True)
 
     def _on_live_edit_ended(self) -> None:
+        if self.is_long:
+            self.long_inverse.live_edit_ended()
+            return
         self._live_timer.stop()
         if self._live_pending or self.inversion_cols is not None:
             self.update_inversion()
@@ -348,6 +535,9 @@ class DocumentModel(QObject):
         Other transforms: the one-integral inverse of the union mask.
         """
         self._live_timer.stop()
+        if self.is_long:
+            self.long_inverse.selection_changed()
+            return
         self._invert(None)
 
     def _invert(self, cols: tuple[int, int] | None, *, live: bool = False) -> None:
@@ -403,6 +593,12 @@ class DocumentModel(QObject):
             return False
         if self.tfr is None or self.signal is None:
             self.failed.emit("Retrieval: no transform yet - wait for the image to appear")
+            return False
+        if self.is_long:
+            self.failed.emit(
+                f"Retrieval: {self.signal.name} is too long to retrieve whole "
+                f"({self.signal.n} samples); use `phasebrush retrieve --start/--end` on a "
+                "range for now")
             return False
         spec = retrieval_spec(params.spec or self.tfr.spec)
         mask = None
@@ -545,8 +741,47 @@ class DocumentModel(QObject):
         self._signal_id += 1   # whatever still arrives belongs to no document
         self._pending_spec = None
         self._transform_worker = None
+        self._detail_worker = None
+        self._detail_pending = None
+        self.long_inverse.shutdown()
         self._retire_retrieval()
         return stop_all(list(self._workers), timeout_ms)
+
+
+#: Pixels of a long recording's overview image.
+OVERVIEW_WIDTH = 2048
+#: Detail images whose pixels span this many samples or more are estimated from frame
+#: spectra (core.engine.overview.spectral_overview, ~0.5 dB of the exact RMS);
+#: narrower ones are the exact peak / RMS of the coefficients.
+SPECTRAL_ABOVE_SAMPLES = 8192
+
+
+class _DetailSource:
+    """A long recording's images: exact from the display source when zoomed in, from
+    frame spectra when a pixel spans many frames (the exact one would compute the
+    whole range's coefficients to show a few thousand pixels)."""
+
+    def __init__(self, exact, filters, y, spec, dx):
+        self.exact, self.filters, self.y, self.spec, self.dx = exact, filters, y, spec, dx
+
+    def image(self, c0, c1, *, width, mode="peak", cancel=None):
+        from core.engine.overview import spectral_overview
+
+        if (c1 - c0) / max(1, width) >= SPECTRAL_ABOVE_SAMPLES:
+            return spectral_overview(self.y, self.spec, dx=self.dx, width=width, c0=c0, c1=c1,
+                                     filters=self.filters, cancel=cancel)
+        return self.exact.image(c0, c1, width=width, mode=mode, db=True, cancel=cancel)
+
+
+@dataclass(frozen=True, eq=False)
+class DetailImage:
+    """The image of columns ``[c0, c1)`` at ``width`` pixels [float32, (n_rows, width), dB]."""
+
+    key: ResultKey
+    c0: int
+    c1: int
+    width: int
+    image: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)

@@ -44,8 +44,10 @@ class ImageGrid:
     @classmethod
     def from_tfr(cls, tfr) -> ImageGrid:
         """Grid for ``tfr`` (a core TFR); CWT kinds get a log-frequency y."""
-        n_rows, n_cols = tfr.coefficients.shape
-        times = np.asarray(tfr.times, dtype=float)
+        n_rows, n_cols = int(tfr.n_rows), int(tfr.n_frames)
+        # (a long recording's grid computes two column times, not all of them)
+        times = (tfr.column_times(0, min(2, n_cols)) if getattr(tfr, "is_long", False)
+                 else np.asarray(tfr.times, dtype=float))
         dx_col = float(times[1] - times[0]) if times.size > 1 else float(tfr.dx)
         log_y = bool(tfr.spec.is_cwt)
         f = np.asarray(tfr.frequencies, dtype=float)

@@ -20,6 +20,14 @@ and the release pushes the one undo step. A stroke paints straight into the
 layer's mask and keeps the cells each segment flipped: a move costs
 O(segment cells), never a copy or a compare of the whole mask.
 
+**Long recordings** (the grid is a :class:`core.engine.long_tfr.LongTFR`,
+no coefficients): a band keeps no per-column arrays - its ranges are
+computed for a column block on demand (:meth:`LayerModel.band_block`) and
+for drawing on a coarse grid (:attr:`Layer.coarse`); a paint layer is a
+:class:`core.engine.tiled_mask.TiledMask`, so memory follows what was
+painted. Strokes, rectangles and lassos edit it in place and record the
+flipped cells for undo exactly as on a dense mask.
+
 No widgets here; views listen to the signals.
 """
 
@@ -34,6 +42,8 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core import masks as cmasks
 from core.bands import Band, band_ranges
+from core.engine.tiled_mask import TiledMask
+from core.errors import ParameterError
 from core.masks import ranges_to_mask
 
 __all__ = ["Layer", "LayerModel", "PALETTE", "changed_cells"]
@@ -73,6 +83,14 @@ class Layer:
     #: the view tell an incremental change from one they must redo.
     version: int = 0
     _count: int | None = field(default=None, repr=False)
+    #: Long recordings, band only: (step, start, end) - the ranges of every
+    #: ``step``-th column, for drawing and the cell count (no full ranges kept).
+    coarse: tuple[int, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def tiled(self) -> bool:
+        """A paint layer of a long recording (its mask is a TiledMask)."""
+        return isinstance(self._mask, TiledMask)
 
     @property
     def is_band(self) -> bool:
@@ -95,11 +113,16 @@ class Layer:
         """Number of selected cells (cheap: bands sum their ranges, masks keep a count)."""
         if self.is_band:
             if self.ranges is None:
+                if self.coarse is not None:
+                    step, s, e = self.coarse
+                    return int(np.maximum(e - s, 0).sum()) * int(step)
                 return 0
             s, e = self.ranges
             return int(np.maximum(e - s, 0).sum())
         if self._mask is None:
             return 0
+        if self.tiled:
+            return self._mask.count()
         if self._count is None:
             self._count = int(np.count_nonzero(self._mask))
         return self._count
@@ -166,7 +189,12 @@ class LayerModel(QObject):
 
     @property
     def shape(self) -> tuple[int, int] | None:
-        return None if self._tfr is None else tuple(self._tfr.coefficients.shape)
+        return None if self._tfr is None else (int(self._tfr.n_rows), int(self._tfr.n_frames))
+
+    @property
+    def long(self) -> bool:
+        """The grid is a long recording's (no coefficients, tiled masks)."""
+        return bool(getattr(self._tfr, "is_long", False))
 
     def __len__(self) -> int:
         return len(self._layers)
@@ -201,6 +229,11 @@ class LayerModel(QObject):
         vis = [lay for lay in self.visible_layers() if lay.n_cells() > 0]
         if not vis or self._tfr is None:
             return None
+        if self.long:
+            raise ParameterError(
+                "the selection of a long recording is not held as one mask "
+                f"({self.shape[0]} x {self.shape[1]} cells); use its indices or the "
+                "streamed inverse")
         out = vis[0].mask.copy()
         for lay in vis[1:]:
             out |= lay.mask
@@ -228,11 +261,15 @@ class LayerModel(QObject):
                 try:
                     self._update_band_cells(lay)
                 except ValueError:  # the band lies outside the new transform's range
-                    lay.ranges = (np.zeros(tfr.n_frames, np.int64),) * 2
+                    if self.long:
+                        lay.ranges, lay.coarse = None, (1, np.zeros(1, np.int64),
+                                                        np.zeros(1, np.int64))
+                    else:
+                        lay.ranges = (np.zeros(tfr.n_frames, np.int64),) * 2
                     lay.n_rows = tfr.n_rows
                     lay.mask = None
             elif lay.mask is not None and old is not None:
-                lay.mask = _resample_mask(lay.mask, old, tfr)
+                lay.mask = _resample_layer_mask(lay.mask, old, tfr)
         self.layers_changed.emit()
         for i in range(len(self._layers)):
             self.layer_edited.emit(i)
@@ -240,12 +277,53 @@ class LayerModel(QObject):
 
     def _update_band_cells(self, lay: Layer) -> None:
         notes: list[str] = []
-        start, end = band_ranges(lay.band(), self._tfr, notes=notes)
+        if self.long:
+            # Ranges on a coarse grid only (<= _COARSE_COLS columns): enough to draw the
+            # band, count its cells and reject one outside the grid; blocks of full
+            # resolution come from band_block() when the engine asks.
+            tfr = self._tfr
+            step = max(1, -(-int(tfr.n_frames) // _COARSE_COLS))
+            start, end = band_ranges(lay.band(), tfr.grid(0, None, step), notes=notes)
+            lay.ranges = None
+            lay.coarse = (step, np.asarray(start), np.asarray(end))
+        else:
+            start, end = band_ranges(lay.band(), self._tfr, notes=notes)
+            lay.ranges = (np.asarray(start), np.asarray(end))
+            lay.coarse = None
         if notes:
             self.noted.emit("; ".join(notes))
-        lay.ranges = (np.asarray(start), np.asarray(end))
         lay.n_rows = self._tfr.n_rows
         lay.mask = None  # rebuilt from the ranges when someone needs the cells
+
+    def band_block(self, lay: Layer, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Band ``lay``'s half-open row ranges in columns ``[c0, c1)`` [int64, (c1 - c0,)]."""
+        if lay.ranges is not None:
+            return lay.ranges[0][c0:c1], lay.ranges[1][c0:c1]
+        from app.long_inverse import band_block
+
+        return band_block(lay.band(), self._tfr, c0, c1)
+
+    def selection_block(self, c0: int, c1: int) -> np.ndarray | None:
+        """The visible selection in columns ``[c0, c1)`` [bool, (n_rows, c1 - c0)], or None
+        when nothing is selected there (any grid; long recordings use it per block)."""
+        out = None
+        n_rows = self.shape[0]
+        for lay in self.visible_layers():
+            if lay.is_band:
+                s, e = self.band_block(lay, c0, c1)
+                if not np.any(e > s):
+                    continue
+                m = ranges_to_mask(s, e, n_rows)
+            elif lay.tiled:
+                if not lay.mask.any():
+                    continue
+                m = lay.mask.block(c0, c1)
+            elif lay.mask is not None:
+                m = lay.mask[:, c0:c1]
+            else:
+                continue
+            out = m.copy() if out is None else (out | m)
+        return out if out is not None and out.any() else None
 
     def _next_color(self) -> str:
         return PALETTE[len(self._layers) % len(PALETTE)]
@@ -290,7 +368,12 @@ class LayerModel(QObject):
         """Add a painted layer (empty, or holding ``mask``)."""
         if self._tfr is None:
             raise RuntimeError("no transform yet")
-        m = np.zeros(self.shape, bool) if mask is None else np.asarray(mask, bool).copy()
+        if self.long:
+            m = (TiledMask(*self.shape) if mask is None
+                 else (mask.copy() if isinstance(mask, TiledMask)
+                       else TiledMask.from_dense(np.asarray(mask, bool))))
+        else:
+            m = np.zeros(self.shape, bool) if mask is None else np.asarray(mask, bool).copy()
         lay = Layer("paint", name or f"mask {next(self._names)}", color or self._next_color(),
                     _mask=m)
         self.undo_stack.push(_InsertLayer(self, lay, len(self._layers), "Add mask"))
@@ -413,6 +496,20 @@ class LayerModel(QObject):
         s.last = p
         mask = lay.mask
         n_rows, n_cols = mask.shape
+        if lay.tiled:
+            flat = mask.paint_stroke([last, p], s.radius_rows, s.radius_cols, s.value)
+            if flat.size == 0:
+                return
+            s.flips.append(flat)
+            lay.version += 1
+            self.last_flip = (lay, lay.version, flat)
+            cols = flat % n_cols
+            self.dirty_cols = (int(cols.min()), int(cols.max()))
+            try:
+                self._edited(lay)
+            finally:
+                self.dirty_cols = None
+            return
         # The cells the segment can reach (paint_stroke's radii are >= 0.5 cell).
         mr, mc = max(s.radius_rows, 0.5) + 2, max(s.radius_cols, 0.5) + 2
         r0 = max(int(np.floor(min(last[0], p[0]) - mr)), 0)
@@ -491,6 +588,9 @@ class LayerModel(QObject):
         lay = self._layers[index]
         if lay.is_band:
             raise ValueError(f"layer {lay.name!r} is a band; paint on a mask layer")
+        if lay.tiled:
+            raise ValueError("a long recording's mask is edited by strokes and shapes "
+                             "(edit_shape), not replaced as a whole")
         new_mask = np.asarray(new_mask, bool)
         if new_mask.shape != lay.mask.shape:
             raise ValueError(f"mask shape {new_mask.shape} is not the layer's {lay.mask.shape}")
@@ -524,9 +624,51 @@ class LayerModel(QObject):
         self.set_active(i)
         return changed
 
+    def edit_shape(self, op: str, shape: str, geometry, *, text: str) -> bool:
+        """Apply a rectangle or a polygon to the paint target, as one undo step.
+
+        ``shape`` "rect": ``geometry = (r0, r1, c0, c1)`` fractional index bounds
+        (as :func:`core.masks.fill_rectangle`); "polygon": ``geometry`` =
+        [(row, col), ...] vertices (as :func:`core.masks.fill_polygon`). ``op`` is
+        "replace", "add" or "subtract". Works on dense and tiled masks alike;
+        a tiled one is rasterised tile by tile. Returns False when no cell changed.
+        """
+        if op not in ("replace", "add", "subtract"):
+            raise ValueError(f"mask operation {op!r} is not replace/add/subtract")
+        if shape not in ("rect", "polygon"):
+            raise ValueError(f"shape {shape!r} is not 'rect' or 'polygon'")
+        if not self.long:
+            region = np.zeros(self.shape, bool)
+            if shape == "rect":
+                cmasks.fill_rectangle(region, *geometry)
+            else:
+                cmasks.fill_polygon(region, np.asarray(geometry, float))
+            return self.edit_mask(op, region, text=text)
+        self.undo_stack.beginMacro(text)
+        try:
+            i = self.paint_target()
+            lay = self._layers[i]
+            if shape == "rect":
+                flips = lay.mask.apply_rectangle(op, *geometry)
+            else:
+                flips = lay.mask.apply_polygon(op, np.asarray(geometry, float))
+            if flips.size:
+                self.undo_stack.push(_FlipCells(self, lay, flips, text, applied=True))
+                lay.version += 1
+                self.last_flip = (lay, lay.version, flips)
+                self._edited(lay)
+        finally:
+            self.undo_stack.endMacro()
+        self.set_active(i)
+        return bool(flips.size)
+
     def invert_selection(self) -> None:
         """Replace the visible selection by its complement (one step)."""
         if self._tfr is None:
+            return
+        if self.long:
+            self.noted.emit("Invert selection is not available for a recording this long "
+                            "(the complement would be every cell); paint the part you want")
             return
         # The complement built in place (one 28M-cell array at N = 65536, no copies).
         inv = np.ones(self.shape, bool)
@@ -545,7 +687,7 @@ class LayerModel(QObject):
     # -- used by the commands ----------------------------------------------------
     def _insert(self, lay: Layer, index: int) -> None:
         self._layers.insert(index, lay)
-        if lay.is_band and self._tfr is not None and lay.ranges is None:
+        if lay.is_band and self._tfr is not None and lay.ranges is None and lay.coarse is None:
             self._update_band_cells(lay)
         self._active = index
         self.layers_changed.emit()
@@ -592,6 +734,27 @@ def _edge(points, which: str) -> np.ndarray:
         raise ValueError(f"band {which} edge needs >= 2 (time, frequency) vertices, "
                          f"got shape {p.shape}")
     return p[np.argsort(p[:, 0], kind="stable")]
+
+
+#: Columns of a long recording's coarse band ranges (drawing, cell counts).
+_COARSE_COLS = 8192
+
+
+def _resample_layer_mask(mask, old, new):
+    """A layer's mask moved onto the grid ``new`` (dense or tiled, as ``new`` needs)."""
+    if isinstance(mask, TiledMask) or getattr(new, "is_long", False):
+        # Long grids have the same columns (hop 1) when only the rows changed; a mask
+        # is carried over tile by tile by the nearest row.
+        of, nf = np.asarray(old.frequencies, float), np.asarray(new.frequencies, float)
+        rows = np.clip(np.searchsorted(of, nf), 0, of.size - 1)
+        out = TiledMask(int(new.n_rows), int(new.n_frames))
+        if getattr(old, "n_frames", None) != new.n_frames:
+            return out   # other columns: nothing sensible to carry (the caller notes it)
+        src = mask if isinstance(mask, TiledMask) else TiledMask.from_dense(mask)
+        for a, cells in src.tiles():
+            out.apply("add", cells[rows], a, a + cells.shape[1])
+        return out
+    return _resample_mask(mask, old, new)
 
 
 def _resample_mask(mask: np.ndarray, old, new) -> np.ndarray:
@@ -708,6 +871,18 @@ class _FlipCells(QUndoCommand):
 
     def _flip(self):
         lay = self.lay
+        if lay.tiled:
+            lay.mask.flip(self.flips)
+            lay.version += 1
+            self.model.last_flip = (lay, lay.version, self.flips)
+            if self.flips.size:
+                cols = self.flips % lay.mask.shape[1]
+                self.model.dirty_cols = (int(cols.min()), int(cols.max()))
+            try:
+                self.model._edited(self.lay)
+            finally:
+                self.model.dirty_cols = None
+            return
         flat = lay.mask.reshape(-1)
         now = ~flat[self.flips]
         flat[self.flips] = now

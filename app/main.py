@@ -4,6 +4,7 @@
     phasebrush FILE                the app on a file
     phasebrush --demo speech       the app on a demo (chirp, speech, ir)
     phasebrush --screenshot P.png  render the window (chirp, a band, a short retrieval)
+    phasebrush FILE --screenshot P.png   the window on FILE once its first complete image is drawn
     phasebrush --screenshot P.png --scene spectrum|heatmap   other scenes (app.screenshot)
     phasebrush transform|invert|retrieve ...   the command-line tools (app.cli)
 
@@ -58,13 +59,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from app.screenshot import render_screenshot
+        from app.screenshot import render_file_screenshot, render_screenshot
 
         app = _application()
-        scene = args.scene or ("spectrum" if args.demo == "ir" else "main")
-        path = render_screenshot(args.screenshot, scene=scene)
+        if args.file:
+            try:
+                path = render_file_screenshot(args.file, args.screenshot)
+            except RuntimeError as exc:
+                print(f"phasebrush: {exc}", file=sys.stderr)
+                return 1
+        else:
+            scene = args.scene or ("spectrum" if args.demo == "ir" else "main")
+            path = render_screenshot(args.screenshot, scene=scene)
         print(f"wrote {path}")
         app.processEvents()
+        if standalone:
+            _end_process(0)
         return 0
 
     app = _application()

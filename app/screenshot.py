@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
-__all__ = ["render_screenshot", "wait_for", "chirp_band", "SCENES", "saliency_map"]
+__all__ = ["render_screenshot", "render_file_screenshot", "wait_for", "chirp_band", "SCENES",
+           "saliency_map"]
 
 SCENES = ("main", "spectrum", "heatmap")
 
@@ -111,6 +112,46 @@ def render_screenshot(path, *, size=(1280, 800), n_iter: int = 40,
         _spectrum_scene(win)
     else:
         _heatmap_scene(win, tmp)
+    _settle(win, doc)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    win.grab().save(str(out))
+    win.close()
+    return out
+
+
+def render_file_screenshot(file, path, *, size=(1280, 800), timeout_ms: int = 600_000) -> Path:
+    """Open ``file`` in the window and save a PNG once its first complete image is drawn.
+
+    A long recording's first complete image is its whole overview (computed
+    tile by tile). Raises RuntimeError when the file cannot be opened or the
+    image does not come within ``timeout_ms``.
+    """
+    from app.audio import NullAudioSink
+    from app.main_window import MainWindow
+
+    tmp = tempfile.mkdtemp(prefix="phasebrush-shot-")
+    win = MainWindow(settings=QSettings(str(Path(tmp) / "settings.ini"),
+                                        QSettings.Format.IniFormat),
+                     audio_sink=NullAudioSink())
+    win.error_dialogs = False
+    win.confirm_close = False
+    win.resize(*size)
+    win.show()
+    doc = win.doc
+    errors: list[str] = []
+    doc.failed.connect(errors.append)
+    if not win.open_path(str(file)):
+        win.close()
+        raise RuntimeError(f"{file}: could not be opened" + (f": {errors[-1]}" if errors else ""))
+
+    def complete():
+        return bool(errors) or (doc.tfr is not None and not doc.busy)
+
+    if not wait_for(doc.busy_changed, timeout_ms, complete) or errors:
+        win.close()
+        raise RuntimeError(f"{file}: " + (errors[-1] if errors else
+                                         "the image did not finish in time"))
     _settle(win, doc)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from app.axes import display_reversed, x_axis_label
 from app.linked_viewbox import LinkedViewBox
+from core.engine.envelope import Envelope
 
 __all__ = ["SignalView", "CURVES", "HIDDEN_AT_START"]
 
@@ -27,6 +28,8 @@ CURVES = {
                     "smoothed over one period of its lowest frequency, scaled so its peak "
                     "reaches the signal's peak"),
 }
+#: Longer signals are drawn as min/max envelopes of the visible range.
+LONG_CURVE_SAMPLES = 1 << 21
 #: Overlays that start hidden (shown on request, e.g. after a heatmap import).
 HIDDEN_AT_START = ("attribution",)
 
@@ -84,6 +87,8 @@ class SignalView(QWidget):
             self.toggles[key].setEnabled(False)
         #: The attribution curve [shape=(n,), float64, in [0, 1]] or None.
         self.attribution: np.ndarray | None = None
+        #: Long signals: the envelope each curve is drawn from (by curve key).
+        self._envelopes: dict[str, Envelope] = {}
 
     def set_visible(self, key: str, on: bool) -> None:
         self.curves[key].setVisible(bool(on))
@@ -94,12 +99,33 @@ class SignalView(QWidget):
 
     def _on_x_range_changed(self, _vb, x_range) -> None:
         self.doc.set_view_range(*x_range)
+        if self._envelopes:
+            self._draw_long()
+
+    # -- long signals: min/max envelopes of the visible range -------------------------
+    def _draw_long(self, keys=None) -> None:
+        """Redraw the envelope curves for the visible range (2 points per pixel)."""
+        s = self.doc.signal
+        if s is None:
+            return
+        (x0, x1), _ = self.plot.getViewBox().viewRange()
+        lo, hi = sorted(((x0 - s.x0) / s.dx, (x1 - s.x0) / s.dx))
+        i0, i1 = max(int(np.floor(lo)) - 1, 0), min(int(np.ceil(hi)) + 2, s.n)
+        width = max(1, int(self.plot.getViewBox().width()))
+        for key in keys or list(self._envelopes):
+            env = self._envelopes.get(key)
+            if env is None:
+                continue
+            idx, val = env.curve(i0, i1, width)
+            self.curves[key].setData(s.x0 + s.dx * idx, val)
 
     def _update_attribution(self) -> None:
         # Computed only while shown: an O(n) filter on every edit otherwise.
         doc, inv = self.doc, self.doc.inversion
         if doc.inversion_cols is not None and inv is not None:
             return   # a live drag's partial inverse: the whole-signal one follows on release
+        if doc.is_long:
+            return   # (per-sample attribution of a long recording: not yet)
         if inv is None or doc.tfr is None:
             self.attribution = None
             self._set("attribution", None)
@@ -116,11 +142,24 @@ class SignalView(QWidget):
         peak = float(np.max(np.abs(doc.signal.y))) or 1.0
         self._set("attribution", self.attribution * peak)
 
-    def _set(self, key: str, y) -> None:
+    def _set(self, key: str, y, cols=None) -> None:
         c = self.curves[key]
         if y is None:
+            self._envelopes.pop(key, None)
             c.setData([], [])
             self.toggles[key].setEnabled(False)
+            return
+        if self.doc.signal.n > LONG_CURVE_SAMPLES:
+            # A curve of every sample would cost 16 bytes a sample in the plot; draw the
+            # visible range's min/max per pixel instead.
+            env = self._envelopes.get(key)
+            if env is not None and env.source is y:
+                env.update(*(cols or (0, len(y))))   # the same array, changed in place
+            else:
+                self._envelopes[key] = Envelope(y)
+            self._draw_long([key])
+            self.toggles[key].setEnabled(True)
+            c.setVisible(self.toggles[key].isChecked())
             return
         x = self.doc.signal.x
         c.setData(x, np.asarray(y, float))
@@ -133,15 +172,23 @@ class SignalView(QWidget):
         self.plot.setLabel("bottom", x_axis_label(s.unit))
         self.plot.setLabel("left", s.y_unit or "amplitude")
         self.title.setText(f"<b>{s.name}</b>  {s.n} samples")
+        self._envelopes.clear()
         self._set("original", s.y)
         for key in ("inversion", "residual", "retrieval", "estimate", "attribution"):
             self._set(key, None)
         self.attribution = None
         self.plot.enableAutoRange()
+        if self._envelopes:
+            # the envelope holds the visible range only: show the whole signal first
+            vb = self.plot.getViewBox()
+            vb.setXRange(s.x0, s.x0 + s.dx * (s.n - 1), padding=0)
+            vb.enableAutoRange(axis=pg.ViewBox.YAxis)
+            self._draw_long()
 
     def _on_inversion_changed(self) -> None:
-        self._set("inversion", self.doc.inversion)
-        self._set("residual", self.doc.residual)
+        cols = self.doc.inversion_cols if self.doc.is_long else None
+        self._set("inversion", self.doc.inversion, cols)
+        self._set("residual", self.doc.residual, cols)
         self._update_attribution()
 
     def _on_retrieval_started(self) -> None:

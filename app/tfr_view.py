@@ -34,7 +34,8 @@ from app.axes import (
 from app.document import db_ceiling
 from app.grid import ImageGrid
 from app.linked_viewbox import LinkedViewBox
-from core import masks as cmasks
+from app.long_display import LongDisplay
+from core.errors import PhaseBrushError
 from core.masks import ranges_to_mask
 
 __all__ = ["TfrView", "LogFrequencyAxis", "TOOLS", "format_freq"]
@@ -193,6 +194,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         self._drag_item = None
         self._dragging_band: int | None = None   # the band whose handle is being dragged
         self._levels_for_signal = False   # the colour-bar levels were set for this signal
+        self._shown_tfr = None            # the grid the axes and layers were set up for
         self._busy_text = pg.TextItem("computing transform…", color="#ddd", anchor=(0.5, 0.5))
         self._busy_text.setZValue(30)
 
@@ -210,6 +212,8 @@ class TfrView(pg.GraphicsLayoutWidget):
         document.busy_changed.connect(self._on_busy_changed)
         self.layers.layers_changed.connect(self._on_layers_changed)
         self.layers.layer_edited.connect(self._on_layer_edited)
+        #: Long recordings: the detail image and the layers' drawings of the visible range.
+        self.long = LongDisplay(self)
 
     # -- public -------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
@@ -284,6 +288,11 @@ class TfrView(pg.GraphicsLayoutWidget):
 
     def _on_tfr_changed(self) -> None:
         tfr, img = self.doc.tfr, self.doc.image_db
+        if self.doc.is_long and tfr is self._shown_tfr:
+            # The long recording's overview completed: same grid, keep the user's zoom.
+            self.long.set_overview(img)
+            return
+        self._shown_tfr = tfr
         first = self.grid is None or not self._levels_for_signal
         self._levels_for_signal = True
         old_log = None if first else self.grid.log_y
@@ -291,11 +300,16 @@ class TfrView(pg.GraphicsLayoutWidget):
         self._axis.log = self.grid.log_y
         self._axis.picture = None
         self._axis.update()
-        self.image.setImage(img, autoLevels=False)
-        self.image.setRect(QRectF(*self.grid.rect()))
-        if first or old_log != self.grid.log_y:
-            hi = float(np.ceil(db_ceiling(img) / 5.0) * 5.0)
-            self.set_levels(hi - 80.0, hi)
+        if self.doc.is_long:
+            self.long.set_overview(img)   # None until the first tiles: levels chosen then
+            if img is None:
+                self._levels_for_signal = False
+        else:
+            self.long.set_overview(None)
+            self.image.setImage(img, autoLevels=False)
+            self.image.setRect(QRectF(*self.grid.rect()))
+            if first or old_log != self.grid.log_y:
+                self.choose_levels(img)
         self.plot.getAxis("bottom").setLabel(x_axis_label(tfr.unit))
         self._update_axes()
         x, y, w, h = self.grid.rect()
@@ -303,6 +317,11 @@ class TfrView(pg.GraphicsLayoutWidget):
                           yMax=y + 1.05 * h)
         self.vb.setRange(QRectF(x, y, w, h), padding=0)
         self._on_layers_changed()
+
+    def choose_levels(self, img) -> None:
+        """Colour-bar levels for a new image: 80 dB below its 99.9th percentile."""
+        hi = float(np.ceil(db_ceiling(img) / 5.0) * 5.0)
+        self.set_levels(hi - 80.0, hi)
 
     def _on_colorbar_levels(self, bar) -> None:
         lo, hi = self.levels()
@@ -359,6 +378,9 @@ class TfrView(pg.GraphicsLayoutWidget):
         lay = self.layers[index]
         ov = self._overlays.get(index)
         if ov is None:
+            return
+        if self.doc.is_long:
+            self.long.draw_overlay(index, ov, lay)
             return
         x, y, w, h = self.grid.rect()
         if mask is None and lay.is_band:
@@ -477,10 +499,13 @@ class TfrView(pg.GraphicsLayoutWidget):
         unit = tfr.unit or ""
         ftext = freq_value_text(float(tfr.frequencies[r]), self.doc.signal, self.freq_mode,
                                 format_freq)
+        if self.doc.is_long:
+            t, db = float(tfr.column_times(c, c + 1)[0]), self.long.db_at(r, c)
+            mag = "" if db is None else f"|W| = {db:.1f} dB (of the pixel)   "
+        else:
+            t, mag = float(tfr.times[c]), f"|W| = {float(self.doc.image_db[r, c]):.1f} dB   "
         self.cursor_read.emit(
-            f"{'t' if unit == 's' else 'x'} = {float(tfr.times[c]):.6g} {unit}   "
-            f"{ftext}   "
-            f"|W| = {float(self.doc.image_db[r, c]):.1f} dB   (row {r}, col {c})")
+            f"{'t' if unit == 's' else 'x'} = {t:.6g} {unit}   {ftext}   {mag}(row {r}, col {c})")
 
     # -- tools: band ------------------------------------------------------------
     def keyPressEvent(self, ev):
@@ -613,14 +638,15 @@ class TfrView(pg.GraphicsLayoutWidget):
             self.vb.removeItem(self._drag_item)
             self._drag_item, self._stroke = None, None
             rows, cols = self.grid.to_index(pts[:, 0], pts[:, 1])
-            region = np.zeros((self.grid.n_rows, self.grid.n_cols), bool)
-            if self.tool == "rect":
-                cmasks.fill_rectangle(region, rows[0], rows[-1], cols[0], cols[-1])
-                text = "Rectangle"
-            else:
-                cmasks.fill_polygon(region, np.column_stack([rows, cols]))
-                text = "Lasso"
-            self.layers.edit_mask(s["op"], region, text=text)
+            try:
+                if self.tool == "rect":
+                    self.layers.edit_shape(s["op"], "rect", (rows[0], rows[-1], cols[0], cols[-1]),
+                                           text="Rectangle")
+                else:
+                    self.layers.edit_shape(s["op"], "polygon", np.column_stack([rows, cols]),
+                                           text="Lasso")
+            except PhaseBrushError as exc:   # a shape too large for the memory budget
+                self.layers.noted.emit(str(exc))
 
 
 def _dispose_roi(plot, roi) -> None:

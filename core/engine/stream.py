@@ -317,6 +317,10 @@ class _CWTBlocks:
         if not touched.any():
             return out
         support = CB.row_support(g, np.flatnonzero(touched), part="real", tol=self.tol)
+        if support is not None:
+            # a power of two: blocks touching other rows then share an FFT length, and
+            # so the cached filters (evaluating a row costs more than its FFT)
+            support = 1 << int(np.ceil(np.log2(max(int(support), 1))))
         p0, M, q0 = CB.block_grid(g, c0, c1, support)
         X = self.spectrum(p0, M)
         w = g.row_weights

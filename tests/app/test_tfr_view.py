@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
+from core import masks as cmasks
 from core.bands import Band, band_ranges
 from core.inversion import RangeInverter, invert_with_residual
 from tests.app.conftest import drag
@@ -277,7 +278,7 @@ def test_pooled_overlays_follow_every_edit(qtbot, window, monkeypatch):
         live = L[i].mask.copy()
         n_rows, n_cols = live.shape
         pts = np.column_stack([rng.uniform(0, n_rows, 3), rng.uniform(0, n_cols, 3)])
-        tv.cmasks.paint_stroke(live, pts, 2.0, 20.0, bool(rng.integers(3)))
+        cmasks.paint_stroke(live, pts, 2.0, 20.0, bool(rng.integers(3)))
         L.commit_mask(i, live, "Brush stroke")
 
     def check():

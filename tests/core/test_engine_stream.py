@@ -163,5 +163,5 @@ def test_bad_intervals_and_kinds(y):
         stream_band(y, intervals=(np.zeros(7, int), np.ones(7, int)), dx=1 / FS)
     with pytest.raises(ParameterError, match="integers"):
         stream_band(y, intervals=(np.zeros(N), np.ones(N)), dx=1 / FS)
-    with pytest.raises(ParameterError, match="ssq_cwt"):
-        stream_band(y, T.TransformSpec(kind="ssq_cwt"), intervals=(np.zeros(N, int),) * 2)
+    with pytest.raises(ParameterError, match="hop"):
+        stream_band(y, T.TransformSpec(kind="stft", hop=4), intervals=(np.zeros(N, int),) * 2)

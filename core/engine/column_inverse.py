@@ -1,0 +1,116 @@
+"""The band and residual of a column range of a long signal, for edits that touch a few.
+
+:func:`core.engine.stream.stream_band` inverts a selection over the whole
+signal; an editor that changed the selection in columns ``[c0, c1)`` only
+needs those columns again. :class:`ColumnInverter` keeps the engine (the CWT
+geometry, its filter cache) between calls, so a stroke after a stroke costs
+the blocks it touched.
+
+Equal to ``stream_band`` on the same columns (same block engine; the blocks
+here start at ``c0``, and the CWT's block results do not depend on where a
+block starts beyond rounding, see :mod:`core.engine.cwt_blocks`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core import transforms as T
+from core.engine import cwt_blocks as CB
+from core.engine import stream as ST
+from core.engine.blocks import Steps
+from core.errors import ParameterError
+
+__all__ = ["ColumnInverter"]
+
+
+class ColumnInverter:
+    """Band and residual inversion of column ranges of one signal.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,), float]
+        The whole signal (kept by reference, read as float64).
+    spec : TransformSpec
+        kind 'cwt' or hop-1 'stft'.
+    dx : float
+    block_length : int or None
+        Columns per block; None = :func:`core.engine.stream.choose_block_length`.
+    tol : float
+
+    Thread safety: one call at a time (the app's inversion worker).
+    """
+
+    def __init__(self, y, spec: T.TransformSpec, *, dx: float = 1.0,
+                 block_length: int | None = None, tol: float = CB.DEFAULT_TOL):
+        self.y = np.ascontiguousarray(y, dtype=np.float64).ravel()
+        self.spec = spec
+        n = len(self.y)
+        T._check_spec(spec)
+        if spec.kind == "cwt":
+            self.geom = CB.cwt_geometry(spec, n, dx=dx)
+            self.n_rows = self.geom.n_rows
+            self._engine = ST._CWTBlocks(self.y, self.geom, float(tol), ST._FILTER_CACHE_BYTES)
+            self._stream_full = not self.geom.edge_row_indices
+        elif spec.kind == "stft" and int(spec.hop) == 1:
+            self.geom = None
+            self._engine = ST._STFTBlocks(self.y, spec)
+            self.n_rows = self._engine.n_rows
+            self._stream_full = False
+        else:
+            raise ParameterError(f"column inversion supports kind 'cwt' and hop-1 'stft', got "
+                                 f"kind={spec.kind!r} hop={spec.hop}")
+        self.block_length = int(block_length or ST.choose_block_length(n, n_arrays=3))
+        self.offset = float(self.y.mean()) if self._stream_full else 0.0
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.y)
+
+    def band_and_residual(self, c0: int, c1: int, intervals, *, out_band=None,
+                          out_residual=None, cancel=None, progress=None):
+        """Invert the selected rows of columns ``[c0, c1)``, and the rest.
+
+        Parameters
+        ----------
+        c0, c1 : int
+            Half-open column range inside ``[0, n_samples)``.
+        intervals : callable (a, b) -> (start, end)
+            Half-open row ranges of columns ``[a, b)`` [int, shape=(b - a,) or
+            (k, b - a)], as :func:`core.engine.stream.stream_band` takes them.
+        out_band, out_residual : np.ndarray [shape=(c1 - c0,)] or None
+            Where to write (any float dtype, e.g. views of the document's
+            float32 arrays); None = new float64 arrays.
+        cancel, progress
+            Checked between blocks; progress gets the fraction done.
+
+        Returns
+        -------
+        band, residual : np.ndarray [shape=(c1 - c0,)]
+        """
+        c0, c1 = int(c0), int(c1)
+        if not 0 <= c0 <= c1 <= self.n_samples:
+            raise ParameterError(f"columns [{c0}, {c1}) are not inside [0, {self.n_samples})")
+        steps = Steps.of(cancel, progress, "inversion")
+        band = np.empty(c1 - c0) if out_band is None else out_band
+        res = np.empty(c1 - c0) if out_residual is None else out_residual
+        B, n = self.block_length, self.n_samples
+        # Whole blocks on a fixed grid (multiples of B): every call then uses the same
+        # FFT lengths, so the engine's cached filters serve the next edit too.
+        for a in range((c0 // B) * B, c1, B):
+            b = min(a + B, n)
+            s, e = intervals(a, b)
+            s, e, live = ST._as_ranges(s, e, self.n_rows, b - a,
+                                       f"intervals of columns [{a}, {b})")
+            x = self._engine.band(a, b, s, e, live, steps)
+            if self._stream_full:
+                fs = np.zeros((1, b - a), dtype=np.intp)
+                fe = np.full((1, b - a), self.n_rows, dtype=np.intp)
+                r = self._engine.band(a, b, fs, fe, fe > fs, steps) + self.offset - x
+            else:
+                r = self.y[a:b] - x
+            i, j = max(a, c0), min(b, c1)
+            band[i - c0:j - c0] = x[i - a:j - a]
+            res[i - c0:j - c0] = r[i - a:j - a]
+            steps.check((j - c0) / max(c1 - c0, 1))
+        return band, res

@@ -1,0 +1,285 @@
+"""The document and the view on a long recording: no rows x samples held, the overview
+grows, details come for the visible columns, and the selection's inverse - bands,
+strokes, rectangles, lassos - equals core's whole-signal inverse.
+
+The recordings here are short (5 s at 8 kHz) so that core's whole transform can be
+the reference; ``long_above_bytes = 0`` makes the document treat them as long.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.long_inverse import edge_diff_span, merge_spans
+from core import masks as cmasks
+from core.bands import Band, band_ranges
+from core.engine.display import display_source
+from core.engine.long_tfr import LongTFR, needs_long_mode
+from core.engine.tiled_mask import TiledMask
+from core.inversion import RangeInverter, invert_with_residual
+from core.signal import Signal
+from core.transforms import TransformSpec, transform
+
+FS = 8000.0
+N = 40_000
+SPEC = TransformSpec(kind="cwt", nv=8, fmin=100.0)
+
+
+def recording() -> Signal:
+    rng = np.random.default_rng(3)
+    t = np.arange(N) / FS
+    y = (0.5 * np.sin(2 * np.pi * 440 * t) + 0.3 * np.sin(2 * np.pi * 1500 * t) * (t > 2.0)
+         + 0.01 * rng.standard_normal(N))
+    y[N // 3] += 2.0   # a click: every row lights up at one column
+    return Signal(y, dx=1 / FS, unit="s", name="long test")
+
+
+@pytest.fixture(scope="module")
+def reference():
+    sig = recording()
+    return sig, transform(sig, SPEC)
+
+
+@pytest.fixture
+def long_window(qtbot, settings):
+    from app.main_window import MainWindow
+
+    win = MainWindow(settings=settings)
+    win.error_dialogs = False
+    win.confirm_close = False
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    doc = win.doc
+    doc.long_above_bytes = 0
+    doc.long_inverse.block_length = 6000     # bands and strokes cross block boundaries
+    with qtbot.waitSignal(doc.busy_changed, timeout=120_000,
+                          check_params_cb=lambda busy: not busy):
+        doc.set_signal(recording(), SPEC)
+    yield win
+    win.close()
+
+
+def settle(qtbot, doc):
+    qtbot.waitUntil(lambda: not doc.long_inverse.pending, timeout=120_000)
+
+
+def band_edges(t0=0.5, t1=4.5):
+    return [(t0, 700.0), (2.5, 900.0), (t1, 700.0)], [(t0, 300.0), (2.5, 250.0), (t1, 300.0)]
+
+
+def close(a, b, tol=1e-9):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)) < tol
+
+
+def test_long_document_holds_the_grid_not_the_coefficients(long_window, reference):
+    doc = long_window.doc
+    sig, tfr = reference
+    assert doc.is_long and isinstance(doc.tfr, LongTFR)
+    assert not hasattr(doc.tfr, "coefficients")
+    assert doc.tfr.shape == tfr.shape
+    np.testing.assert_allclose(doc.tfr.frequencies, tfr.frequencies, rtol=1e-12)
+    np.testing.assert_allclose(doc.tfr.column_times(10, 13), tfr.times[10:13])
+    assert doc.image_db.shape[0] == tfr.n_rows and np.isfinite(doc.image_db).all()
+
+
+def test_overview_is_close_to_the_exact_rms_image(long_window, reference):
+    doc = long_window.doc
+    sig, tfr = reference
+    width = doc.image_db.shape[1]
+    exact = display_source(sig.y, SPEC, dx=sig.dx).image(0, N, width=width, mode="rms")
+    strong = exact > exact.max() - 40
+    # frame spectra smooth over ~2 s here, so the click column is blurred: a median
+    assert np.median(np.abs(doc.image_db - exact)[strong]) < 1.5
+
+
+def test_overview_arrives_in_parts(qtbot, settings):
+    from app.document import DocumentModel
+
+    doc = DocumentModel()
+    doc.long_above_bytes = 0
+    parts = []
+    doc.overview_progressed.connect(parts.append)
+    with qtbot.waitSignal(doc.busy_changed, timeout=120_000, check_params_cb=lambda b: not b):
+        doc.set_signal(recording(), SPEC)
+    assert parts[-1] == 1.0 and parts == sorted(parts) and len(parts) >= 2
+    doc.shutdown()
+
+
+def test_zoom_gets_the_exact_detail_of_the_visible_columns(qtbot, long_window, reference):
+    from PySide6.QtCore import QRectF
+
+    win, (sig, tfr) = long_window, reference
+    view, doc = win.tfr_view, win.doc
+    x, y, w, h = view.grid.rect()
+    with qtbot.waitSignal(doc.detail_ready, timeout=60_000) as got:
+        view.vb.setRange(QRectF(1.0, y, 0.5, h), padding=0)
+    det = got.args[0]
+    assert det.c0 <= int(1.0 * FS) and det.c1 >= int(1.5 * FS)
+    mag = np.abs(tfr.coefficients[:, det.c0:det.c1])
+    edges = (np.arange(det.width + 1) * (det.c1 - det.c0)) // det.width
+    ref = np.stack([mag[:, a:b].max(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1)
+    ref_db = 20 * np.log10(np.maximum(ref, 1e-30))
+    strong = ref_db > ref_db.max() - 60
+    # the engine reduces each row's samples at its own rate (core.engine.pyramid): the
+    # exact display source's image, within a fraction of a dB of every column's peak
+    exact = display_source(sig.y, SPEC, dx=sig.dx).image(det.c0, det.c1, width=det.width)
+    np.testing.assert_allclose(det.image, exact, atol=1e-4)
+    assert np.median(np.abs(det.image - ref_db)[strong]) < 0.5
+    assert view.long.detail.isVisible()
+
+
+def test_band_inverse_equals_the_whole_signal_path(qtbot, long_window, reference):
+    doc = long_window.doc
+    sig, tfr = reference
+    upper, lower = band_edges()
+    doc.layers.add_band(upper, lower)
+    settle(qtbot, doc)
+    s, e = band_ranges(Band(np.array(upper), np.array(lower)), tfr)
+    band, res = RangeInverter(tfr).band_and_residual(s, e)
+    assert close(doc.inversion, band) and close(doc.residual, res)
+    assert np.abs(doc.inversion).max() > 0.1   # the 440 Hz tone is inside
+    # a handle drag moves the band: the inverse follows the new edges
+    up2 = [(0.5, 1800.0), (2.5, 1800.0), (4.5, 1800.0)]
+    doc.layers.set_band_edges(0, up2, lower)
+    settle(qtbot, doc)
+    s, e = band_ranges(Band(np.array(up2), np.array(lower)), tfr)
+    band, res = RangeInverter(tfr).band_and_residual(s, e)
+    assert close(doc.inversion, band) and close(doc.residual, res)
+
+
+def test_strokes_rectangles_lassos_and_undo_equal_the_dense_inverse(qtbot, long_window,
+                                                                    reference):
+    doc = long_window.doc
+    sig, tfr = reference
+    L = doc.layers
+    upper, lower = band_edges(1.0, 3.0)
+    L.add_band(upper, lower)
+    rng = np.random.default_rng(11)
+    n_rows = tfr.n_rows
+    for i in range(24):
+        what = rng.integers(4)
+        if what == 0:
+            L.begin_stroke(erase=bool(rng.integers(3) == 0), radius_rows=2.0, radius_cols=150.0)
+            c = rng.uniform(0, N)
+            for k in range(5):
+                L.extend_stroke(rng.uniform(0, n_rows), c + 900 * k)   # across block edges
+            L.end_stroke()
+        elif what == 1:
+            r0, c0 = rng.uniform(0, n_rows), rng.uniform(0, N)
+            L.edit_shape(["add", "subtract"][rng.integers(2)], "rect",
+                         (r0, r0 + 6, c0, c0 + 3000), text="Rectangle")
+        elif what == 2:
+            cx, cy = rng.uniform(0, N), rng.uniform(5, n_rows - 5)
+            poly = [(cy - 4, cx - 2000), (cy + 5, cx), (cy - 3, cx + 2500)]
+            L.edit_shape("add", "polygon", poly, text="Lasso")
+        else:
+            L.undo_stack.undo()
+    settle(qtbot, doc)
+    dense = np.zeros(tfr.shape, bool)
+    for lay in L.visible_layers():
+        if lay.is_band:
+            s, e = band_ranges(lay.band(), tfr)
+            dense |= cmasks.ranges_to_mask(s, e, n_rows)
+        else:
+            assert isinstance(lay.mask, TiledMask)
+            dense |= lay.mask.to_dense()
+    assert dense.any()
+    band, res = invert_with_residual(tfr, dense)
+    assert close(doc.inversion, band) and close(doc.residual, res)
+
+
+def test_a_stroke_updates_the_visible_inverse_live(qtbot, long_window, reference):
+    from PySide6.QtCore import QRectF
+
+    win, (sig, tfr) = long_window, reference
+    doc, view = win.doc, win.tfr_view
+    x, y, w, h = view.grid.rect()
+    view.vb.setRange(QRectF(2.0, y, 0.5, h), padding=0)
+    win.signal_view.plot.getViewBox().setXRange(2.0, 2.5, padding=0)
+    live = []
+    doc.inversion_changed.connect(lambda: live.append(doc.inversion_cols))
+    L = doc.layers
+    L.begin_stroke(erase=False, radius_rows=3.0, radius_cols=100.0)
+    row = float(np.searchsorted(tfr.frequencies, 1500.0))
+    for k in range(6):
+        L.extend_stroke(row, 2.1 * FS + 300 * k)
+        qtbot.waitUntil(lambda: bool(live) and live[-1] is not None, timeout=5_000)
+    assert L.live
+    L.end_stroke()
+    settle(qtbot, doc)
+    assert live[-1] is None   # the last update is the whole recording's
+    band, res = invert_with_residual(tfr, L[0].mask.to_dense())
+    assert close(doc.inversion, band) and np.abs(doc.inversion).max() > 0.05
+
+
+def test_a_stroke_allocates_only_its_tiles(long_window):
+    L = long_window.doc.layers
+    L.begin_stroke(erase=False, radius_rows=2.0, radius_cols=50.0)
+    L.extend_stroke(10.0, 100.0)
+    L.extend_stroke(12.0, 400.0)
+    L.end_stroke()
+    m = L[0].mask
+    assert isinstance(m, TiledMask) and m.n_tiles == 1 and m.count() > 0
+
+
+def test_a_new_file_drops_the_running_inversion(qtbot, long_window):
+    from core.signal import Signal
+
+    doc = long_window.doc
+    upper, lower = band_edges()
+    doc.layers.add_band(upper, lower)
+    assert doc.long_inverse.pending
+    y = np.sin(np.arange(5000) / 7.0)
+    with qtbot.waitSignal(doc.tfr_changed, timeout=60_000):
+        doc.set_signal(Signal(y, dx=1 / FS, unit="s", name="other"))
+    qtbot.waitUntil(lambda: not doc.workers(), timeout=60_000)
+    assert doc.inversion is None and len(doc.layers) == 0
+
+
+def test_whole_selection_operations_say_why_they_are_missing(long_window):
+    L = long_window.doc.layers
+    notes = []
+    L.noted.connect(notes.append)
+    upper, lower = band_edges()
+    L.add_band(upper, lower)
+    L.invert_selection()
+    assert notes and "not available" in notes[-1]
+    with pytest.raises(ValueError, match="not held as one mask"):
+        L.selection_mask()
+
+
+def test_retrieval_on_a_long_recording_is_refused_with_the_reason(long_window):
+    from app.document import RetrievalParams
+
+    doc = long_window.doc
+    msgs = []
+    doc.failed.connect(msgs.append)
+    assert not doc.start_retrieval(RetrievalParams())
+    assert "--start/--end" in msgs[-1]
+
+
+def test_long_mode_threshold_and_audio_fmin():
+    from core.engine.long_tfr import long_spec
+
+    assert not needs_long_mode(65_536, TransformSpec(), 1 / 16000)        # the demos
+    assert needs_long_mode(44_100 * 600, TransformSpec(), 1 / 44100)      # 10 minutes
+    assert not needs_long_mode(44_100 * 600, TransformSpec(kind="ssq_cwt"), 1 / 44100)
+    assert long_spec(TransformSpec(), "s", 1 / 44100).fmin == 20.0
+    assert long_spec(TransformSpec(), "cm^-1", 1.0).fmin is None
+    assert long_spec(TransformSpec(fmin=5.0), "s", 1 / 44100).fmin == 5.0
+
+
+def test_dirty_spans():
+    assert merge_spans([(5, 9), (0, 3), (3, 4), (8, 12)]) == [(0, 4), (5, 12)]
+    a = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 1.0]])
+    b = a.copy()
+    assert edge_diff_span(a, b) is None
+    b[1, 1] = 5.0
+    assert edge_diff_span(a, b) == (0.0, 2.0)
+    c = np.array([[0.0, 1.0], [1.0, 2.0], [3.0, 1.0]])   # the last vertex moved later
+    lo, hi = edge_diff_span(a, c)
+    assert lo == 1.0 and hi == 3.0
