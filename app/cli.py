@@ -168,6 +168,10 @@ def _add_image_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--image-mode", choices=("peak", "rms"), default=None,
                    help="per pixel: the peak (default) or the RMS of |C| over its columns "
                         "and rows")
+    g.add_argument("--image-exact", action="store_true",
+                   help="compute every coefficient even where a pixel spans more than "
+                        "8192 samples (by default those pixels' RMS comes from frame "
+                        "spectra: seconds for an hour of audio, within ~0.5 dB)")
     g.add_argument("--db-range", type=_positive_db, default=None, metavar="DB",
                    help="PNG: colours span this many dB below the image's peak (default 80)")
     g.add_argument("--db-floor", type=_finite_db, default=None, metavar="DB",
@@ -370,7 +374,7 @@ def _transform_output(args):
     return out if out is not None else opt
 
 
-_IMAGE_OPTIONS = ("image_mode", "db_range", "db_floor", "colormap")
+_IMAGE_OPTIONS = ("image_mode", "db_range", "db_floor", "colormap", "image_exact")
 
 
 def _image_size(value: str) -> tuple[int, int]:
@@ -419,7 +423,7 @@ def cmd_transform(args) -> int:
     out = Path(_transform_output(args))
     label = "OUTPUT" if args.output is not None else "--out"
     if args.image is None:
-        given = [o for o in _IMAGE_OPTIONS if getattr(args, o) is not None]
+        given = [o for o in _IMAGE_OPTIONS if getattr(args, o) not in (None, False)]
         if given:
             raise ParameterError(f"--{given[0].replace('_', '-')} needs --image WxH")
         _check_outputs(args, [(label, out, "npz")])
@@ -520,6 +524,7 @@ def _transform_image(args, signal, spec, cols, out: Path) -> int:
 
     from core.atomic import atomic_write, atomic_write_bytes, atomic_write_text
     from core.engine.display import display_source, resize_rows, row_groups, stream_image
+    from core.engine.overview import SPECTRAL_ABOVE_SAMPLES, spectral_overview
     from core.errors import ParameterError
 
     width, height = args.image
@@ -542,8 +547,20 @@ def _transform_image(args, signal, spec, cols, out: Path) -> int:
     # no cache: each tile is needed once, and one alive at a time bounds the memory
     src = display_source(y, spec, dx=signal.dx, cache_bytes=0)
     bar = None if args.quiet else _FractionBar("image")
+    spectral = (not args.image_exact and step == 1 and not spec.is_ssq
+                and (f1 - f0) / width >= SPECTRAL_ABOVE_SAMPLES)
+    if spectral:
+        mode = "rms"
+        if not args.quiet:
+            print(f"phasebrush: {args.input}: a pixel spans {(f1 - f0) // width} samples: its "
+                  "RMS is estimated from frame spectra (~0.5 dB); --image-exact computes "
+                  "every coefficient instead", file=sys.stderr)
     try:
-        im = stream_image(src, f0, f1, width=width, mode=mode, db=True, progress=bar)
+        if spectral:
+            im = spectral_overview(y, spec, dx=signal.dx, width=width, c0=f0, c1=f1,
+                                   progress=bar)
+        else:
+            im = stream_image(src, f0, f1, width=width, mode=mode, db=True, progress=bar)
     finally:
         if bar is not None:
             bar.close()
@@ -558,7 +575,8 @@ def _transform_image(args, signal, spec, cols, out: Path) -> int:
         meta = {
             "format": "phasebrush display image",
             "image": out.name, "shape": [height, width], "dtype": "float32",
-            "values": f"dB, 20 log10 of the {mode} of |C| per pixel (columns, then rows)",
+            "values": (f"dB, 20 log10 of the {mode} of |C| per pixel (columns, then rows)"
+                       + (", estimated from frame power spectra" if spectral else "")),
             "rows": "row 0 = lowest frequency",
             "mode": mode, "input": str(args.input), "kind": spec.kind, "spec": spec.to_dict(),
             "unit": unit,

@@ -750,10 +750,6 @@ class DocumentModel(QObject):
 
 #: Pixels of a long recording's overview image.
 OVERVIEW_WIDTH = 2048
-#: Detail images whose pixels span this many samples or more are estimated from frame
-#: spectra (core.engine.overview.spectral_overview, ~0.5 dB of the exact RMS);
-#: narrower ones are the exact peak / RMS of the coefficients.
-SPECTRAL_ABOVE_SAMPLES = 8192
 
 
 class _DetailSource:
@@ -765,7 +761,7 @@ class _DetailSource:
         self.exact, self.filters, self.y, self.spec, self.dx = exact, filters, y, spec, dx
 
     def image(self, c0, c1, *, width, mode="peak", cancel=None):
-        from core.engine.overview import spectral_overview
+        from core.engine.overview import SPECTRAL_ABOVE_SAMPLES, spectral_overview
 
         if (c1 - c0) / max(1, width) >= SPECTRAL_ABOVE_SAMPLES:
             return spectral_overview(self.y, self.spec, dx=self.dx, width=width, c0=c0, c1=c1,

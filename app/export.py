@@ -225,5 +225,5 @@ def masks_from_layers(layers) -> dict[str, np.ndarray]:
         name, i = lay.name, 2
         while name in out:
             name, i = f"{lay.name} ({i})", i + 1
-        out[name] = np.array(lay.mask, copy=True)
+        out[name] = lay.mask.copy() if lay.tiled else np.array(lay.mask, copy=True)
     return out

@@ -61,6 +61,11 @@ MAX_RECENT = 8
 CLOSE_TIMEOUT_MS = 600
 
 
+#: Why a whole-grid feature is not offered for a long recording (yet).
+_LONG_REASON = ("{what} needs the whole transform in memory, which a recording this long "
+                "does not get (it is shown block by block); {how}.")
+
+
 class MainWindow(QMainWindow):
     """PhaseBrush's window over one :class:`DocumentModel`."""
 
@@ -548,6 +553,11 @@ class MainWindow(QMainWindow):
 
     def export_mask(self, path=None):
         """Save the selection mask (visible bands and masks) with its grid as NPZ."""
+        if self.doc.is_long:
+            self._show_error(_LONG_REASON.format(what="A selection mask",
+                                                 how="export the band and residual signals, or "
+                                                     "save the session (masks as their runs)"))
+            return None
         mask = self.doc.layers.selection_mask()
         if self.doc.tfr is None or mask is None or not mask.any():
             self._show_error("Nothing to export yet: draw a band or paint a mask first")
@@ -612,6 +622,10 @@ class MainWindow(QMainWindow):
         if self.doc.tfr is None:
             self._show_error("Wait for the image to appear before importing a heatmap")
             return False
+        if self.doc.is_long:
+            self._show_error(_LONG_REASON.format(what="A heatmap mask",
+                                                 how="import it on an excerpt"))
+            return False
         key = self.doc.key
         dlg = HeatmapDialog(self.doc.tfr, signal=self.doc.signal, start_dir=self._start_dir(),
                             parent=self)
@@ -637,6 +651,11 @@ class MainWindow(QMainWindow):
 
         if self.doc.tfr is None:
             self._show_error("Wait for the image to appear before tracking ridges")
+            return 0
+        if self.doc.is_long:
+            self._show_error(_LONG_REASON.format(what="Ridge tracking",
+                                                 how="draw bands by hand, or track ridges on "
+                                                     "an excerpt"))
             return 0
         key = self.doc.key
         dlg = RidgeDialog(self.doc.tfr, parent=self)

@@ -27,6 +27,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.export import bands_from_layers, masks_from_layers, show_error
+from core.engine.tiled_mask import TiledMask
 from core.errors import LoadError, PhaseBrushError
 from core.session import (
     SESSION_SUFFIX,
@@ -329,9 +330,13 @@ def apply_session(doc, session: Session, signal, *, state: SessionState | None =
             if not b.visible:
                 layers.set_visible(layers.index_of(lay), False)
         for name, m in session.masks.items():
-            m = np.asarray(m)
-            if m.dtype != bool:
-                m = m >= 0.5
+            if isinstance(m, TiledMask):
+                if not layers.long:
+                    m = m.to_dense()   # a short grid holds dense masks
+            else:
+                m = np.asarray(m)
+                if m.dtype != bool:
+                    m = m >= 0.5
             if m.shape != shape:
                 # The session's own settings made the grid; only a changed file gets here.
                 doc.failed.emit(f"Session mask {name!r} is {m.shape[0]} x {m.shape[1]}, the "

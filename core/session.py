@@ -200,8 +200,9 @@ class Session:
     signal : SignalRef
     spec : TransformSpec
     bands : tuple of Band
-    masks : Mapping[str, np.ndarray]
-        Named masks [shape=(n_rows, n_frames)], bool or float, in order.
+    masks : Mapping[str, np.ndarray or TiledMask]
+        Named masks [shape=(n_rows, n_frames)], bool or float, in order; a long
+        recording's :class:`core.engine.tiled_mask.TiledMask` is stored as its runs.
     results : tuple of SessionResult
     view : Mapping
         The GUI's state (zoom, colour levels, selected band ...), JSON values;
@@ -333,6 +334,12 @@ def save_session(path, session: Session) -> Path:
 
     masks = []
     for i, (name, m) in enumerate(session.masks.items()):
+        if hasattr(m, "intervals") and hasattr(m, "shape") and not isinstance(m, np.ndarray):
+            # A long recording's tiled mask: its runs (3 x n_runs int64), not rows x samples.
+            arrays[f"mask_{i}"] = np.stack(m.intervals())
+            masks.append({"name": str(name), "key": f"mask_{i}", "format": "intervals",
+                          "shape": [int(m.shape[0]), int(m.shape[1])]})
+            continue
         m = np.asarray(m)
         if m.ndim != 2 or not (m.dtype == bool or np.issubdtype(m.dtype, np.floating)):
             raise ParameterError(f"mask {name!r}: must be a 2-D bool or float array, got "
@@ -478,6 +485,19 @@ def load_session(path, *, source=None) -> Session:
             raise LoadError(path, f"mask {i}: must be an object")
         name = _need(item, "name", str, f"mask {i}", path)
         m = _array(arrays, item.get("key"), f"mask {name!r}", path)
+        if item.get("format") == "intervals":
+            from core.engine.tiled_mask import TiledMask
+
+            shape = item.get("shape")
+            if (not isinstance(shape, list) or len(shape) != 2 or m.ndim != 2
+                    or m.shape[0] != 3 or not np.issubdtype(m.dtype, np.integer)):
+                raise LoadError(path, f"mask {name!r}: intervals stored as {m.dtype} {m.shape} "
+                                      f"with shape {shape!r}, not 3 x n runs")
+            try:
+                masks[name] = TiledMask.from_intervals(int(shape[0]), int(shape[1]), *m)
+            except (ParameterError, TypeError, ValueError) as exc:
+                raise LoadError(path, f"mask {name!r}: {exc}") from None
+            continue
         if m.ndim != 2 or not (m.dtype == bool or np.issubdtype(m.dtype, np.floating)):
             raise LoadError(path, f"mask {name!r}: stored as {m.dtype} {m.shape}, not a 2-D "
                                   "bool/float mask")

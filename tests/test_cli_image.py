@@ -278,3 +278,31 @@ def test_long_signal_image_in_bounded_memory(tmp_path, kind_args, n_rows):
     full = estimate_transform_bytes(n, spec, 1 / fs)
     assert full > 1 << 30                                 # refused without --image
     assert int(rss) < min(full / 2, 900 << 20)
+
+
+def test_coarse_pixels_come_from_frame_spectra_close_to_the_exact_rms(tmp_path, capsys):
+    # 64 pixels of 8192 samples: the frame-spectra path; --image-exact the coefficients'
+    fs = 8000.0
+    t = np.arange(64 * 8192) / fs
+    rng = np.random.default_rng(2)
+    y = (np.sin(2 * np.pi * 300 * t) + 0.5 * np.sin(2 * np.pi * 1200 * t) * (t % 8 < 4)
+         + 0.01 * rng.standard_normal(t.size))
+    path = tmp_path / "long.wav"
+    save_signal(Signal(y / 2, dx=1 / fs, unit="s"), path)
+    fast, exact = tmp_path / "fast.npy", tmp_path / "exact.npy"
+    args = ["--nv", "6", "--fmin", "100", "--image", "64x20"]
+    assert cli.main(["transform", str(path), str(fast), *args]) == 0
+    assert "frame spectra" in capsys.readouterr().err
+    assert cli.main(["transform", "-q", str(path), str(exact), *args, "--image-exact",
+                     "--image-mode", "rms"]) == 0
+    a, b = np.load(fast), np.load(exact)
+    assert a.shape == b.shape == (20, 64)
+    strong = b > b.max() - 40
+    assert np.median(np.abs(a - b)[strong]) < 1.5
+    assert "frame power spectra" in json.loads(fast.with_suffix(".json").read_text())["values"]
+
+
+def test_image_exact_needs_image(tmp_path, chirp, no_transform):
+    path, _ = chirp
+    assert cli.main(["transform", "-q", str(path), str(tmp_path / "o.npz"),
+                     "--image-exact"]) == 2

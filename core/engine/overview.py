@@ -12,7 +12,8 @@ import numpy as np
 
 from core.engine.blocks import Steps
 
-__all__ = ["overview_image", "pixel_edges"]
+__all__ = ["overview_image", "pixel_edges", "spectral_overview", "row_power_filters",
+           "OVERVIEW_FFT", "SPECTRAL_ABOVE_SAMPLES"]
 
 
 def pixel_edges(c0: int, c1: int, width: int) -> np.ndarray:
@@ -75,6 +76,10 @@ def overview_image(source, *, width: int, c0: int = 0, c1: int | None = None,
 
 #: Frame length of :func:`spectral_overview` (2.7 Hz bins at 44.1 kHz).
 OVERVIEW_FFT = 1 << 14
+#: Images whose pixels span this many samples or more are estimated from frame spectra
+#: by the GUI and the CLI (the exact path would compute every coefficient of the range
+#: to show a few thousand pixels); narrower pixels get the exact peak / RMS.
+SPECTRAL_ABOVE_SAMPLES = 8192
 _FRAME_CHUNK = 256   # frames whose spectra are held at once (~17 MB at the default length)
 
 

@@ -243,6 +243,38 @@ class TiledMask:
                 out._count += n
         return out
 
+    @classmethod
+    def from_intervals(cls, n_rows: int, n_cols: int, cols, starts, ends, *,
+                       tile: int = DEFAULT_TILE) -> TiledMask:
+        """The mask whose runs are ``(cols, starts, ends)`` (:meth:`intervals`' format:
+        rows ``starts[i] .. ends[i] - 1`` of column ``cols[i]``, int arrays of one
+        length), built tile by tile."""
+        cols, starts, ends = (np.asarray(a, dtype=np.int64).ravel() for a in (cols, starts, ends))
+        if not (cols.size == starts.size == ends.size):
+            raise ParameterError("intervals: cols, starts and ends must have one length, got "
+                                 f"{cols.size}, {starts.size}, {ends.size}")
+        if cols.size and (cols.min() < 0 or cols.max() >= n_cols or starts.min() < 0
+                          or ends.max() > n_rows or np.any(ends < starts)):
+            raise ParameterError(f"intervals do not fit a {n_rows} x {n_cols} mask")
+        out = cls(n_rows, n_cols, tile=tile)
+        order = np.argsort(cols, kind="stable")
+        cols, starts, ends = cols[order], starts[order], ends[order]
+        tid = cols // out._tile
+        for t in np.unique(tid):
+            sel = tid == t
+            a = int(t) * out._tile
+            blk = np.zeros((n_rows, out._width(int(t))), dtype=bool)
+            d = np.zeros((n_rows + 1, blk.shape[1]), dtype=np.int16)
+            np.add.at(d, (starts[sel], cols[sel] - a), 1)
+            np.add.at(d, (ends[sel], cols[sel] - a), -1)
+            blk[:] = np.cumsum(d, axis=0)[:-1] > 0
+            n = int(np.count_nonzero(blk))
+            if n:
+                out._tiles[int(t)] = blk
+                out._counts[int(t)] = n
+                out._count += n
+        return out
+
     def copy(self) -> TiledMask:
         """An independent copy (for a worker, so painting cannot race it)."""
         out = TiledMask(*self._shape, tile=self._tile)

@@ -283,3 +283,47 @@ def test_dirty_spans():
     c = np.array([[0.0, 1.0], [1.0, 2.0], [3.0, 1.0]])   # the last vertex moved later
     lo, hi = edge_diff_span(a, c)
     assert lo == 1.0 and hi == 3.0
+
+
+def test_session_keeps_a_long_recordings_masks_as_runs(qtbot, long_window, tmp_path):
+    import soundfile as sf
+
+    from app import session_io as sio
+    from core.session import load_session
+
+    win = long_window
+    doc = win.doc
+    wav = tmp_path / "long.wav"
+    sf.write(wav, recording().y, int(FS), subtype="FLOAT")
+    with qtbot.waitSignal(doc.busy_changed, timeout=120_000, check_params_cb=lambda b: not b):
+        assert win.open_path(str(wav), ask=False)
+    L = doc.layers
+    upper, lower = band_edges()
+    L.add_band(upper, lower)
+    L.begin_stroke(erase=False, radius_rows=3.0, radius_cols=80.0)
+    for k in range(4):
+        L.extend_stroke(20.0 + k, 9000.0 + 700 * k)
+    L.end_stroke()
+    painted = L[1].mask.to_dense()
+    path = tmp_path / "work.pbsession"
+    assert sio.save_session_to(win, doc, path, state=win.session)
+    saved = load_session(path)
+    (m,) = saved.masks.values()
+    assert isinstance(m, TiledMask) and np.array_equal(m.to_dense(), painted)
+    assert len(saved.bands) == 1
+    # open it again: the mask comes back on the long grid
+    L.clear()
+    assert win.open_session(path)
+    qtbot.waitUntil(lambda: len(doc.layers) == 2, timeout=120_000)
+    lay = [x for x in doc.layers if not x.is_band][0]
+    assert isinstance(lay.mask, TiledMask) and np.array_equal(lay.mask.to_dense(), painted)
+
+
+def test_grid_wide_features_are_refused_with_the_reason(long_window):
+    win = long_window
+    upper, lower = band_edges()
+    win.doc.layers.add_band(upper, lower)
+    assert win.export_mask(path="/nonexistent/never-written.npz") is None
+    assert "block by block" in win.last_error
+    assert win.propose_ridge_bands() == 0 and "Ridge tracking" in win.last_error
+    assert win.import_heatmap_mask() is False and "heatmap" in win.last_error
