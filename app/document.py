@@ -335,8 +335,8 @@ class DocumentModel(QObject):
 
         def task(progress, cancel):
             grid = LT.long_tfr(sig, spec)
-            src = _DetailSource(display_source(sig.y, spec, dx=sig.dx),
-                                row_power_filters(spec, sig.n, dx=sig.dx, M=OVERVIEW_FFT),
+            exact = display_source(sig.y, spec, dx=sig.dx, cache_bytes=DETAIL_CACHE_BYTES)
+            src = _DetailSource(exact, row_power_filters(spec, sig.n, dx=sig.dx, M=OVERVIEW_FFT),
                                 sig.y, spec, sig.dx)
             progress(("grid", grid, src))
             # The overview from frame spectra: seconds for an hour, not the whole CWT.
@@ -750,6 +750,8 @@ class DocumentModel(QObject):
 
 #: Pixels of a long recording's overview image.
 OVERVIEW_WIDTH = 2048
+#: The detail images' tile cache: a few screenfuls of a zoomed view.
+DETAIL_CACHE_BYTES = 128 << 20
 
 
 class _DetailSource:

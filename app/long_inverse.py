@@ -41,6 +41,9 @@ LIVE_MAX_COLUMNS = 1 << 16
 #: columns cost one block; equal blocks reuse the engine's cached filters).
 LIVE_BLOCK = 1 << 12
 _LIVE_INTERVAL_S = 0.033
+#: Each engine's filter cache (two engines: live and background) - the window's
+#: whole budget for a 10-minute file is 2 GB.
+_FILTER_CACHE_BYTES = 128 << 20
 
 
 #: Up to this many samples the inverse is kept in float64 (16 bytes a sample for the
@@ -244,11 +247,13 @@ class LongInverse(QObject):
         if which == "live":
             if self._live_inv is None:
                 self._live_inv = ColumnInverter(sig.y, self.grid.spec, dx=sig.dx,
-                                                block_length=LIVE_BLOCK)
+                                                block_length=LIVE_BLOCK,
+                                                cache_bytes=_FILTER_CACHE_BYTES)
             return self._live_inv
         if self._bg_inv is None:
             self._bg_inv = ColumnInverter(sig.y, self.grid.spec, dx=sig.dx,
-                                          block_length=self.block_length)
+                                          block_length=self.block_length,
+                                          cache_bytes=_FILTER_CACHE_BYTES)
         return self._bg_inv
 
     # -- what changed -------------------------------------------------------------
@@ -346,8 +351,13 @@ class LongInverse(QObject):
         self._live_t = time.perf_counter()
         vis = doc.visible_cols() or (0, int(self.grid.n_frames))
         todo = _clip_spans(self._live_dirty, *vis)
-        if not todo or sum(b - a for a, b in todo) > LIVE_MAX_COLUMNS:
-            return   # off screen, or too much for a frame: the release does it
+        if sum(b - a for a, b in todo) > LIVE_MAX_COLUMNS:
+            # More than a frame's worth on screen: the middle of the view first (where
+            # the eye is); the rest follows on release.
+            mid = (vis[0] + vis[1]) // 2
+            todo = _clip_spans(todo, mid - LIVE_MAX_COLUMNS // 2, mid + LIVE_MAX_COLUMNS // 2)
+        if not todo:
+            return   # off screen: the release does it
         t0 = time.perf_counter()
         eng = self._engine("live")
         sel = _LiveSelection(doc.layers, self.grid)

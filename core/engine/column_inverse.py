@@ -37,12 +37,15 @@ class ColumnInverter:
     block_length : int or None
         Columns per block; None = :func:`core.engine.stream.choose_block_length`.
     tol : float
+    cache_bytes : int
+        The filter cache's limit (least recently used filters dropped past it).
 
     Thread safety: one call at a time (the app's inversion worker).
     """
 
     def __init__(self, y, spec: T.TransformSpec, *, dx: float = 1.0,
-                 block_length: int | None = None, tol: float = CB.DEFAULT_TOL):
+                 block_length: int | None = None, tol: float = CB.DEFAULT_TOL,
+                 cache_bytes: int = ST._FILTER_CACHE_BYTES):
         self.y = np.ascontiguousarray(y, dtype=np.float64).ravel()
         self.spec = spec
         n = len(self.y)
@@ -50,7 +53,7 @@ class ColumnInverter:
         if spec.kind == "cwt":
             self.geom = CB.cwt_geometry(spec, n, dx=dx)
             self.n_rows = self.geom.n_rows
-            self._engine = ST._CWTBlocks(self.y, self.geom, float(tol), ST._FILTER_CACHE_BYTES)
+            self._engine = ST._CWTBlocks(self.y, self.geom, float(tol), int(cache_bytes))
             self._stream_full = not self.geom.edge_row_indices
         elif spec.kind == "stft" and int(spec.hop) == 1:
             self.geom = None
