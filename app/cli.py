@@ -836,19 +836,15 @@ def _retrieval_input(args):
     return None, spec, original.n, original.dx, original, original
 
 
-# Arrays a retrieval holds at once, in units of the transform's own peak: the target
-# magnitude, the estimate's transform and its adjoint's work, the method's state
-# (momentum, previous iterate, best estimate). A rough count, not yet measured.
-_RETRIEVAL_TRANSFORMS = 4
 
 
 def _check_retrieval_memory(args, spec, n: int, dx: float) -> None:
     """Estimate the retrieval's peak before it starts; say it (unless -q) and refuse it
     when it exceeds the budget."""
     from core.errors import format_bytes
-    from core.memory import budget_bytes, check_fits, estimate_transform_bytes
+    from core.memory import budget_bytes, check_fits, estimate_retrieval_bytes
 
-    n_bytes = _RETRIEVAL_TRANSFORMS * estimate_transform_bytes(n, spec, dx)
+    n_bytes = estimate_retrieval_bytes(n, spec, dx)
     what = f"retrieval of {args.input} ({n} samples, {spec.kind})"
     check_fits(what, n_bytes, hint="use a shorter --start/--end range, a larger --hop or "
                                    "fewer voices per octave (--nv)")

@@ -161,6 +161,8 @@ class DocumentModel(QObject):
         :meth:`request_detail`, for the current document.
     inversion_progressed(float)
         Long recordings: the background inversion's fraction done (1.0 = idle).
+    noted(str)
+        Information for the status bar (a long recording's retrieval estimate).
     """
 
     signal_changed = Signal()
@@ -175,6 +177,7 @@ class DocumentModel(QObject):
     overview_progressed = Signal(float)
     detail_ready = Signal(object)
     inversion_progressed = Signal(float)
+    noted = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -595,11 +598,7 @@ class DocumentModel(QObject):
             self.failed.emit("Retrieval: no transform yet - wait for the image to appear")
             return False
         if self.is_long:
-            self.failed.emit(
-                f"Retrieval: {self.signal.name} is too long to retrieve whole "
-                f"({self.signal.n} samples); use `phasebrush retrieve --start/--end` on a "
-                "range for now")
-            return False
+            return self._start_range_retrieval(params)
         spec = retrieval_spec(params.spec or self.tfr.spec)
         mask = None
         if params.target == "region":
@@ -667,6 +666,103 @@ class DocumentModel(QObject):
         self.retrieval_started.emit()
         return True
 
+    def retrieval_columns(self, target: str) -> tuple[int, int] | None:
+        """Long recordings: the columns a retrieval runs on - the selection's extent
+        (target "region") or the visible columns ("whole"); None when there is none."""
+        n = int(self.tfr.n_frames)
+        if target == "region":
+            spans = [self.long_inverse._layer_span(lay) for lay in self.layers.visible_layers()
+                     if lay.is_band or lay.n_cells() > 0]
+            spans = [s for s in spans if s is not None]
+            return (min(a for a, _ in spans), max(b for _, b in spans)) if spans else None
+        return self.visible_cols() or (0, n)
+
+    def _start_range_retrieval(self, params: RetrievalParams) -> bool:
+        """A long recording's retrieval: on the visible columns or the selection's
+        extent, as a signal of its own, its memory estimate said first (or refused)."""
+        from core.errors import OutOfMemoryError, format_bytes
+        from core.masks import map_mask
+        from core.memory import budget_bytes, estimate_retrieval_bytes
+
+        cols = self.retrieval_columns(params.target)
+        if cols is None:
+            self.failed.emit("Retrieval: the target is the painted region, but nothing is "
+                             "painted - draw a band or paint a mask first")
+            return False
+        c0, c1 = cols
+        sig = self.signal
+        spec = retrieval_spec(params.spec or self.tfr.spec)
+        what = (f"retrieval of {c1 - c0} samples ({(c1 - c0) * sig.dx:.3g} {sig.unit}) of "
+                f"{sig.name}, {spec.kind}")
+        try:
+            need = estimate_retrieval_bytes(c1 - c0, spec, sig.dx)
+        except ValueError as exc:
+            self.failed.emit(f"Retrieval: {exc}")
+            return False
+        budget = budget_bytes()
+        if need > budget:
+            self.failed.emit(str(OutOfMemoryError(
+                what, need, available=budget,
+                hint="zoom in to a shorter stretch (the visible range is retrieved) or select "
+                     "a shorter one (target: painted region)")))
+            return False
+        self.noted.emit(f"Retrieval on {sig.x0 + c0 * sig.dx:.6g}-{sig.x0 + c1 * sig.dx:.6g} "
+                        f"{sig.unit}: about {format_bytes(need)} of memory (budget "
+                        f"{format_bytes(budget)})")
+        part = replace(sig, y=np.array(sig.y[c0:c1], dtype=float), x0=sig.x0 + c0 * sig.dx,
+                       notes=())
+        key = self.key
+        region = None
+        if params.target == "region":
+            region = (self.layers.selection_block(c0, c1), self.tfr.grid(c0, c1))
+        reference = (np.array(part.y) if params.target == "whole"
+                     else None if self.inversion is None
+                     else np.array(self.inversion[c0:c1], dtype=float))
+        preview, n_full = self, sig.n
+
+        def task(progress, cancel):
+            from core.retrieval import retrieve
+
+            tfr2 = transform(part, spec, cancel=cancel)
+            target = np.abs(tfr2.coefficients)
+            m = None
+            if region is not None and region[0] is not None:
+                m = map_mask(region[0], region[1], tfr2).astype(bool)
+            best = _BestSoFar()
+
+            def report(iteration, loss, inconsistency=None, estimate=None):
+                best.offer(iteration, loss, inconsistency, estimate)
+                progress({"iteration": int(iteration), "loss": float(loss),
+                          "inconsistency": None if inconsistency is None
+                          else float(inconsistency),
+                          "estimate": None if estimate is None or not preview.preview_enabled
+                          else np.array(estimate, dtype=float).ravel()})
+
+            kw = dict(n_samples=part.n, method=params.method, optimizer=params.optimizer,
+                      lr=params.lr, n_iter=params.n_iter, tol=params.tol, init=params.init,
+                      seed=params.seed, device=params.device, mask=m, dx=part.dx,
+                      progress=report, cancel=cancel)
+            kw.update(params.extra)
+            try:
+                result = retrieve(target, spec, **kw)
+            except Exception as exc:
+                result = best.result(exc)
+                if result is None:
+                    raise
+            metrics = _metrics(result, target, spec, part, m, reference, cancel)
+            return RangeRetrieval(result, c0, c1, n_full), metrics
+
+        w = Worker(task, name="retrieval")
+        w.progressed.connect(lambda r, k=key: self._on_retrieval_progressed(r, k))
+        w.succeeded.connect(lambda res, k=key: self._on_retrieval_done(res, k))
+        w.failed.connect(lambda msg, exc, k=key: self._on_retrieval_failed(msg, exc, k))
+        w.finished.connect(lambda w=w: self._on_retrieval_thread_finished(w))
+        self._retrieval_worker = w
+        self.last_retrieval_target = params.target
+        self._start(w)
+        self.retrieval_started.emit()
+        return True
+
     def cancel_retrieval(self) -> None:
         """Ask the run to stop; it finishes with its best estimate so far."""
         if self._retrieval_worker is not None:
@@ -695,7 +791,8 @@ class DocumentModel(QObject):
             return  # computed from a signal that is no longer open
         result, metrics = res
         self.set_retrieval(result, metrics)
-        if isinstance(result, PartialRetrieval):
+        if isinstance(getattr(result, "result", result), PartialRetrieval):
+            result = getattr(result, "result", result)
             self.failed.emit(f"Retrieval failed after {result.n_iter} iterations: "
                              f"{result.error}\nThe best estimate so far "
                              f"(inconsistency {result.inconsistency:.3g}) is kept.")
@@ -780,6 +877,40 @@ class DetailImage:
     c1: int
     width: int
     image: np.ndarray
+
+
+class RangeRetrieval:
+    """A retrieval of columns ``[c0, c1)`` of a long recording, as a whole-length
+    result: ``best_y`` / ``y`` are zero outside the range.
+
+    Attributes
+    ----------
+    result : RetrievalResult or PartialRetrieval
+        What core returned for the excerpt (its own ``best_y``, ``loss_history``...).
+    c0, c1, n : int
+    """
+
+    def __init__(self, result, c0: int, c1: int, n: int):
+        self.result, self.c0, self.c1, self.n = result, int(c0), int(c1), int(n)
+        self._full = None
+
+    def __getattr__(self, name):
+        if name in ("result", "c0", "c1", "n", "_full"):
+            raise AttributeError(name)
+        return getattr(self.result, name)
+
+    @property
+    def best_y(self) -> np.ndarray:
+        """[shape=(n,), float64]: the excerpt's best estimate in place, zeros elsewhere."""
+        if self._full is None:
+            full = np.zeros(self.n)
+            full[self.c0:self.c1] = _best_y(self.result)
+            self._full = full
+        return self._full
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.best_y
 
 
 @dataclass(frozen=True, eq=False)

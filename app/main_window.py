@@ -191,6 +191,7 @@ class MainWindow(QMainWindow):
         self.player.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.session.modified_changed.connect(self.setWindowModified)
         self.coherence_view.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.doc.noted.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.doc.layers.noted.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self._update_export_actions()
         slot_guard.install(self._show_error)

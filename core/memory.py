@@ -21,7 +21,8 @@ from core.errors import OutOfMemoryError, ParameterError, format_bytes
 
 __all__ = [
     "DEFAULT_FRACTION", "ENV_VAR", "available_bytes", "set_budget", "budget_bytes",
-    "parse_bytes", "check_fits", "estimate_transform_bytes",
+    "parse_bytes", "check_fits", "estimate_transform_bytes", "estimate_retrieval_bytes",
+    "RETRIEVAL_TRANSFORMS",
 ]
 
 DEFAULT_FRACTION = 0.6   # leave room for the GUI, the OS and copies we do not count
@@ -168,3 +169,15 @@ def estimate_transform_bytes(n_samples: int, spec, dx: float = 1.0) -> int:
     block = 24 * min(block_elems, int(spec.n_fft) * frames)  # frame buffer, its rfft, a copy
     n_arrays = 1 if spec.kind == "stft" else 3
     return int(n_arrays * rows * frames * c16 + block + 2 * (n + int(spec.n_fft)) * f8)
+
+
+#: Arrays a retrieval holds at once, in units of the transform's own peak: the target
+#: magnitude, the estimate's transform and its adjoint's work, the method's state
+#: (momentum, previous iterate, best estimate). A rough count, not yet measured.
+RETRIEVAL_TRANSFORMS = 4
+
+
+def estimate_retrieval_bytes(n_samples: int, spec, dx: float = 1.0) -> int:
+    """Rough peak bytes of phase retrieval through ``spec`` over ``n_samples``:
+    :data:`RETRIEVAL_TRANSFORMS` times :func:`estimate_transform_bytes`."""
+    return RETRIEVAL_TRANSFORMS * int(estimate_transform_bytes(n_samples, spec, dx))

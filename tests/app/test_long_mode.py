@@ -121,7 +121,8 @@ def test_zoom_gets_the_exact_detail_of_the_visible_columns(qtbot, long_window, r
     assert det.c0 <= int(1.0 * FS) and det.c1 >= int(1.5 * FS)
     mag = np.abs(tfr.coefficients[:, det.c0:det.c1])
     edges = (np.arange(det.width + 1) * (det.c1 - det.c0)) // det.width
-    ref = np.stack([mag[:, a:b].max(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1)
+    ref = np.stack([mag[:, a:b].max(axis=1)
+                    for a, b in zip(edges[:-1], edges[1:], strict=True)], axis=1)
     ref_db = 20 * np.log10(np.maximum(ref, 1e-30))
     strong = ref_db > ref_db.max() - 60
     # the engine reduces each row's samples at its own rate (core.engine.pyramid): the
@@ -160,7 +161,7 @@ def test_strokes_rectangles_lassos_and_undo_equal_the_dense_inverse(qtbot, long_
     L.add_band(upper, lower)
     rng = np.random.default_rng(11)
     n_rows = tfr.n_rows
-    for i in range(24):
+    for _ in range(24):
         what = rng.integers(4)
         if what == 0:
             L.begin_stroke(erase=bool(rng.integers(3) == 0), radius_rows=2.0, radius_cols=150.0)
@@ -195,7 +196,7 @@ def test_strokes_rectangles_lassos_and_undo_equal_the_dense_inverse(qtbot, long_
 def test_a_stroke_updates_the_visible_inverse_live(qtbot, long_window, reference):
     from PySide6.QtCore import QRectF
 
-    win, (sig, tfr) = long_window, reference
+    win, (_, tfr) = long_window, reference
     doc, view = win.doc, win.tfr_view
     x, y, w, h = view.grid.rect()
     view.vb.setRange(QRectF(2.0, y, 0.5, h), padding=0)
@@ -250,16 +251,6 @@ def test_whole_selection_operations_say_why_they_are_missing(long_window):
     assert notes and "not available" in notes[-1]
     with pytest.raises(ValueError, match="not held as one mask"):
         L.selection_mask()
-
-
-def test_retrieval_on_a_long_recording_is_refused_with_the_reason(long_window):
-    from app.document import RetrievalParams
-
-    doc = long_window.doc
-    msgs = []
-    doc.failed.connect(msgs.append)
-    assert not doc.start_retrieval(RetrievalParams())
-    assert "--start/--end" in msgs[-1]
 
 
 def test_long_mode_threshold_and_audio_fmin():
@@ -327,3 +318,45 @@ def test_grid_wide_features_are_refused_with_the_reason(long_window):
     assert "block by block" in win.last_error
     assert win.propose_ridge_bands() == 0 and "Ridge tracking" in win.last_error
     assert win.import_heatmap_mask() is False and "heatmap" in win.last_error
+
+
+def test_retrieval_runs_on_the_visible_range_with_its_estimate(qtbot, long_window):
+    from PySide6.QtCore import QRectF
+
+    from app.document import RangeRetrieval, RetrievalParams
+
+    win = long_window
+    doc, view = win.doc, win.tfr_view
+    x, y, w, h = view.grid.rect()
+    view.vb.setRange(QRectF(1.0, y, 0.25, h), padding=0)
+    doc.set_view_range(1.0, 1.25)
+    notes = []
+    doc.noted.connect(notes.append)
+    with qtbot.waitSignal(doc.retrieval_ended, timeout=300_000):
+        assert doc.start_retrieval(RetrievalParams(n_iter=5, device="cpu",
+                                                   spec=TransformSpec(kind="stft", n_fft=128,
+                                                                      hop=32)))
+    assert notes and "of memory" in notes[-1]
+    res = doc.retrieval
+    assert isinstance(res, RangeRetrieval)
+    c0, c1 = res.c0, res.c1
+    assert c0 <= int(1.0 * FS) and int(1.25 * FS) <= c1 < N // 2
+    yb = doc.retrieval_y()
+    assert yb.shape == (N,) and not yb[:c0].any() and not yb[c1:].any() and yb[c0:c1].any()
+    assert "sc_db" in doc.retrieval_metrics
+
+
+def test_retrieval_of_too_much_is_refused_with_the_estimate(long_window):
+    from app.document import RetrievalParams
+    from core import memory
+
+    doc = long_window.doc
+    msgs = []
+    doc.failed.connect(msgs.append)
+    memory.set_budget("1M")
+    try:
+        assert not doc.start_retrieval(RetrievalParams())
+    finally:
+        memory.set_budget(None)
+    assert "needs about" in msgs[-1] and "zoom in" in msgs[-1]
+    assert not doc.retrieval_running
