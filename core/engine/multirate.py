@@ -40,7 +40,9 @@ anything is allocated.
 
 from __future__ import annotations
 
+import collections
 import functools
+import os
 import threading
 import warnings
 from dataclasses import dataclass
@@ -64,6 +66,9 @@ _BLOCK_FFT = 1 << 19          # target block grid when blocks are needed
 _PROBE = 1 << 16              # grid on which the edge rows' supports are located
 _POLY_P = 1 << 20             # phase length of the low-bin DFT of long padded grids
 _FILTER_CACHE_BYTES = 256 << 20
+_LOW_CHUNK = 1 << 20        # padded samples per chunk of phases in the low-bin DFT
+_BATCH_ELEMS = 1 << 18      # values per batched inverse FFT (4 MiB of complex128)
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 _DEFAULT_SPEC = T.TransformSpec()
 
 
@@ -169,6 +174,76 @@ def _omega_support(wavelet_key: str, tol: float) -> tuple[float, float]:
     return float(w[big[0]] - 2 * step), float(w[big[-1]] + 2 * step)
 
 
+@functools.lru_cache(maxsize=8)
+def _closed_form(wavelet_key: str) -> tuple[float, float, float] | None:
+    """``(beta, gamma, c)`` with ``fn(w) = exp(c + beta log w - w**gamma)`` (w > 0, else 0)
+    for ssqueezepy's first-order L1 GMW; None for other wavelets, or when the closed
+    form does not reproduce ``fn`` to 1e-12 on a probe.
+
+    Why: with ``w = s k 2 pi / M`` the exponent is ``a_s + beta log k - b_s k**gamma``,
+    so a row costs one exp per bin from two tables of ``k`` shared by every row,
+    against ~50 ns per bin in ssqueezepy's parallel kernel on a loaded machine.
+    """
+    wav = T._wavelet(wavelet_key)
+    cfg = getattr(wav, "config", None) or {}
+    if (not str(getattr(wav, "name", "")).startswith("GMW") or cfg.get("norm") != "bandpass"
+            or float(cfg.get("order", 0)) != 0 or cfg.get("centered_scale")):
+        return None
+    gamma, beta = float(cfg["gamma"]), float(cfg["beta"])
+    wc = (beta / gamma) ** (1 / gamma)
+    c = float(np.log(2.0) - beta * np.log(wc) + wc ** gamma)
+    w = np.concatenate([[0.0, -1.0], np.geomspace(1e-3 * wc, 8 * wc, 4001)])
+    with T._SSQ_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = np.asarray(wav.fn(w.copy())).real
+    with np.errstate(divide="ignore"):
+        mine = np.where(w > 0, np.exp(c + beta * np.log(np.maximum(w, 1e-300)) - w ** gamma), 0.0)
+    ok = np.all(np.abs(mine - ref) <= 1e-12 * np.maximum(np.abs(ref), 1e-300 + 1e-14 * ref.max()))
+    return (beta, gamma, c) if ok else None
+
+
+class _Tables:
+    """``beta log k`` and ``k**gamma`` for k = 0..n-1 (grown on demand): the
+    k-dependent parts of the closed-form GMW on any grid [float64]."""
+
+    def __init__(self, beta: float, gamma: float):
+        self.beta, self.gamma = beta, gamma
+        self.bl = np.zeros(0)
+        self.kg = np.zeros(0)
+
+    def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.bl) < n:
+            n = max(int(n), 2 * len(self.bl))
+            k = np.arange(n, dtype=np.float64)
+            with np.errstate(divide="ignore"):
+                self.bl = self.beta * np.log(k)
+            self.kg = k ** self.gamma
+        return self.bl, self.kg
+
+    @property
+    def nbytes(self) -> int:
+        return self.bl.nbytes + self.kg.nbytes
+
+
+def _gmw_bins(cf, tables: _Tables, scale: float, lo: int, hi: int, M: int) -> np.ndarray:
+    """The closed-form wavelet of ``scale`` at signed bins lo..hi of an M grid,
+    as ``_wavelet_values`` gives it (Nyquist halved on even grids) [float64]."""
+    beta, gamma, c = cf
+    out = np.zeros(hi - lo + 1)
+    a = max(lo, 1)
+    if a <= hi:
+        bl, kg = tables.upto(hi + 1)
+        h = scale * (2 * np.pi / M)
+        t = out[a - lo:]
+        np.multiply(kg[a:hi + 1], -(h ** gamma), out=t)
+        t += bl[a:hi + 1]
+        t += c + beta * np.log(h)
+        np.exp(t, out=t)
+    if M % 2 == 0 and lo <= M // 2 <= hi:
+        out[M // 2 - lo] *= 0.5
+    return out
+
+
 def _wavelet_values(geom, scales, ks, M: int) -> list:
     """``Wavelet(scale=s, N=M, nohalf=False)`` at signed bins ``k``, for each pair of
     ``scales`` and ``ks`` (float64 arrays): ssqueezepy's ``scale * (k * 2 pi / M)``,
@@ -187,10 +262,16 @@ def _wavelet_values(geom, scales, ks, M: int) -> list:
     return np.split(p, np.cumsum([len(k) for k in ks])[:-1])
 
 
-def _bins(f_lo: float, f_hi: float, M: int) -> np.ndarray:
-    """Signed bins of an M grid inside [f_lo, f_hi] (cycles per sample) [int64]."""
+def _bin_range(f_lo: float, f_hi: float, M: int) -> tuple[int, int]:
+    """First and last signed bin of an M grid inside [f_lo, f_hi] (cycles per sample)."""
     lo = max(int(np.ceil(f_lo * M)), -((M - 1) // 2))
     hi = min(int(np.floor(f_hi * M)), M // 2)
+    return lo, hi
+
+
+def _bins(f_lo: float, f_hi: float, M: int) -> np.ndarray:
+    """Signed bins of an M grid inside [f_lo, f_hi] (cycles per sample) [int64]."""
+    lo, hi = _bin_range(f_lo, f_hi, M)
     return np.arange(lo, hi + 1, dtype=np.int64)
 
 
@@ -204,32 +285,61 @@ def _wavelet_bands(geom, tol: float) -> tuple[np.ndarray, np.ndarray]:
     return f_lo, f_hi
 
 
-def _edge_values(geom, which: int, k: np.ndarray, M: int, tol: float) -> np.ndarray:
-    """The edge row ``which`` (0 = low, else high) at signed bins ``k`` of an M grid,
-    as core.transforms._edge_filters builds it, from the wavelets that reach
-    ``+-k`` only (the others are below ``tol`` there)."""
+class _Evaluator:
+    """Wavelet rows at contiguous signed bins of an M grid: the closed form where it
+    holds, else ssqueezepy's function; ``known`` values (plan filters already
+    computed on this grid, TFR row -> (lo, values)) are reused."""
+
+    def __init__(self, geom, M: int, tables: _Tables | None = None, known=None):
+        self.geom, self.M, self.known = geom, M, known or {}
+        self.cf = _closed_form(T._wavelet_key(geom.spec))
+        self.tables = tables if tables is not None or self.cf is None else _Tables(*self.cf[:2])
+
+    def __call__(self, r: int, a: int, b: int) -> np.ndarray:
+        hit = self.known.get(r)
+        if hit is not None and hit[0] <= a and b < hit[0] + len(hit[1]):
+            return hit[1][a - hit[0]:b - hit[0] + 1]
+        s = float(self.geom.scales[r])
+        if self.cf is not None:
+            return _gmw_bins(self.cf, self.tables, s, a, b, self.M)
+        return _wavelet_values(self.geom, [s], [np.arange(a, b + 1, dtype=np.int64)], self.M)[0]
+
+
+def _edge_values(geom, which: int, lo: int, hi: int, M: int, tol: float,
+                 psi: _Evaluator | None = None) -> np.ndarray:
+    """The edge row ``which`` (0 = low, else high) at signed bins lo..hi of an M grid,
+    as core.transforms._edge_filters builds it (``G = 1 - R``,
+    ``R(k) = sum_r w_r (psi_r(k) + psi_r(-k)) / 2``), from the wavelets that reach
+    ``+-k`` only (the others are below ``tol`` there) [shape=(hi - lo + 1,), float64].
+
+    Memory: a few vectors of ``hi - lo + 1`` (each wavelet's overlap is a slice)."""
+    psi = psi if psi is not None else _Evaluator(geom, M)
     f_lo, f_hi = _wavelet_bands(geom, tol)
-    kk = np.concatenate([k, -k])
-    if M % 2 == 0:
-        kk[kk == -(M // 2)] = M // 2
-    pos, sc, kv, wt = [], [], [], []
-    if len(k):
-        a, b = kk.min() / M, kk.max() / M
-        for r in geom.wavelet_rows:
-            if f_hi[r] < a or f_lo[r] > b:
-                continue
-            inside = np.flatnonzero((kk >= f_lo[r] * M) & (kk <= f_hi[r] * M))
-            if len(inside):
-                pos.append(inside)
-                sc.append(geom.scales[r])
-                kv.append(kk[inside])
-                wt.append(np.full(len(inside), 0.5 * geom.row_weights[r]))
-    R2 = np.zeros(2 * len(k))
-    for i in range(0, len(pos), 64):
-        v = _wavelet_values(geom, sc[i:i + 64], kv[i:i + 64], M)
-        R2 += np.bincount(np.concatenate(pos[i:i + 64]),
-                          np.concatenate(wt[i:i + 64]) * np.concatenate(v), len(R2))
-    R = R2[:len(k)] + R2[len(k):]
+    wr = geom.wavelet_rows
+    r_lo = np.maximum(np.ceil(f_lo[wr] * M), -((M - 1) // 2)).astype(np.int64)
+    r_hi = np.minimum(np.floor(f_hi[wr] * M), M // 2).astype(np.int64)
+    n = hi - lo + 1
+    R = np.zeros(n)
+    half = M % 2 == 0 and hi == M // 2
+    # -k for k in [lo, hi] is [-hi, -lo]; on an even grid -M/2 is the bin M/2 itself
+    parts = [(lo, hi, 1), (-hi + (1 if half else 0), -lo, -1)]
+    if half:
+        parts.append((M // 2, M // 2, 0))
+    for a_s, b_s, sign in parts:
+        if a_s > b_s:
+            continue
+        a = np.maximum(r_lo, a_s)
+        b = np.minimum(r_hi, b_s)
+        for j in np.flatnonzero(a <= b):
+            r, aj, bj = int(wr[j]), int(a[j]), int(b[j])
+            v = (0.5 * geom.row_weights[r]) * psi(r, aj, bj)
+            if sign == 1:
+                R[aj - lo:bj - lo + 1] += v
+            elif sign == -1:          # k = -j: positions of -bj..-aj, reversed
+                R[-bj - lo:-aj - lo + 1] += v[::-1]
+            else:
+                R[n - 1] += v[0]
+    k = np.arange(lo, hi + 1, dtype=np.int64)
     G = 1.0 - R
     k_abs = np.abs(k)
     analytic = np.where(k > 0, 2.0, 0.0)
@@ -243,8 +353,9 @@ def _edge_values(geom, which: int, k: np.ndarray, M: int, tol: float) -> np.ndar
 def _edge_band(geom, which: int, tol: float) -> tuple[float, float]:
     """Support hull of an edge row, located on a probe grid and widened by a bin."""
     P = _PROBE
-    k = np.arange(-(P // 2) + 1, P // 2 + 1, dtype=np.int64)
-    v = np.abs(_edge_values(geom, which, k, P, tol))
+    lo, hi = -(P // 2) + 1, P // 2
+    k = np.arange(lo, hi + 1, dtype=np.int64)
+    v = np.abs(_edge_values(geom, which, lo, hi, P, tol))
     big = np.flatnonzero(v > tol * v.max())
     lo, hi = k[big[0]] - 1, k[big[-1]] + 1
     return max(lo / P, -0.5), min(hi / P, 0.5)
@@ -318,7 +429,16 @@ def plan_multirate(geom: CB.CWTGeometry, rows=None, *, tol: float = CB.DEFAULT_T
         whole = np.array([s is None for s in sup], dtype=bool)
         L = np.array([0 if s is None else s for s in sup], dtype=np.int64)
         B = int(block_length) if block_length is not None else _BLOCK_FFT // 2
-        for cls in (~whole & (L >= nyq), ~whole & (L < nyq)):
+        # rows with supports longer than half a block are low and narrow: on the whole
+        # grid they cost an inverse FFT of n_pad / d (d large), where blocks would
+        # need grids of several block lengths (8 M samples for 10 min at 44.1 kHz)
+        whole |= (f_hi < 0.5) & (L > max(B // 2, nyq))
+        blk = ~whole
+        at_nyq = blk & (f_hi >= 0.5)
+        short = blk & ~at_nyq & (L <= max(1, B // 16))
+        # one grid per class: the rows cut at Nyquist, short and long supports, so
+        # the many short rows do not pay the longest overlap
+        for cls in (at_nyq, short, blk & ~at_nyq & ~short):
             if cls.any():
                 overlaps[cls] = L[cls].max()
         # a block (with its overlap) as long as the whole grid: the whole grid is exact
@@ -327,7 +447,7 @@ def plan_multirate(geom: CB.CWTGeometry, rows=None, *, tol: float = CB.DEFAULT_T
     else:
         whole[:] = True
     if not whole.all():
-        D = int(hops[~whole].max())
+        D = int(hops.max())         # tiles start at multiples of every hop
         B = -(-B // D) * D
     return MultiratePlan(geom=geom, rows=rows, hops=hops, f_lo=f_lo, f_hi=f_hi, whole=whole,
                          overlaps=overlaps, block_length=int(B), tol=float(tol))
@@ -363,87 +483,147 @@ def _time_supports(geom, rows, f_hi, tol, nyquist_overlap) -> list:
     return out
 
 
-def _block_M(plan: MultiratePlan, B: int, L: int) -> int:
-    """Block grid: ``B + 2 L`` samples at least, a multiple of 16 times the largest hop."""
-    D = max(16, int(plan.hops[~plan.whole].max()) * 16)
+def _block_M(plan: MultiratePlan, B: int, L: int, cls=None) -> int:
+    """Block grid: ``B + 2 L`` samples at least, a multiple of 16 times the largest
+    hop of the class ``cls`` (plan indices; None = every block row)."""
+    hops = plan.hops[~plan.whole] if cls is None else plan.hops[np.asarray(cls)]
+    D = max(16, int(hops.max()) * 16)
     m = sp_fft.next_fast_len(-(-(B + 2 * int(L)) // D), real=True)
     return int(m * D)
 
 
-def estimate_multirate_bytes(plan: MultiratePlan, n_columns: int, *, itemsize: int = 8) -> int:
+def _classes(plan: MultiratePlan) -> list:
+    """Block rows by overlap: (L, plan indices) per grid."""
+    local = np.flatnonzero(~plan.whole)
+    return [(int(L), local[plan.overlaps[local] == L]) for L in np.unique(plan.overlaps[local])]
+
+
+def _grid_bytes(plan: MultiratePlan, idx, M: int) -> int:
+    """Peak work of :func:`_grid_rows` for plan rows ``idx`` on an M grid, beside
+    the filter cache: the modulated spectrum and its cached modulation (with the
+    int64 bins and the phase behind them), one batch of inverse FFTs (input and
+    output), one row's product, and the edge rows' temporaries."""
+    idx = np.asarray(idx)
+    if not len(idx):
+        return 0
+    spans = np.array([_bin_range(plan.f_lo[i], plan.f_hi[i], M) for i in idx])
+    rng = int(spans[:, 1].max() - spans[:, 0].min() + 1)
+    bins = spans[:, 1] - spans[:, 0] + 1
+    batch = 0
+    for d, c in zip(*np.unique(plan.hops[idx], return_counts=True), strict=True):
+        Md = M // int(d)
+        batch = max(batch, min(int(c), -(-_BATCH_ELEMS // Md)) * Md)
+    edge = ~np.isfinite(plan.geom.scales[plan.rows[idx]])
+    edge_tmp = 72 * int(bins[edge].max()) if edge.any() else 0
+    return 16 * rng + 40 * rng + 2 * 16 * batch + 16 * int(bins.max()) + edge_tmp
+
+
+def estimate_multirate_bytes(plan: MultiratePlan, n_columns: int, *, itemsize: int = 8,
+                             whole_rows: bool = False) -> int:
     """Peak bytes of :func:`cwt_multirate` on ``n_columns`` columns (result + work).
 
-    ``itemsize``: 8 for complex64 results, 16 for complex128.
+    ``itemsize``: 8 for complex64 results, 16 for complex128. ``whole_rows``: the
+    whole rows are also kept over the whole signal (complex64, a pyramid's tiles).
     """
     n = int(n_columns)
+    g = plan.geom
     out = int(sum(-(-n // int(d)) for d in plan.hops)) * int(itemsize)
-    work = 0
+    work, keep, top = 0, 0, 0
+    bins = 0
     if plan.whole.any():
-        g = plan.geom
-        P = g.n_pad if g.n_pad <= 4 * _POLY_P else _POLY_P
-        k_max = int(np.ceil(np.abs(np.concatenate([plan.f_lo, plan.f_hi])[
-            np.concatenate([plan.whole, plan.whole])]).max() * g.n_pad)) + 1
-        work = max(work, 8 * P + 16 * (P // 2 + 1) + 16 * k_max
-                   + 48 * int((g.n_pad // plan.hops[plan.whole]).max()))
-    if (~plan.whole).any():
-        M = _block_M(plan, plan.block_length, plan.overlaps.max())
-        work = max(work, 8 * M + 16 * (M // 2 + 1)
-                   + 48 * int(M // plan.hops[~plan.whole].min()))
-    grid = np.array([plan.geom.n_pad if w else _block_M(plan, plan.block_length, L)
-                     for w, L in zip(plan.whole, plan.overlaps, strict=True)])
-    cache = min(_FILTER_CACHE_BYTES, int(16 * np.sum((plan.f_hi - plan.f_lo) * grid + 2)))
-    return out + work + cache
+        w = np.flatnonzero(plan.whole)
+        K = _whole_top_bin(plan)
+        P = _low_phase_length(g.n_pad, K)
+        if P == g.n_pad:
+            low = 8 * P + 16 * (P // 2 + 1) + 8 * P      # padded grid (and its indices), rfft
+        else:
+            C = max(1, min(g.n_pad // P, _LOW_CHUNK // P))
+            # indices, samples, rfft, its kept columns, and the chunk's twiddles (+ phases)
+            low = C * P * 16 + 16 * C * (P // 2 + 1) + 16 * C * (K + 1) + 40 * C * (K + 1)
+        keep += 16 * (K + 1)
+        work = max(work, low + 16 * (K + 1), 16 * (K + 1) + _grid_bytes(plan, w, g.n_pad))
+        top = max(top, K + 1)
+        bins += sum(int((plan.f_hi[i] - plan.f_lo[i]) * g.n_pad) + 2 for i in w)
+        if whole_rows:
+            keep += 8 * int(sum(-(-g.n_samples // int(plan.hops[i])) for i in w))
+    for L, cls in _classes(plan):
+        M = _block_M(plan, min(plan.block_length, n), L, cls)
+        spans = np.array([_bin_range(plan.f_lo[i], plan.f_hi[i], M) for i in cls])
+        keep += 16 * int(spans[:, 1].max() - spans[:, 0].min() + 1)     # cached modulation
+        work = max(work, 16 * M + 16 * (M // 2 + 1) + _grid_bytes(plan, cls, M))
+        top = max(top, M // 2 + 1)
+        bins += sum(int((plan.f_hi[i] - plan.f_lo[i]) * M) + 2 for i in cls)
+    cache = min(_FILTER_CACHE_BYTES + 8 * (top + 1), 8 * bins)
+    tables = 32 * top if _closed_form(T._wavelet_key(g.spec)) is not None else 0
+    return int(out + work + keep + cache + tables)
 
 
 # ---------------------------------------------------------------- engine
 
 class _Rows:
-    """Filter values and the whole grid's low bins, cached for one signal
-    (a pyramid reuses them across tiles)."""
+    """Filter values, the whole grid's low bins and (for a pyramid) the whole rows
+    over the whole signal, cached for one signal (a pyramid reuses them across tiles)."""
 
     def __init__(self, y: np.ndarray, plan: MultiratePlan):
         self.y, self.plan, self.geom = y, plan, plan.geom
-        self._filters: dict = {}
+        self._filters: collections.OrderedDict = collections.OrderedDict()
         self._filter_bytes = 0
         self._low = None
+        self._mod: dict = {}
+        self._whole_rows: dict | None = None
         self._lock = threading.Lock()
+        cf = _closed_form(T._wavelet_key(self.geom.spec))
+        self._tables = None if cf is None else _Tables(*cf[:2])
+        self._tfr_index = {int(r): i for i, r in enumerate(plan.rows)}
 
     def filters(self, idx, M: int) -> None:
         """Make sure the filters of plan rows ``idx`` on an M grid are in the cache
-        (wavelet rows evaluated together). Beyond the cache's bytes, the oldest
-        grid's entries go first."""
+        (edge rows last: they reuse the wavelets' values). Beyond the cache's
+        bytes, the oldest entries go first."""
         p, g = self.plan, self.geom
         need = [int(i) for i in idx if (int(i), M) not in self._filters]
         wav = [i for i in need if np.isfinite(g.scales[p.rows[i]])]
-        ks = {i: _bins(p.f_lo[i], p.f_hi[i], M) for i in need}
-        step, group = 1 << 22, []
-        for j, i in enumerate(wav + [None]):
-            if i is not None:
+        rng = {i: _bin_range(p.f_lo[i], p.f_hi[i], M) for i in need}
+        ev = _Evaluator(g, M, self._tables)
+        if ev.cf is not None:
+            for i in wav:
+                self._store((i, M), (rng[i][0], ev(int(p.rows[i]), *rng[i])))
+        else:
+            step, group = 1 << 22, []
+            for j, i in enumerate(wav):
                 group.append(i)
-            if group and (i is None or j == len(wav) - 1
-                          or sum(len(ks[a]) for a in group) >= step):
-                vals = _wavelet_values(g, [g.scales[p.rows[a]] for a in group],
-                                       [ks[a] for a in group], M)
-                for a, v in zip(group, vals, strict=True):
-                    self._store((a, M), (ks[a], v))
-                group = []
-        for i in need:
-            if not np.isfinite(g.scales[p.rows[i]]):
+                if j == len(wav) - 1 or sum(rng[a][1] - rng[a][0] + 1 for a in group) >= step:
+                    vals = _wavelet_values(
+                        g, [g.scales[p.rows[a]] for a in group],
+                        [np.arange(rng[a][0], rng[a][1] + 1, dtype=np.int64) for a in group], M)
+                    for a, v in zip(group, vals, strict=True):
+                        self._store((a, M), (rng[a][0], v))
+                    group = []
+        edges = [i for i in need if not np.isfinite(g.scales[p.rows[i]])]
+        if edges:
+            with self._lock:
+                ev.known = {int(p.rows[i]): hit for (i, m), hit in self._filters.items()
+                            if m == M and np.isfinite(g.scales[p.rows[i]])}
+            for i in edges:
                 r = int(p.rows[i])
-                self._store((i, M), (ks[i], _edge_values(g, 0 if r == 0 else 1, ks[i], M, p.tol)))
+                lo, hi = rng[i]
+                self._store((i, M), (lo, _edge_values(g, 0 if r == 0 else 1, lo, hi, M,
+                                                      p.tol, ev)))
 
     def _store(self, key, hit) -> None:
         with self._lock:
+            if key in self._filters:
+                return
             self._filters[key] = hit
-            self._filter_bytes += 16 * len(hit[0])
+            self._filter_bytes += hit[1].nbytes
             while self._filter_bytes > _FILTER_CACHE_BYTES and len(self._filters) > 1:
                 old = next(iter(self._filters))
                 if old == key:
                     break
-                self._filter_bytes -= 16 * len(self._filters.pop(old)[0])
+                self._filter_bytes -= self._filters.pop(old)[1].nbytes
 
-    def filter(self, i: int, M: int) -> tuple[np.ndarray, np.ndarray]:
-        """Signed bins and filter values of plan row ``i`` on an M grid."""
+    def filter(self, i: int, M: int) -> tuple[int, np.ndarray]:
+        """First signed bin and filter values of plan row ``i`` on an M grid."""
         hit = self._filters.get((i, M))
         if hit is None:
             self.filters([i], M)
@@ -453,56 +633,153 @@ class _Rows:
     def low_bins(self, steps: Steps) -> np.ndarray:
         """``rfft(xp)[:K + 1]`` of the whole padded signal, K = the whole rows' top bin.
 
-        Long grids go by phases (``xp[p::D]``, D = n_pad / P): the low bins of
-        an ``n_pad``-point DFT are ``sum_p exp(-2 pi i k p / n_pad) rfft_P(xp[p::D])[k]``
-        for ``k <= P / 2``, so only ``P`` samples are held at a time.
+        Long grids go by phases (``xp[p::D]``, D = n_pad / P, P the smallest power
+        of two above 2 K): the low bins of an ``n_pad``-point DFT are
+        ``sum_p exp(-2 pi i k p / n_pad) rfft_P(xp[p::D])[k]`` for ``k <= P / 2``;
+        phases go in chunks of about 2^20 samples, so only those are held at a time.
         """
         if self._low is not None:
             return self._low
-        g, p = self.geom, self.plan
-        w = p.whole
-        K = int(np.ceil(max(np.abs(p.f_lo[w]).max(), np.abs(p.f_hi[w]).max()) * g.n_pad)) + 1
-        K = min(K, g.n_pad // 2)
-        if g.n_pad <= 4 * _POLY_P or K > _POLY_P // 2:
-            X = sp_fft.rfft(padded_segment(self.y, 0, g.n_pad, g.n_pad, g.pad_left))[:K + 1]
+        g = self.geom
+        K = _whole_top_bin(self.plan)
+        P = _low_phase_length(g.n_pad, K)
+        if P == g.n_pad:
+            X = sp_fft.rfft(padded_segment(self.y, 0, g.n_pad, g.n_pad, g.pad_left),
+                            workers=_WORKERS)[:K + 1]
         else:
-            P = _POLY_P
             D = g.n_pad // P
+            C = max(1, min(D, _LOW_CHUNK // P))
             k = np.arange(K + 1, dtype=np.int64)
+            # twiddles of the phases inside a chunk, shared by every chunk
+            Tj = np.exp(-2j * np.pi * (np.mod(np.arange(C)[:, None] * k, g.n_pad) / g.n_pad))
             X = np.zeros(K + 1, dtype=np.complex128)
-            n = g.n_samples
-            period = max(1, 2 * (n - 1))
-            for ph in range(D):
-                steps.check(0.5 * ph / D)
-                j = np.mod(ph + D * np.arange(P, dtype=np.int64) - g.pad_left, period)
-                idx = np.where(j >= n, period - j, j) if n > 1 else np.zeros_like(j)
-                F = sp_fft.rfft(self.y[idx])[:K + 1]
-                X += F * np.exp(-2j * np.pi * (np.mod(k * ph, g.n_pad) / g.n_pad))
+            grid = D * np.arange(P, dtype=np.int64)
+            for p0 in range(0, D, C):
+                steps.check(p0 / D)
+                c = min(C, D - p0)
+                idx = _padded_index(p0 + np.arange(c)[:, None] + grid, g)
+                F = sp_fft.rfft(self.y[idx], axis=-1, workers=_WORKERS)[:, :K + 1]
+                F *= Tj[:c]
+                s = F.sum(axis=0)
+                s *= np.exp(-2j * np.pi * (np.mod(k * p0, g.n_pad) / g.n_pad))
+                X += s
+                del idx, F
         self._low = X
         return X
 
-    def row(self, i: int, X_at, M: int, q0: int, n_out: int) -> np.ndarray:
-        """Plan row ``i`` at ``q0 + j * d`` (j < n_out) from the spectrum getter
-        ``X_at(k)`` of signed bins on an M grid [complex128]."""
-        d = int(self.plan.hops[i])
-        k, v = self.filter(i, M)
+    def spectrum(self, X: np.ndarray, M: int, q0: int, lo: int, hi: int,
+                 key=None) -> np.ndarray:
+        """``X(k) exp(2 pi i k q0 / M)`` at signed bins lo..hi from rfft bins ``X``
+        (``X(-k) = conj X(k)``) [shape=(hi - lo + 1,), complex128]. ``key`` caches
+        the modulation (block grids: the same for every block)."""
+        k = np.arange(lo, hi + 1, dtype=np.int64)
+        mod = None if key is None else self._mod.get(key)
+        if mod is None:
+            mod = np.exp(2j * np.pi * (np.mod(k * int(q0), M) / M))
+            if key is not None:
+                with self._lock:
+                    if len(self._mod) > 8:
+                        self._mod.clear()
+                    self._mod[key] = mod
+        out = np.empty(hi - lo + 1, dtype=np.complex128)
+        neg = min(0, hi + 1) - lo          # bins lo..-1
+        if neg > 0:
+            np.conjugate(X[-lo:-lo - neg:-1] if lo + neg < 0 else X[-lo:0:-1], out=out[:neg])
+        if hi >= 0:
+            a = max(lo, 0)
+            out[a - lo:] = X[a:hi + 1]
+        out *= mod
+        return out
+
+    def whole_rows(self, steps: Steps) -> dict:
+        """Every whole row over the whole signal, at columns ``j d`` [complex64]:
+        plan index -> array of ``ceil(n_samples / d)`` values (one inverse FFT
+        each serves every tile)."""
+        if self._whole_rows is None:
+            g = self.geom
+            idx = np.flatnonzero(self.plan.whole)
+            res = {int(i): np.empty(-(-g.n_samples // int(self.plan.hops[i])), np.complex64)
+                   for i in idx}
+            _grid_rows(self, idx, self.low_bins(steps.part(0.0, 0.5)), g.n_pad, g.pad_left,
+                       [(res[int(i)], 0) for i in idx], steps.part(0.5, 1.0), None)
+            self._whole_rows = res
+        return self._whole_rows
+
+
+def _padded_index(j: np.ndarray, g) -> np.ndarray:
+    """Signal indices of padded positions ``j`` (any shape) of the whole grid."""
+    n = g.n_samples
+    u = np.mod(j, g.n_pad) - g.pad_left
+    if n == 1:
+        return np.zeros(u.shape, dtype=np.intp)
+    period = 2 * (n - 1)
+    u = np.mod(u, period)
+    return np.where(u >= n, period - u, u).astype(np.intp)
+
+
+def _whole_top_bin(plan: MultiratePlan) -> int:
+    g, w = plan.geom, plan.whole
+    K = int(np.ceil(max(np.abs(plan.f_lo[w]).max(), np.abs(plan.f_hi[w]).max()) * g.n_pad)) + 1
+    return min(K, g.n_pad // 2)
+
+
+def _low_phase_length(n_pad: int, K: int) -> int:
+    """Phase length of the low-bin DFT (n_pad itself for short grids)."""
+    if n_pad <= 4 * _POLY_P:
+        return n_pad
+    P = max(4096, 1 << int(np.ceil(np.log2(2 * (K + 1)))))
+    return n_pad if P >= n_pad // 4 else P
+
+
+def _grid_rows(eng: _Rows, idx, X: np.ndarray, M: int, q0: int, dst: list, steps: Steps,
+               mod_key) -> None:
+    """Plan rows ``idx`` on one M grid whose rfft bins are ``X``, sampled at
+    ``q0 + j d``: row ``idx[n]`` goes to ``dst[n] = (array, j0)`` from position j0
+    on, ``len(array) - j0`` values at most and ``M / d`` at most.
+
+    Rows of one hop share a batched inverse FFT of ``M / d``; the modulated
+    spectrum over the rows' bins is built once."""
+    p = eng.plan
+    idx = [int(i) for i in idx]
+    if not idx:
+        return
+    wav = [n for n, i in enumerate(idx) if np.isfinite(eng.geom.scales[p.rows[i]])]
+    order = wav + [n for n in range(len(idx)) if n not in set(wav)]
+    eng.filters([idx[n] for n in order], M)
+    spans = [_bin_range(p.f_lo[i], p.f_hi[i], M) for i in idx]
+    lo = min(s[0] for s in spans)
+    hi = max(s[1] for s in spans)
+    Xm = eng.spectrum(X, M, q0, lo, hi, None if mod_key is None else mod_key + (lo, hi))
+    runs = []
+    for n in order:
+        d = int(p.hops[idx[n]])
+        if runs and runs[-1][0] == d and len(runs[-1][1]) * (M // d) < _BATCH_ELEMS:
+            runs[-1][1].append(n)
+        else:
+            runs.append((d, [n]))
+    done = 0
+    for d, members in runs:
+        steps.check(done / len(idx))
         Md = M // d
-        V = X_at(k) * v
-        V *= np.exp(2j * np.pi * (np.mod(k * q0, M) / M))
-        m = np.mod(k, Md)
-        if len(k) <= Md:
-            Y = np.zeros(Md, dtype=np.complex128)
-            Y[m] = V
-        else:                    # overlapping bins: the fold is still exact
-            Y = (np.bincount(m, V.real, Md) + 1j * np.bincount(m, V.imag, Md))
-        return sp_fft.ifft(Y, overwrite_x=True)[:n_out] / d
-
-
-def _rfft_getter(X: np.ndarray):
-    def get(k):
-        out = X[np.abs(k)]
-        return np.where(k < 0, np.conj(out), out)
-    return get
+        Y = np.zeros((len(members), Md), dtype=np.complex128)
+        for row, n in enumerate(members):
+            k0, v = eng.filter(idx[n], M)
+            V = Xm[k0 - lo:k0 - lo + len(v)] * v
+            m0 = k0 % Md
+            a = 0
+            while a < len(V):                  # the fold: bins k land at k mod (M / d)
+                b = min(len(V), a + Md - m0)
+                Y[row, m0:m0 + b - a] += V[a:b]
+                a, m0 = b, 0
+            del V
+        W = sp_fft.ifft(Y, axis=-1, overwrite_x=True, workers=_WORKERS)
+        del Y
+        for row, n in enumerate(members):
+            arr, j0 = dst[n]
+            cnt = min(len(arr) - j0, Md)
+            np.multiply(W[row, :cnt], 1.0 / d, out=arr[j0:j0 + cnt], casting="same_kind")
+        del W
+        done += len(members)
 
 
 def _check_range(geom, c0, c1):
@@ -513,57 +790,52 @@ def _check_range(geom, c0, c1):
     return c0, c1
 
 
-def _groups(plan: MultiratePlan, idx, M: int, limit: int = 1 << 22):
-    """``idx`` in runs whose filters hold about ``limit`` bins on an M grid."""
-    group, size = [], 0
-    for i in idx:
-        group.append(int(i))
-        size += int((plan.f_hi[i] - plan.f_lo[i]) * M) + 2
-        if size >= limit:
-            yield group
-            group, size = [], 0
-    if group:
-        yield group
+def _compute(eng: _Rows, c0: int, c1: int, dtype, steps: Steps, *,
+             cached_whole: bool = False) -> list:
+    """Every plan row at ``c0 + j * d`` over [c0, c1), as a list of arrays.
 
-
-def _compute(eng: _Rows, c0: int, c1: int, dtype, steps: Steps) -> list:
-    """Every plan row at ``c0 + j * d`` over [c0, c1), as a list of arrays."""
+    ``cached_whole``: take the whole rows from :meth:`_Rows.whole_rows` (a pyramid's
+    tiles; ``c0`` must be a multiple of every hop)."""
     p, g = eng.plan, eng.geom
     n = c1 - c0
     out = [np.empty(-(-n // int(d)), dtype=dtype) for d in p.hops]
     whole = np.flatnonzero(p.whole)
     local = np.flatnonzero(~p.whole)
-    total = len(whole) + len(local) * max(1, -(-n // max(p.block_length, 1)))
+    B = p.block_length
+    n_blocks = max(1, -(-n // max(B, 1))) if len(local) else 0
+    total = max(1, len(whole) + len(local) * n_blocks)
     done = 0
     if len(whole):
         ws = steps.part(0.0, len(whole) / total)
-        get = _rfft_getter(eng.low_bins(ws.part(0.0, 0.5)))
-        a = 0
-        for group in _groups(p, whole, g.n_pad):
-            eng.filters(group, g.n_pad)
-            for i in group:
-                ws.check(0.5 + 0.5 * a / len(whole))
-                out[i][:] = eng.row(i, get, g.n_pad, g.pad_left + c0, len(out[i]))
-                a += 1
+        if cached_whole:
+            rows = eng.whole_rows(ws)
+            for i in whole:
+                d = int(p.hops[i])
+                out[i][:] = rows[int(i)][c0 // d:c0 // d + len(out[i])]
+        else:
+            X = eng.low_bins(ws.part(0.0, 0.5))
+            _grid_rows(eng, whole, X, g.n_pad, g.pad_left + c0, [(out[i], 0) for i in whole],
+                       ws.part(0.5, 1.0), None)
         done = len(whole)
-    B = p.block_length
+    # one grid per class for every block, the last one too, so filters are reused
+    span = min(B, n)
     for b0 in range(c0, c1, B) if len(local) else ():
         b1 = min(c1, b0 + B)
         for L in np.unique(p.overlaps[local]):
             cls = local[p.overlaps[local] == L]
-            M = _block_M(p, b1 - b0, L)
-            steps.check(done / total)
-            get = _rfft_getter(sp_fft.rfft(
-                padded_segment(eng.y, g.pad_left + b0 - L, M, g.n_pad, g.pad_left)))
-            for group in _groups(p, cls, M):
-                eng.filters(group, M)
-                for i in group:
-                    steps.check(done / total)
-                    d = int(p.hops[i])
-                    j0 = (b0 - c0) // d
-                    cnt = -(-(b1 - b0) // d)
-                    out[i][j0:j0 + cnt] = eng.row(i, get, M, int(L), cnt)
-                    done += 1
+            M = _block_M(p, span, L, cls)
+            part = steps.part(done / total, (done + len(cls)) / total)
+            part.check(0.0)
+            X = sp_fft.rfft(padded_segment(eng.y, g.pad_left + b0 - int(L), M, g.n_pad,
+                                           g.pad_left), workers=_WORKERS)
+            dst = []
+            for i in cls:
+                d = int(p.hops[i])
+                j0 = (b0 - c0) // d
+                dst.append((out[i][:j0 + -(-(b1 - b0) // d)], j0))
+            _grid_rows(eng, cls, X, M, int(L), dst, part, ("block", M, int(L)))
+            del X
+            done += len(cls)
     steps.check(1.0)
     return out
 
