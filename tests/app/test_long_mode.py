@@ -360,3 +360,21 @@ def test_retrieval_of_too_much_is_refused_with_the_estimate(long_window):
         memory.set_budget(None)
     assert "needs about" in msgs[-1] and "zoom in" in msgs[-1]
     assert not doc.retrieval_running
+
+
+def test_a_whole_transform_over_the_budget_is_refused_before_computing(qtbot, settings):
+    from app.document import DocumentModel
+    from core import memory
+
+    doc = DocumentModel()
+    msgs = []
+    doc.failed.connect(msgs.append)
+    memory.set_budget("64M")
+    try:
+        # SSQ kinds have no block-wise display yet: the whole path, refused up front
+        doc.set_signal(recording(), TransformSpec(kind="ssq_cwt", nv=8))
+    finally:
+        memory.set_budget(None)
+    assert not doc.busy and doc.tfr is None and not doc.workers()
+    assert "needs about" in msgs[-1] and "block by block" in msgs[-1]
+    doc.shutdown()
