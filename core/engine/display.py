@@ -49,7 +49,16 @@ import numpy as np
 from core import transforms as T
 from core.engine import cwt_blocks as CB
 from core.engine.blocks import Steps, padded_segment
-from core.engine.pyramid import DEFAULT_CACHE_BYTES, MODES, MagnitudePyramid
+from core.engine.pyramid import (  # the levels and their reduction, shared with the pyramid
+    _F32,
+    DEFAULT_CACHE_BYTES,
+    MODES,
+    MagnitudePyramid,
+    _Accumulator,
+    _check_image,
+    _Levels,
+    _to_db,
+)
 from core.errors import ParameterError
 from core.memory import check_fits, estimate_transform_bytes
 from core.signal import Signal
@@ -62,7 +71,6 @@ _DEFAULT_SPEC = T.TransformSpec()
 _TILE_VALUES = 1 << 21
 # samples of one frame buffer (float64) while a tile is computed
 _CHUNK_ELEMS = 1 << 20
-_F32 = np.float32
 
 
 @runtime_checkable
@@ -135,173 +143,6 @@ def display_source(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, dx: float = 1.0,
         return STFTSource(y, spec, dx=dx, rows=rows, tile_length=tile_length,
                           cache_bytes=cache_bytes)
     return WholeSource(y, spec, dx=dx, rows=rows)
-
-
-# --- levels and their reduction -------------------------------------------------------------
-
-class _Levels:
-    """One tile: level 0 is ``|C|`` [g, n0] float32 (its squares are taken when read);
-    level k >= 1 holds, per cell of ``2^k`` values, their peak and sum of squares."""
-
-    __slots__ = ("c0", "c1", "levels", "n_bytes")
-
-    def __init__(self, c0: int, c1: int, mag: np.ndarray):
-        self.c0, self.c1 = int(c0), int(c1)
-        self.levels = [(mag, None)]
-        n_bytes = mag.nbytes
-        pk, sq = mag, None
-        while pk.shape[-1] > 1:
-            n = pk.shape[-1]
-            h, m = n // 2, -(-n // 2)
-            npk = np.empty(pk.shape[:-1] + (m,), dtype=_F32)
-            nsq = np.empty_like(npk)
-            lo, hi = pk[..., 0:2 * h:2], pk[..., 1:2 * h:2]
-            np.maximum(lo, hi, out=npk[..., :h])
-            if sq is None:
-                np.multiply(lo, lo, out=nsq[..., :h])
-                nsq[..., :h] += hi * hi
-            else:
-                np.add(sq[..., 0:2 * h:2], sq[..., 1:2 * h:2], out=nsq[..., :h])
-            if n % 2:       # the odd last value is a cell of its own (pyramid.py pads with 0)
-                npk[..., h] = pk[..., n - 1]
-                nsq[..., h] = pk[..., n - 1] ** 2 if sq is None else sq[..., n - 1]
-            self.levels.append((npk, nsq))
-            n_bytes += npk.nbytes + nsq.nbytes
-            pk, sq = npk, nsq
-        self.n_bytes = n_bytes
-
-
-def _cells(a: np.ndarray, b: np.ndarray, n_levels: int) -> list:
-    """Split each value range [a, b) into aligned cells, at most two per level.
-
-    Returns, per level k, ``(i_lo, j_lo, i_hi, j_hi)``: the pixels taking cell
-    ``j_lo`` at the range's low end and ``j_hi`` at its high end.
-    """
-    out = []
-    for k in range(n_levels):
-        w = 1 << k
-        # the low end: a cell where a is aligned to 2^k but not 2^(k+1)
-        take = ((a & w) != 0) & (a + w <= b)
-        i_lo = np.flatnonzero(take)
-        j_lo = a[i_lo] >> k
-        a = a + np.where(take, w, 0)
-        take = ((b & w) != 0) & (b - w >= a)
-        i_hi = np.flatnonzero(take)
-        j_hi = (b[i_hi] >> k) - 1
-        b = b - np.where(take, w, 0)
-        out.append((i_lo, j_lo, i_hi, j_hi))
-    return out
-
-
-class _Accumulator:
-    """Per-pixel peak or sum of squares of an image, filled tile by tile.
-
-    ``val`` [n_rows, width] float64; counts per hop (rows of one hop share
-    them); the nearest-sample fill of pixels narrower than two hops.
-    """
-
-    def __init__(self, n_rows: int, edges: np.ndarray, hops: np.ndarray, mode: str):
-        self.edges = edges
-        self.width = len(edges) - 1
-        self.hops = np.asarray(hops, dtype=np.int64)
-        self.peak = mode == "peak"
-        self.val = np.zeros((n_rows, self.width))
-        self.cnt: dict = {}
-        self._near: dict = {}
-        self.fill: np.ndarray | None = None
-
-    def _narrow(self, d: int):
-        """(pixels, centres, best distance) of the pixels a neighbour sample may fill."""
-        if d not in self._near:
-            e = self.edges
-            idx = np.flatnonzero(e[1:] - e[:-1] < 2 * d)
-            self._near[d] = None if not len(idx) else (
-                idx, 0.5 * (e[idx] + e[idx + 1] - 1), np.full(len(idx), np.inf))
-            if len(idx) and self.fill is None:
-                self.fill = np.full(self.val.shape, np.nan, dtype=_F32)
-        return self._near[d]
-
-    def add(self, d: int, c0: int, c1: int, members) -> None:
-        """Add one tile's rows of hop ``d``: their samples lie at ``c0 + j d`` in [c0, c1).
-
-        members : list of (sel, levels)
-            ``sel`` indexes ``val``'s rows (an int or a slice), ``levels`` the
-            matching :class:`_Levels` lists (arrays [..., n_k]).
-        """
-        e = self.edges
-        cnt = self.cnt.setdefault(d, np.zeros(self.width, dtype=np.int64))
-        n0 = members[0][1][0][0].shape[-1]
-        plo = int(np.searchsorted(e[1:], c0, side="right"))
-        phi = int(np.searchsorted(e[:-1], c1, side="left"))
-        if phi > plo:
-            a = np.clip(-(-(e[plo:phi] - c0) // d), 0, n0)
-            b = np.clip(-(-(e[plo + 1:phi + 1] - c0) // d), 0, n0)
-            cnt[plo:phi] += b - a
-            cells = _cells(a, b, len(members[0][1]))
-            for sel, levels in members:
-                V = self.val[sel, plo:phi]
-                for (i_lo, j_lo, i_hi, j_hi), (pk, sq) in zip(cells, levels, strict=True):
-                    for i, j in ((i_lo, j_lo), (i_hi, j_hi)):
-                        if not len(i):
-                            continue
-                        if self.peak:
-                            V[..., i] = np.maximum(V[..., i], pk[..., j])
-                        elif sq is None:
-                            v = pk[..., j]
-                            V[..., i] += v * v
-                        else:
-                            V[..., i] += sq[..., j]
-        near = self._narrow(d)
-        if near is not None:
-            idx, centre, best = near
-            jl = np.clip(np.floor((centre - c0) / d).astype(np.int64), 0, n0 - 1)
-            # lower candidate first, strict improvement: ties keep the earlier sample
-            for j in (jl, np.minimum(jl + 1, n0 - 1)):
-                dist = np.abs(c0 + j * d - centre)
-                upd = np.flatnonzero(dist < best)
-                if len(upd):
-                    for sel, levels in members:
-                        self.fill[sel, idx[upd]] = levels[0][0][..., j[upd]]
-                    best[upd] = dist[upd]
-
-    def result(self) -> np.ndarray:
-        """The image in linear units [shape=(n_rows, width), float32], NaN where unknown."""
-        out = np.full(self.val.shape, np.nan, dtype=_F32)
-        for d in np.unique(self.hops):
-            d = int(d)
-            rows = np.flatnonzero(self.hops == d)
-            cnt = self.cnt.get(d, np.zeros(self.width, dtype=np.int64))
-            has = np.flatnonzero(cnt > 0)
-            v = self.val[np.ix_(rows, has)]
-            out[np.ix_(rows, has)] = v if self.peak else np.sqrt(v / cnt[has])
-            near = self._near.get(d)
-            if near is not None:
-                idx, _, best = near
-                ok = idx[(cnt[idx] == 0) & (best <= d)]
-                out[np.ix_(rows, ok)] = self.fill[np.ix_(rows, ok)]
-        return out
-
-
-def _check_image(c0, c1, n_columns: int, width, mode) -> tuple[int, int, int, np.ndarray]:
-    c0 = int(c0)
-    c1 = n_columns if c1 is None else int(c1)
-    if not 0 <= c0 < c1 <= n_columns:
-        raise ParameterError(f"columns [{c0}, {c1}) are not inside [0, {n_columns})")
-    width = int(width)
-    if width < 1:
-        raise ParameterError(f"width={width} must be >= 1")
-    if mode not in MODES:
-        raise ParameterError(f"mode={mode!r}: expected one of {MODES}")
-    edges = c0 + (np.arange(width + 1, dtype=np.int64) * (c1 - c0)) // width
-    return c0, c1, width, edges
-
-
-def _to_db(out: np.ndarray) -> np.ndarray:
-    """``20 log10`` in place, NaN kept, zeros floored at float32's tiny (as pyramid.py)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.log10(np.maximum(out, np.finfo(_F32).tiny), out=out, where=~np.isnan(out))
-    out *= 20.0
-    return out
 
 
 # --- sources --------------------------------------------------------------------------------
@@ -603,37 +444,9 @@ def stream_image(source, c0: int = 0, c1: int | None = None, *, width: int,
 
     Parameters and returns: as :meth:`MagnitudePyramid.image`.
     """
-    if not isinstance(source, MagnitudePyramid):
-        return source.image(c0, c1, width=width, mode=mode, db=db, compute=compute,
-                            cancel=cancel, progress=progress)
-    pyr = source
-    n = pyr.geom.n_samples
-    c0, c1, width, edges = _check_image(c0, c1, n, width, mode)
-    steps = Steps.of(cancel, progress, "magnitude image")
-    tiles = list(pyr.tiles(c0, c1))
-    if compute and pyr.missing(c0, c1):
-        check_fits(f"magnitude image tile ({pyr.tile_length} columns, {len(pyr.rows)} rows)",
-                   pyr.estimate_tile_bytes(), hint="choose fewer rows or a shorter tile_length")
-    hops = np.asarray(pyr.plan.hops, dtype=np.int64)
-    groups = [(int(d), np.flatnonzero(hops == d)) for d in np.unique(hops)]
-    acc = _Accumulator(len(hops), edges, hops, mode)
-    for k, t in enumerate(tiles):
-        if compute:
-            # pyramid.py's tile and its levels (per row: [(|C|, |C|^2), (peak, sum sq), ...])
-            tile = pyr._tile(t, steps.part(k / len(tiles), (k + 1) / len(tiles)))
-        else:
-            with pyr._lock:
-                tile = pyr._tiles.get(t)
-        if tile is None:
-            continue
-        t1 = min(n, tile.c0 + pyr.tile_length)
-        for d, idx in groups:
-            steps.check(None)
-            acc.add(d, tile.c0, t1, [(int(i), tile.levels[i]) for i in idx])
-        del tile
-    steps.check(1.0)
-    out = acc.result()
-    return _to_db(out) if db else out
+    # every source, the pyramid too, reduces its tiles one at a time
+    return source.image(c0, c1, width=width, mode=mode, db=db, compute=compute, cancel=cancel,
+                        progress=progress)
 
 
 # --- fixed-size images ----------------------------------------------------------------------

@@ -45,32 +45,209 @@ from core.memory import check_fits
 __all__ = ["MagnitudePyramid", "magnitude_image", "MODES"]
 
 MODES = ("peak", "rms")
+_F32 = np.float32
 DEFAULT_CACHE_BYTES = 256 << 20
 _DEFAULT_SPEC = T.TransformSpec()
 
 
-class _Tile:
-    """Levels of one tile: per row, lists of (peak float32, sum of squares float32)."""
+# --- levels and their reduction -------------------------------------------------------------
 
-    __slots__ = ("c0", "levels", "n_bytes")
+class _Levels:
+    """One tile: level 0 is ``|C|`` [g, n0] float32 (its squares are taken when read);
+    level k >= 1 holds, per cell of ``2^k`` values, their peak and sum of squares."""
 
-    def __init__(self, c0: int, rows: list):
-        self.c0 = c0
-        self.levels = []
-        n_bytes = 0
-        for a in rows:
-            mag = np.abs(a).astype(np.float32)
-            lv = [(mag, mag * mag)]
-            n_bytes += mag.nbytes
-            while len(lv[-1][0]) > 1:
-                pk, sq = lv[-1]
-                if len(pk) % 2:
-                    pk = np.append(pk, np.float32(0))
-                    sq = np.append(sq, np.float32(0))
-                lv.append((np.maximum(pk[0::2], pk[1::2]), sq[0::2] + sq[1::2]))
-                n_bytes += 8 * len(lv[-1][0])
-            self.levels.append(lv)
+    __slots__ = ("c0", "c1", "levels", "n_bytes")
+
+    def __init__(self, c0: int, c1: int, mag: np.ndarray):
+        self.c0, self.c1 = int(c0), int(c1)
+        self.levels = [(mag, None)]
+        n_bytes = mag.nbytes
+        pk, sq = mag, None
+        while pk.shape[-1] > 1:
+            n = pk.shape[-1]
+            h, m = n // 2, -(-n // 2)
+            npk = np.empty(pk.shape[:-1] + (m,), dtype=_F32)
+            nsq = np.empty_like(npk)
+            lo, hi = pk[..., 0:2 * h:2], pk[..., 1:2 * h:2]
+            np.maximum(lo, hi, out=npk[..., :h])
+            if sq is None:
+                np.multiply(lo, lo, out=nsq[..., :h])
+                nsq[..., :h] += hi * hi
+            else:
+                np.add(sq[..., 0:2 * h:2], sq[..., 1:2 * h:2], out=nsq[..., :h])
+            if n % 2:       # the odd last value is a cell of its own (pyramid.py pads with 0)
+                npk[..., h] = pk[..., n - 1]
+                nsq[..., h] = pk[..., n - 1] ** 2 if sq is None else sq[..., n - 1]
+            self.levels.append((npk, nsq))
+            n_bytes += npk.nbytes + nsq.nbytes
+            pk, sq = npk, nsq
         self.n_bytes = n_bytes
+
+
+def _cells(a: np.ndarray, b: np.ndarray, n_levels: int) -> list:
+    """Split each value range [a, b) into aligned cells, at most two per level.
+
+    Returns, per level k, ``(i_lo, j_lo, i_hi, j_hi)``: the pixels taking cell
+    ``j_lo`` at the range's low end and ``j_hi`` at its high end.
+    """
+    out = []
+    for k in range(n_levels):
+        w = 1 << k
+        # the low end: a cell where a is aligned to 2^k but not 2^(k+1)
+        take = ((a & w) != 0) & (a + w <= b)
+        i_lo = np.flatnonzero(take)
+        j_lo = a[i_lo] >> k
+        a = a + np.where(take, w, 0)
+        take = ((b & w) != 0) & (b - w >= a)
+        i_hi = np.flatnonzero(take)
+        j_hi = (b[i_hi] >> k) - 1
+        b = b - np.where(take, w, 0)
+        out.append((i_lo, j_lo, i_hi, j_hi))
+    return out
+
+
+class _Accumulator:
+    """Per-pixel peak or sum of squares of an image, filled tile by tile.
+
+    ``val`` [n_rows, width] float64; counts per hop (rows of one hop share
+    them); the nearest-sample fill of pixels narrower than two hops.
+    """
+
+    def __init__(self, n_rows: int, edges: np.ndarray, hops: np.ndarray, mode: str):
+        self.edges = edges
+        self.width = len(edges) - 1
+        self.hops = np.asarray(hops, dtype=np.int64)
+        self.peak = mode == "peak"
+        self.val = np.zeros((n_rows, self.width))
+        self.cnt: dict = {}
+        self._near: dict = {}
+        self.fill: np.ndarray | None = None
+
+    def _narrow(self, d: int):
+        """(pixels, centres, best distance) of the pixels a neighbour sample may fill."""
+        if d not in self._near:
+            e = self.edges
+            idx = np.flatnonzero(e[1:] - e[:-1] < 2 * d)
+            self._near[d] = None if not len(idx) else (
+                idx, 0.5 * (e[idx] + e[idx + 1] - 1), np.full(len(idx), np.inf))
+            if len(idx) and self.fill is None:
+                self.fill = np.full(self.val.shape, np.nan, dtype=_F32)
+        return self._near[d]
+
+    def add(self, d: int, c0: int, c1: int, members) -> None:
+        """Add one tile's rows of hop ``d``: their samples lie at ``c0 + j d`` in [c0, c1).
+
+        members : list of (sel, levels)
+            ``sel`` indexes ``val``'s rows (an int or a slice), ``levels`` the
+            matching :class:`_Levels` lists (arrays [..., n_k]).
+        """
+        e = self.edges
+        cnt = self.cnt.setdefault(d, np.zeros(self.width, dtype=np.int64))
+        n0 = members[0][1][0][0].shape[-1]
+        plo = int(np.searchsorted(e[1:], c0, side="right"))
+        phi = int(np.searchsorted(e[:-1], c1, side="left"))
+        if phi > plo:
+            a = np.clip(-(-(e[plo:phi] - c0) // d), 0, n0)
+            b = np.clip(-(-(e[plo + 1:phi + 1] - c0) // d), 0, n0)
+            cnt[plo:phi] += b - a
+            cells = _cells(a, b, len(members[0][1]))
+            for sel, levels in members:
+                V = self.val[sel, plo:phi]
+                for (i_lo, j_lo, i_hi, j_hi), (pk, sq) in zip(cells, levels, strict=True):
+                    for i, j in ((i_lo, j_lo), (i_hi, j_hi)):
+                        if not len(i):
+                            continue
+                        if self.peak:
+                            V[..., i] = np.maximum(V[..., i], pk[..., j])
+                        elif sq is None:
+                            v = pk[..., j]
+                            V[..., i] += v * v
+                        else:
+                            V[..., i] += sq[..., j]
+        near = self._narrow(d)
+        if near is not None:
+            idx, centre, best = near
+            jl = np.clip(np.floor((centre - c0) / d).astype(np.int64), 0, n0 - 1)
+            # lower candidate first, strict improvement: ties keep the earlier sample
+            for j in (jl, np.minimum(jl + 1, n0 - 1)):
+                dist = np.abs(c0 + j * d - centre)
+                upd = np.flatnonzero(dist < best)
+                if len(upd):
+                    for sel, levels in members:
+                        self.fill[sel, idx[upd]] = levels[0][0][..., j[upd]]
+                    best[upd] = dist[upd]
+
+    def result(self) -> np.ndarray:
+        """The image in linear units [shape=(n_rows, width), float32], NaN where unknown."""
+        out = np.full(self.val.shape, np.nan, dtype=_F32)
+        for d in np.unique(self.hops):
+            d = int(d)
+            rows = np.flatnonzero(self.hops == d)
+            cnt = self.cnt.get(d, np.zeros(self.width, dtype=np.int64))
+            has = np.flatnonzero(cnt > 0)
+            v = self.val[np.ix_(rows, has)]
+            out[np.ix_(rows, has)] = v if self.peak else np.sqrt(v / cnt[has])
+            near = self._near.get(d)
+            if near is not None:
+                idx, _, best = near
+                ok = idx[(cnt[idx] == 0) & (best <= d)]
+                out[np.ix_(rows, ok)] = self.fill[np.ix_(rows, ok)]
+        return out
+
+
+def _check_image(c0, c1, n_columns: int, width, mode) -> tuple[int, int, int, np.ndarray]:
+    c0 = int(c0)
+    c1 = n_columns if c1 is None else int(c1)
+    if not 0 <= c0 < c1 <= n_columns:
+        raise ParameterError(f"columns [{c0}, {c1}) are not inside [0, {n_columns})")
+    width = int(width)
+    if width < 1:
+        raise ParameterError(f"width={width} must be >= 1")
+    if mode not in MODES:
+        raise ParameterError(f"mode={mode!r}: expected one of {MODES}")
+    edges = c0 + (np.arange(width + 1, dtype=np.int64) * (c1 - c0)) // width
+    return c0, c1, width, edges
+
+
+def _to_db(out: np.ndarray) -> np.ndarray:
+    """``20 log10`` in place, NaN kept, zeros floored at float32's tiny (as pyramid.py)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.log10(np.maximum(out, np.finfo(_F32).tiny), out=out, where=~np.isnan(out))
+    out *= 20.0
+    return out
+
+
+
+class _Tile:
+    """Levels of one tile, per run of rows of one hop: ``groups`` holds
+    ``(rows, d, levels)`` with ``rows`` a slice of the plan's rows and ``levels`` a
+    :class:`_Levels` of their ``|C|`` [len(rows), n0] float32."""
+
+    __slots__ = ("c0", "groups", "n_bytes")
+
+    def __init__(self, c0: int, c1: int, rows: list, hops: np.ndarray):
+        self.c0 = int(c0)
+        self.groups = []
+        n_bytes = 0
+        for sl, d in _hop_runs(hops):
+            n0 = len(rows[sl.start])
+            mag = np.empty((sl.stop - sl.start, n0), dtype=_F32)
+            for j, i in enumerate(range(sl.start, sl.stop)):
+                np.abs(rows[i], out=mag[j], casting="same_kind")
+                rows[i] = None                  # freed as it goes: the tile replaces them
+            lv = _Levels(c0, c1, mag)
+            self.groups.append((sl, d, lv))
+            n_bytes += lv.n_bytes
+        self.n_bytes = n_bytes
+
+
+def _hop_runs(hops: np.ndarray) -> list:
+    """Runs of consecutive plan rows of one hop: [(slice, d)]."""
+    hops = np.asarray(hops, dtype=np.int64)
+    cut = np.flatnonzero(np.diff(hops)) + 1
+    starts = np.concatenate([[0], cut])
+    stops = np.concatenate([cut, [len(hops)]])
+    return [(slice(int(a), int(b)), int(hops[a])) for a, b in zip(starts, stops, strict=True)]
 
 
 class MagnitudePyramid:
@@ -143,10 +320,18 @@ class MagnitudePyramid:
         with self._lock:
             return [t for t in self.tiles(c0, c1) if t not in self._tiles]
 
+    def _cached_whole(self) -> bool:
+        """Whole rows are computed once over the whole signal when there are tiles
+        to share them (else the one tile computes them itself)."""
+        return bool(self.plan.whole.any()) and self.geom.n_samples > self.tile_length
+
     def estimate_tile_bytes(self) -> int:
-        """Peak bytes of computing one tile: the multirate work plus its levels."""
+        """Peak bytes of computing one tile: the multirate work (complex64 rows, and
+        the whole rows over the whole signal when tiles share them), then the
+        tile's levels beside the rows still to convert (12 bytes a value)."""
         T_ = self.tile_length
-        return MR.estimate_multirate_bytes(self.plan, T_, itemsize=16) + int(
+        return MR.estimate_multirate_bytes(self.plan, T_, itemsize=8,
+                                           whole_rows=self._cached_whole()) + int(
             12 * sum(-(-T_ // int(d)) for d in self.plan.hops))
 
     def _tile(self, t: int, steps: Steps) -> _Tile:
@@ -157,8 +342,10 @@ class MagnitudePyramid:
                 return hit
         a = t * self.tile_length
         b = min(self.geom.n_samples, a + self.tile_length)
-        rows = MR._compute(self._engine, a, b, np.complex128, steps)
-        tile = _Tile(a, rows)
+        rows = MR._compute(self._engine, a, b, np.complex64, steps,
+                           cached_whole=self._cached_whole())
+        tile = _Tile(a, b, rows, self.plan.hops)
+        del rows
         with self._lock:
             self._tiles[t] = tile
             self._bytes += tile.n_bytes
@@ -171,6 +358,9 @@ class MagnitudePyramid:
               db: bool = True, compute: bool = True, cancel=None,
               progress=None) -> np.ndarray:
         """Magnitude image of columns [c0, c1) at ``width`` pixels (see the module docstring).
+
+        Tiles are reduced one at a time (only the cache keeps them), rows of one
+        hop together.
 
         Parameters
         ----------
@@ -200,90 +390,36 @@ class MagnitudePyramid:
             A tile would not fit the budget (:meth:`estimate_tile_bytes`).
         Cancelled
         """
-        c0 = int(c0)
-        c1 = self.geom.n_samples if c1 is None else int(c1)
-        if not 0 <= c0 < c1 <= self.geom.n_samples:
-            raise ParameterError(f"columns [{c0}, {c1}) are not inside "
-                                 f"[0, {self.geom.n_samples})")
-        width = int(width)
-        if width < 1:
-            raise ParameterError(f"width={width} must be >= 1")
-        if mode not in MODES:
-            raise ParameterError(f"mode={mode!r}: expected one of {MODES}")
+        n = self.geom.n_samples
+        c0, c1, width, edges = _check_image(c0, c1, n, width, mode)
         steps = Steps.of(cancel, progress, "magnitude image")
         tiles = list(self.tiles(c0, c1))
         if compute and self.missing(c0, c1):
             check_fits(f"magnitude image tile ({self.tile_length} columns, "
                        f"{len(self.rows)} rows)", self.estimate_tile_bytes(),
                        hint="choose fewer rows or a shorter tile_length")
-        got = {}
-        for n, t in enumerate(tiles):
-            part = steps.part(n / len(tiles), (n + 1) / len(tiles))
+        hops = np.asarray(self.plan.hops, dtype=np.int64)
+        acc = _Accumulator(len(hops), edges, hops, mode)
+        for k, t in enumerate(tiles):
             if compute:
-                got[t] = self._tile(t, part)
+                tile = self._tile(t, steps.part(k / len(tiles), (k + 1) / len(tiles)))
             else:
                 with self._lock:
-                    if t in self._tiles:
-                        got[t] = self._tiles[t]
-        steps.check(1.0)
-        out = np.full((len(self.rows), width), np.nan, dtype=np.float32)
-        edges = c0 + (np.arange(width + 1, dtype=np.int64) * (c1 - c0)) // width
-        for i, d in enumerate(self.plan.hops):
-            steps.check(None)
-            out[i] = self._row(i, int(d), got, tiles, edges, mode)
-        if db:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                np.log10(np.maximum(out, np.finfo(np.float32).tiny), out=out, where=~np.isnan(out))
-            out *= 20.0
-        return out
-
-    def _row(self, i, d, got, tiles, edges, mode) -> np.ndarray:
-        """Row ``i``'s pixels: the samples ``t = j d`` in ``[e_p, e_p+1)`` reduced
-        exactly, each range split into O(log) aligned cells of the levels."""
-        width = len(edges) - 1
-        peak = np.zeros(width)
-        sq = np.zeros(width)
-        cnt = np.zeros(width, dtype=np.int64)
-        for t in tiles:
-            tile = got.get(t)
+                    tile = self._tiles.get(t)
             if tile is None:
                 continue
-            lv = tile.levels[i]
-            n0 = len(lv[0][0])
-            a = np.clip(-(-(edges[:-1] - tile.c0) // d), 0, n0)
-            b = np.clip(-(-(edges[1:] - tile.c0) // d), 0, n0)
-            cnt += b - a
-            for k, (pk, s2) in enumerate(lv):
-                w = 1 << k
-                # the low end: a cell where a is aligned to 2^k but not 2^(k+1)
-                take = ((a & w) != 0) & (a + w <= b)
-                j = a[take] >> k
-                peak[take] = np.maximum(peak[take], pk[j])
-                sq[take] += s2[j]
-                a = a + np.where(take, w, 0)
-                take = ((b & w) != 0) & (b - w >= a)
-                j = (b[take] >> k) - 1
-                peak[take] = np.maximum(peak[take], pk[j])
-                sq[take] += s2[j]
-                b = b - np.where(take, w, 0)
-        res = np.full(width, np.nan, dtype=np.float32)
-        has = cnt > 0
-        res[has] = peak[has] if mode == "peak" else np.sqrt(sq[has] / cnt[has])
-        empty = np.flatnonzero(~has)
-        if len(empty) and got:
-            # narrower than the hop: repeat the sample nearest the pixel's centre
-            starts = np.concatenate([got[t].c0 + d * np.arange(len(got[t].levels[i][0][0]))
-                                     for t in tiles if t in got])
-            mags = np.concatenate([got[t].levels[i][0][0] for t in tiles if t in got])
-            centre = 0.5 * (edges[empty] + edges[empty + 1] - 1)
-            if len(starts) == 1:
-                j = np.zeros(len(empty), dtype=np.intp)
-            else:
-                j = np.clip(np.searchsorted(starts, centre), 1, len(starts) - 1)
-                j -= (centre - starts[j - 1]) <= (starts[j] - centre)
-            ok = np.abs(starts[j] - centre) <= d          # a cached tile next to the pixel
-            res[empty[ok]] = mags[j[ok]]
-        return res
+            t1 = min(n, tile.c0 + self.tile_length)
+            # one add per hop: the accumulator counts a hop's samples once per call
+            by_hop: dict = {}
+            for sl, d, lv in tile.groups:
+                by_hop.setdefault(d, []).append((sl, lv.levels))
+            for d, members in by_hop.items():
+                steps.check(None)
+                acc.add(d, tile.c0, t1, members)
+            del tile
+        steps.check(1.0)
+        out = acc.result()
+        return _to_db(out) if db else out
 
 
 def magnitude_image(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, dx: float = 1.0, c0: int = 0,
