@@ -772,7 +772,8 @@ def _grid_rows(eng: _Rows, idx, X: np.ndarray, M: int, q0: int, dst: list, steps
     on, ``len(array) - j0`` values at most and ``M / d`` at most.
 
     Rows of one hop share a batched inverse FFT of ``M / d``; the modulated
-    spectrum over the rows' bins is built once."""
+    spectrum over the rows' bins is built once. (complex64 inverse FFTs would be
+    three times faster, but miss the display's 1e-6 of a row's peak: ~3e-6.)"""
     p = eng.plan
     idx = [int(i) for i in idx]
     if not idx:
