@@ -40,7 +40,7 @@ LIVE_MAX_COLUMNS = 1 << 16
 #: Live updates work in aligned blocks of this many columns (a stroke's few hundred
 #: columns cost one block; equal blocks reuse the engine's cached filters).
 LIVE_BLOCK = 1 << 12
-_LIVE_INTERVAL_S = 0.033
+_LIVE_INTERVAL_S = 0.025   # as app.document's
 #: Each engine's filter cache (two engines: live and background) - the window's
 #: whole budget for a 10-minute file is 2 GB.
 _FILTER_CACHE_BYTES = 128 << 20

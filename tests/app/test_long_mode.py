@@ -152,7 +152,7 @@ def test_band_inverse_equals_the_whole_signal_path(qtbot, long_window, reference
     assert close(doc.inversion, band) and close(doc.residual, res)
 
 
-def test_strokes_rectangles_lassos_and_undo_equal_the_dense_inverse(qtbot, long_window,
+def test_100_strokes_rectangles_lassos_and_undos_equal_the_dense_inverse(qtbot, long_window,
                                                                     reference):
     doc = long_window.doc
     sig, tfr = reference
@@ -161,7 +161,7 @@ def test_strokes_rectangles_lassos_and_undo_equal_the_dense_inverse(qtbot, long_
     L.add_band(upper, lower)
     rng = np.random.default_rng(11)
     n_rows = tfr.n_rows
-    for _ in range(24):
+    for _ in range(100):
         what = rng.integers(4)
         if what == 0:
             L.begin_stroke(erase=bool(rng.integers(3) == 0), radius_rows=2.0, radius_cols=150.0)
