@@ -46,7 +46,8 @@ __all__ = ["MagnitudePyramid", "magnitude_image", "MODES"]
 
 MODES = ("peak", "rms")
 _F32 = np.float32
-DEFAULT_CACHE_BYTES = 1 << 30     # ~8 tiles of 2^18 columns at nv 32: a 10-s view and its neighbours
+# ~8 tiles of 2^18 columns at nv 32 (~120 MB each): a 10-s view and its neighbours
+DEFAULT_CACHE_BYTES = 1 << 30
 _DEFAULT_SPEC = T.TransformSpec()
 
 

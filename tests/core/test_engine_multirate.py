@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -136,3 +138,56 @@ def test_not_a_cwt_spec(case):
     y, _ = case
     with pytest.raises(ParameterError, match="kind"):
         cwt_multirate(y, T.TransformSpec(kind="stft"))
+
+
+def test_estimate_covers_the_peak_with_whole_and_block_rows(case):
+    y, C = case
+    geom = CB.cwt_geometry(SPEC, N)
+    kw = dict(block_length=2048, nyquist_overlap=4096)
+    plan = plan_multirate(geom, **kw)
+    # rows whose support is longer than half a block and the Nyquist overlap: whole grid
+    assert plan.whole.any() and (~plan.whole).sum() >= 40
+    assert plan.overlaps.max() <= 4096
+    est = estimate_multirate_bytes(plan, N, itemsize=16)
+    cwt_multirate(y, SPEC, dtype=np.complex128, **kw)            # numba, tables: not counted
+    tracemalloc.start()
+    m = cwt_multirate(y, SPEC, dtype=np.complex128, **kw)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert m.estimated_bytes == est and peak <= est < 4 * peak
+    # rows clear of Nyquist (the short Nyquist overlap leaves ~1e-2 on the rows cut there)
+    assert _errors(m, C)[plan.f_hi < 0.5].max() <= 1e-6
+
+
+def test_low_bins_by_phases_equal_the_whole_rfft(monkeypatch):
+    from core.engine import multirate as MR
+    from core.engine.blocks import Steps, padded_segment
+
+    n = 40000
+    y = np.random.default_rng(4).standard_normal(n)
+    geom = CB.cwt_geometry(SPEC, n)
+    plan = plan_multirate(geom, rows=range(30))            # low rows: few low bins
+    ref = MR._Rows(y, plan).low_bins(Steps())
+    monkeypatch.setattr(MR, "_POLY_P", 64)                 # the phase path on a short grid
+    monkeypatch.setattr(MR, "_LOW_CHUNK", 1 << 13)         # several chunks of phases
+    assert MR._low_phase_length(geom.n_pad, len(ref) - 1) < geom.n_pad
+    got = MR._Rows(y, plan).low_bins(Steps())
+    X = np.fft.rfft(padded_segment(y, 0, geom.n_pad, geom.n_pad, geom.pad_left))[:len(ref)]
+    np.testing.assert_allclose(ref, X, rtol=0, atol=1e-12 * np.abs(X).max())
+    np.testing.assert_allclose(got, X, rtol=0, atol=1e-12 * np.abs(X).max())
+
+
+def test_closed_form_gmw_equals_ssqueezepy():
+    from core.engine import multirate as MR
+
+    geom = CB.cwt_geometry(SPEC, N)
+    assert MR._closed_form(T._wavelet_key(SPEC)) is not None
+    assert MR._closed_form("morlet") is None
+    rows = geom.wavelet_rows[::7]
+    for M in (4096, 65536, 65537):
+        ev = MR._Evaluator(geom, M)
+        ref = CB.row_filters(geom, rows, M)
+        for r, f in zip(rows, ref, strict=True):
+            lo, hi = MR._bin_range(*[b[r] for b in MR._wavelet_bands(geom, 1e-10)], M)
+            np.testing.assert_allclose(ev(int(r), lo, hi), f[np.arange(lo, hi + 1) % M],
+                                       rtol=1e-11, atol=1e-13 * np.abs(f).max())

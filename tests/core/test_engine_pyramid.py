@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,30 @@ def test_bad_parameters(case, kw):
     y, _ = case
     with pytest.raises(ParameterError):
         magnitude_image(y, SPEC, **kw)
+
+
+def test_estimate_covers_the_peak_with_rows_spanning_the_signal():
+    # the default spec (no fmin): the lowest rows' supports span the whole signal,
+    # so they run on the whole padded grid, once for every tile
+    n = 1 << 18
+    y = np.random.default_rng(5).standard_normal(n)
+    spec = T.TransformSpec(nv=8)
+    pyr = MagnitudePyramid(y, spec, tile_length=8192)
+    plan = pyr.plan
+    assert plan.whole[0] and plan.whole.sum() >= 3 and (~plan.whole).sum() >= 40
+    assert len(np.unique(plan.overlaps[~plan.whole])) >= 2        # classes by overlap
+    est = pyr.estimate_tile_bytes()
+    tracemalloc.start()
+    im = pyr.image(8192, 2 * 8192, width=16)                      # one tile and the whole rows
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert np.isfinite(im).all()
+    assert peak <= est < 4 * peak
+    fresh = MagnitudePyramid(y, spec, tile_length=8192)
+    memory.set_budget(est // 2)
+    try:
+        with pytest.raises(OutOfMemoryError, match="magnitude image tile"):
+            fresh.image(0, 8192, width=16)
+    finally:
+        memory.set_budget(None)
+    assert fresh.missing(0, 8192) == [0] and fresh._engine._whole_rows is None   # nothing done
