@@ -29,9 +29,8 @@ the same columns to float32 rounding (tests: 1e-6 of the row's peak).
 Memory: a tile's levels take 12 bytes per value (float32 magnitudes, then
 peaks and sums of squares of the cells); an LRU cache keeps ``cache_bytes`` of
 tiles. An image holds one tile beside the cache and a float64 accumulator of
-``n_rows x width``, whatever the range. :func:`stream_image` gives the same
-for a MagnitudePyramid, whose own ``image`` keeps every tile of the range
-alive until it reduces them (~11 GiB for 10 min of 44.1 kHz audio at nv 32).
+``n_rows x width``, whatever the range (a MagnitudePyramid's own ``image``
+too); :func:`stream_image` is ``source.image``.
 
 :func:`resize_rows` reduces an image's rows to a fixed height (an exported
 picture); :func:`row_groups` says which rows each output row covers.
@@ -436,11 +435,7 @@ class WholeSource(_TiledSource):
 def stream_image(source, c0: int = 0, c1: int | None = None, *, width: int,
                  mode: str = "peak", db: bool = True, compute: bool = True, cancel=None,
                  progress=None) -> np.ndarray:
-    """``source.image(...)`` holding one tile at a time beside the cache.
-
-    For a :class:`MagnitudePyramid` the image is reduced tile by tile here
-    (its own ``image`` keeps every tile of the range until the end); the
-    result equals ``source.image(...)``. Any other source streams already.
+    """``source.image(...)``: every source holds one tile at a time beside the cache.
 
     Parameters and returns: as :meth:`MagnitudePyramid.image`.
     """

@@ -20,9 +20,12 @@ What holds (``|C|`` relative to the row's largest coefficient):
 
 - rows on the whole padded grid (every row when ``n_pad <= WHOLE_GRID``, and
   the rows :func:`core.engine.cwt_blocks.row_support` finds too long for a
-  block, e.g. the low edge row): the whole-signal coefficients at the hops up
-  to the dropped bins, ~1e-9 (interior and ends alike: the padding is the
-  whole path's own);
+  block, or longer than half a block and the Nyquist overlap, e.g. the low
+  edge row and, without fmin, the lowest few octaves): the whole-signal
+  coefficients at the hops up to the dropped bins, ~1e-9 (interior and ends
+  alike: the padding is the whole path's own). They are low and narrow: an
+  inverse FFT of ``n_pad / d`` (d large) from the padded signal's low bins,
+  which long grids compute by phases of a few 2^20 samples;
 - block rows away from Nyquist: also the block truncation of
   :mod:`core.engine.cwt_blocks` (kernel tail beyond the overlap <= ``tol``),
   ~1e-9, so block boundaries are invisible;
@@ -31,11 +34,21 @@ What holds (``|C|`` relative to the row's largest coefficient):
   the default 65536-sample overlap (their real parts ~1e-7). Only long
   signals (``n_pad > WHOLE_GRID``) have such block rows.
 
+Block rows go in classes by overlap (cut at Nyquist; supports up to 1/16 of
+a block; longer), one FFT grid per class, the same for every block.
+
+Cost: the first-order L1 GMW (ssqueezepy's default) is evaluated in closed
+form, ``exp(a_s + beta log k - b_s k**gamma)``, from two tables of ``k``
+shared by all rows (one exp per kept bin; checked against ssqueezepy's
+function once per wavelet); the edge rows reuse the wavelets' values. A grid's
+spectrum is modulated once (``exp(2 pi i k q0 / M)``) for all its rows, and
+rows of one hop share a batched inverse FFT.
+
 Memory: the result holds ``sum_r (c1 - c0) / d_r`` coefficients (GMW nv 32:
 ~70 N for 520 rows, against 520 N for the whole transform); the work adds one
-block's FFT (``M`` float64 + ``M/2`` complex128) and a few ``M / d`` complex
-vectors, checked against the budget (:func:`estimate_multirate_bytes`) before
-anything is allocated.
+grid's spectrum, a batch of ``M / d`` complex vectors, and the cached filter
+values (8 bytes per kept bin, at most ~256 MiB), checked against the budget
+(:func:`estimate_multirate_bytes`) before anything is allocated.
 """
 
 from __future__ import annotations
@@ -90,10 +103,11 @@ class MultiratePlan:
         Row computed on the whole padded grid (else block by block).
     overlaps : np.ndarray [shape=(n,), int64]
         Block overlap of each block row (0 for whole rows): the largest
-        support of its class (rows reaching Nyquist, the others), so that a
-        block needs two FFT grids at most.
+        support of its class (rows reaching Nyquist; supports up to 1/16 of a
+        block; longer ones), so that a block needs three FFT grids at most.
     block_length : int
-        Columns per block, a multiple of every block row's hop.
+        Columns per block, a multiple of every row's hop (tiles share the
+        whole rows' samples).
     tol : float
     """
 
@@ -401,7 +415,7 @@ def plan_multirate(geom: CB.CWTGeometry, rows=None, *, tol: float = CB.DEFAULT_T
     block_length : int or None
         Columns per block; None = the whole padded grid as one block when
         ``n_pad <= WHOLE_GRID`` (exact, fastest), else blocks on grids near
-        2^19. Rounded up to a multiple of the block rows' largest hop.
+        2^19. Rounded up to a multiple of the largest hop.
     nyquist_overlap : int or None
         Passed to :func:`core.engine.cwt_blocks.row_support`.
     """
@@ -778,8 +792,10 @@ def _grid_rows(eng: _Rows, idx, X: np.ndarray, M: int, q0: int, dst: list, steps
     idx = [int(i) for i in idx]
     if not idx:
         return
-    wav = [n for n, i in enumerate(idx) if np.isfinite(eng.geom.scales[p.rows[i]])]
-    order = wav + [n for n in range(len(idx)) if n not in set(wav)]
+    # edge rows last: their filters reuse the wavelets' values on this grid
+    is_wav = [bool(np.isfinite(eng.geom.scales[p.rows[i]])) for i in idx]
+    order = [n for n in range(len(idx)) if is_wav[n]] + [n for n in range(len(idx))
+                                                           if not is_wav[n]]
     eng.filters([idx[n] for n in order], M)
     spans = [_bin_range(p.f_lo[i], p.f_hi[i], M) for i in idx]
     lo = min(s[0] for s in spans)
