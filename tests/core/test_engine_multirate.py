@@ -191,3 +191,20 @@ def test_closed_form_gmw_equals_ssqueezepy():
             lo, hi = MR._bin_range(*[b[r] for b in MR._wavelet_bands(geom, 1e-10)], M)
             np.testing.assert_allclose(ev(int(r), lo, hi), f[np.arange(lo, hi + 1) % M],
                                        rtol=1e-11, atol=1e-13 * np.abs(f).max())
+
+
+@pytest.mark.parametrize("n, n_pad, pad_left", [(1000, 4096, 1500), (3000, 4096, 548), (7, 64, 30)])
+def test_phase_rows_are_the_padded_signal(n, n_pad, pad_left):
+    from types import SimpleNamespace
+
+    from core.engine import multirate as MR
+    from core.engine.blocks import padded_segment
+
+    y = np.random.default_rng(n).standard_normal(n)
+    g = SimpleNamespace(n_samples=n, n_pad=n_pad, pad_left=pad_left)
+    xp = padded_segment(y, 0, n_pad, n_pad, pad_left)
+    D = 16
+    for p0, c in [(0, 4), (5, 3), (12, 4)]:
+        out = np.empty((c, n_pad // D))
+        MR._phases(y, g, D, p0, out)
+        np.testing.assert_array_equal(out, xp.reshape(-1, D)[:, p0:p0 + c].T)
