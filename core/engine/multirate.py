@@ -667,14 +667,16 @@ class _Rows:
             # twiddles of the phases inside a chunk, shared by every chunk
             Tj = np.exp(-2j * np.pi * (np.mod(np.arange(C)[:, None] * k, g.n_pad) / g.n_pad))
             X = np.zeros(K + 1, dtype=np.complex128)
-            buf = np.empty((C, P))
+            buf = np.empty((P, C))
+            TjT = np.ascontiguousarray(Tj.T)
             for p0 in range(0, D, C):
                 steps.check(p0 / D)
                 c = min(C, D - p0)
-                _phases(self.y, g, D, p0, buf[:c])
-                F = sp_fft.rfft(buf[:c], axis=-1, workers=_WORKERS)[:, :K + 1]
-                F *= Tj[:c]
-                s = F.sum(axis=0)
+                _phases(self.y, g, D, p0, buf[:, :c])
+                # along the rows' axis: the buffer keeps the signal's layout (no transpose)
+                F = sp_fft.rfft(buf[:, :c], axis=0, workers=_WORKERS)[:K + 1]
+                F *= TjT[:, :c]
+                s = F.sum(axis=1)
                 s *= np.exp(-2j * np.pi * (np.mod(k * p0, g.n_pad) / g.n_pad))
                 X += s
                 del F
@@ -726,13 +728,13 @@ class _Rows:
 
 
 def _phases(y: np.ndarray, g, D: int, p0: int, out: np.ndarray) -> None:
-    """``out[j, i] = xp[D i + p0 + j]`` (the padded signal's phases p0.., rows of
-    ``P = out.shape[1]`` samples) [out: shape=(c, P), float64, written in place].
+    """``out[i, j] = xp[D i + p0 + j]`` (the padded signal's phases p0.., columns of
+    ``P = out.shape[0]`` samples) [out: shape=(P, c), float64, written in place].
 
     Runs of rows inside the signal, or inside one reflection of it, are strided
     views of ``y`` (or ``y[::-1]``): a fancy gather of n_pad samples at stride D
     costs ~seconds (a cache line per sample), these copies a tenth of that."""
-    n, c, P = g.n_samples, out.shape[0], out.shape[1]
+    n, P, c = g.n_samples, out.shape[0], out.shape[1]
     first = D * np.arange(P, dtype=np.int64) + (p0 - g.pad_left)     # u of each row's j = 0
     last = first + (c - 1)
     done = np.zeros(P, dtype=bool)
@@ -751,12 +753,12 @@ def _phases(y: np.ndarray, g, D: int, p0: int, out: np.ndarray) -> None:
             view = np.lib.stride_tricks.as_strided(
                 src[s0:], shape=(ib - ia, c), strides=(D * src.strides[0], src.strides[0]),
                 writeable=False)
-            out[:, ia:ib] = view.T
+            out[ia:ib] = view
             done[ia:ib] = True
     rest = np.flatnonzero(~done)
     if len(rest):
-        j = first[rest][None, :] + np.arange(c)[:, None] + g.pad_left
-        out[:, rest] = y[_padded_index(j, g)]
+        j = first[rest][:, None] + np.arange(c)[None, :] + g.pad_left
+        out[rest] = y[_padded_index(j, g)]
 
 
 def _padded_index(j: np.ndarray, g) -> np.ndarray:

@@ -205,6 +205,6 @@ def test_phase_rows_are_the_padded_signal(n, n_pad, pad_left):
     xp = padded_segment(y, 0, n_pad, n_pad, pad_left)
     D = 16
     for p0, c in [(0, 4), (5, 3), (12, 4)]:
-        out = np.empty((c, n_pad // D))
+        out = np.empty((n_pad // D, c))
         MR._phases(y, g, D, p0, out)
-        np.testing.assert_array_equal(out, xp.reshape(-1, D)[:, p0:p0 + c].T)
+        np.testing.assert_array_equal(out, xp.reshape(-1, D)[:, p0:p0 + c])
