@@ -188,74 +188,8 @@ def _omega_support(wavelet_key: str, tol: float) -> tuple[float, float]:
     return float(w[big[0]] - 2 * step), float(w[big[-1]] + 2 * step)
 
 
-@functools.lru_cache(maxsize=8)
-def _closed_form(wavelet_key: str) -> tuple[float, float, float] | None:
-    """``(beta, gamma, c)`` with ``fn(w) = exp(c + beta log w - w**gamma)`` (w > 0, else 0)
-    for ssqueezepy's first-order L1 GMW; None for other wavelets, or when the closed
-    form does not reproduce ``fn`` to 1e-12 on a probe.
-
-    Why: with ``w = s k 2 pi / M`` the exponent is ``a_s + beta log k - b_s k**gamma``,
-    so a row costs one exp per bin from two tables of ``k`` shared by every row,
-    against ~50 ns per bin in ssqueezepy's parallel kernel on a loaded machine.
-    """
-    wav = T._wavelet(wavelet_key)
-    cfg = getattr(wav, "config", None) or {}
-    if (not str(getattr(wav, "name", "")).startswith("GMW") or cfg.get("norm") != "bandpass"
-            or float(cfg.get("order", 0)) != 0 or cfg.get("centered_scale")):
-        return None
-    gamma, beta = float(cfg["gamma"]), float(cfg["beta"])
-    wc = (beta / gamma) ** (1 / gamma)
-    c = float(np.log(2.0) - beta * np.log(wc) + wc ** gamma)
-    w = np.concatenate([[0.0, -1.0], np.geomspace(1e-3 * wc, 8 * wc, 4001)])
-    with T._SSQ_LOCK, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ref = np.asarray(wav.fn(w.copy())).real
-    with np.errstate(divide="ignore"):
-        mine = np.where(w > 0, np.exp(c + beta * np.log(np.maximum(w, 1e-300)) - w ** gamma), 0.0)
-    ok = np.all(np.abs(mine - ref) <= 1e-12 * np.maximum(np.abs(ref), 1e-300 + 1e-14 * ref.max()))
-    return (beta, gamma, c) if ok else None
-
-
-class _Tables:
-    """``beta log k`` and ``k**gamma`` for k = 0..n-1 (grown on demand): the
-    k-dependent parts of the closed-form GMW on any grid [float64]."""
-
-    def __init__(self, beta: float, gamma: float):
-        self.beta, self.gamma = beta, gamma
-        self.bl = np.zeros(0)
-        self.kg = np.zeros(0)
-
-    def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if len(self.bl) < n:
-            n = max(int(n), 2 * len(self.bl))
-            k = np.arange(n, dtype=np.float64)
-            with np.errstate(divide="ignore"):
-                self.bl = self.beta * np.log(k)
-            self.kg = k ** self.gamma
-        return self.bl, self.kg
-
-    @property
-    def nbytes(self) -> int:
-        return self.bl.nbytes + self.kg.nbytes
-
-
-def _gmw_bins(cf, tables: _Tables, scale: float, lo: int, hi: int, M: int) -> np.ndarray:
-    """The closed-form wavelet of ``scale`` at signed bins lo..hi of an M grid,
-    as ``_wavelet_values`` gives it (Nyquist halved on even grids) [float64]."""
-    beta, gamma, c = cf
-    out = np.zeros(hi - lo + 1)
-    a = max(lo, 1)
-    if a <= hi:
-        bl, kg = tables.upto(hi + 1)
-        h = scale * (2 * np.pi / M)
-        t = out[a - lo:]
-        np.multiply(kg[a:hi + 1], -(h ** gamma), out=t)
-        t += bl[a:hi + 1]
-        t += c + beta * np.log(h)
-        np.exp(t, out=t)
-    if M % 2 == 0 and lo <= M // 2 <= hi:
-        out[M // 2 - lo] *= 0.5
-    return out
+# the closed-form GMW lives with the block filters (row_filters uses it too)
+_closed_form, _Tables, _gmw_bins = CB._closed_form, CB._Tables, CB._gmw_bins
 
 
 def _wavelet_values(geom, scales, ks, M: int) -> list:
