@@ -624,45 +624,26 @@ class DocumentModel(QObject):
         preview = self
 
         def task(progress, cancel):
-            from core.retrieval import retrieve  # torch loads here, not at start-up
-
             target, m = S, mask
             if target is None:
                 tfr2 = transform(sig, spec, cancel=cancel)
                 target = np.abs(tfr2.coefficients)
                 if region_src is not None:
                     m = map_mask(region_src[0], region_src[1], tfr2).astype(bool)
-            best = _BestSoFar()
-
-            def report(iteration, loss, inconsistency=None, estimate=None):
-                best.offer(iteration, loss, inconsistency, estimate)
-                progress({"iteration": int(iteration), "loss": float(loss),
-                          "inconsistency": None if inconsistency is None
-                          else float(inconsistency),
-                          "estimate": None if estimate is None or not preview.preview_enabled
-                          else np.array(estimate, dtype=float).ravel()})
-
-            kw = dict(n_samples=sig.n, method=params.method, optimizer=params.optimizer,
-                      lr=params.lr, n_iter=params.n_iter, tol=params.tol, init=params.init,
-                      seed=params.seed, device=params.device, mask=m, dx=sig.dx,
-                      progress=report, cancel=cancel)
-            kw.update(params.extra)
-            try:
-                result = retrieve(target, spec, **kw)
-            except Exception as exc:
-                # A run that dies mid-way still holds the best estimate it reported.
-                result = best.result(exc)
-                if result is None:
-                    raise
+            result = _retrieve_keeping_best(target, spec, params, sig, m, progress, cancel,
+                                            preview)
             return result, _metrics(result, target, spec, sig, m, reference, cancel)
 
+        return self._launch_retrieval(task, key, params.target)
+
+    def _launch_retrieval(self, task, key: ResultKey, target: str) -> bool:
         w = Worker(task, name="retrieval")
         w.progressed.connect(lambda r, k=key: self._on_retrieval_progressed(r, k))
         w.succeeded.connect(lambda res, k=key: self._on_retrieval_done(res, k))
         w.failed.connect(lambda msg, exc, k=key: self._on_retrieval_failed(msg, exc, k))
         w.finished.connect(lambda w=w: self._on_retrieval_thread_finished(w))
         self._retrieval_worker = w
-        self.last_retrieval_target = params.target
+        self.last_retrieval_target = target
         self._start(w)
         self.retrieval_started.emit()
         return True
@@ -722,47 +703,17 @@ class DocumentModel(QObject):
         preview, n_full = self, sig.n
 
         def task(progress, cancel):
-            from core.retrieval import retrieve
-
             tfr2 = transform(part, spec, cancel=cancel)
             target = np.abs(tfr2.coefficients)
             m = None
             if region is not None and region[0] is not None:
                 m = map_mask(region[0], region[1], tfr2).astype(bool)
-            best = _BestSoFar()
-
-            def report(iteration, loss, inconsistency=None, estimate=None):
-                best.offer(iteration, loss, inconsistency, estimate)
-                progress({"iteration": int(iteration), "loss": float(loss),
-                          "inconsistency": None if inconsistency is None
-                          else float(inconsistency),
-                          "estimate": None if estimate is None or not preview.preview_enabled
-                          else np.array(estimate, dtype=float).ravel()})
-
-            kw = dict(n_samples=part.n, method=params.method, optimizer=params.optimizer,
-                      lr=params.lr, n_iter=params.n_iter, tol=params.tol, init=params.init,
-                      seed=params.seed, device=params.device, mask=m, dx=part.dx,
-                      progress=report, cancel=cancel)
-            kw.update(params.extra)
-            try:
-                result = retrieve(target, spec, **kw)
-            except Exception as exc:
-                result = best.result(exc)
-                if result is None:
-                    raise
+            result = _retrieve_keeping_best(target, spec, params, part, m, progress, cancel,
+                                            preview)
             metrics = _metrics(result, target, spec, part, m, reference, cancel)
             return RangeRetrieval(result, c0, c1, n_full), metrics
 
-        w = Worker(task, name="retrieval")
-        w.progressed.connect(lambda r, k=key: self._on_retrieval_progressed(r, k))
-        w.succeeded.connect(lambda res, k=key: self._on_retrieval_done(res, k))
-        w.failed.connect(lambda msg, exc, k=key: self._on_retrieval_failed(msg, exc, k))
-        w.finished.connect(lambda w=w: self._on_retrieval_thread_finished(w))
-        self._retrieval_worker = w
-        self.last_retrieval_target = params.target
-        self._start(w)
-        self.retrieval_started.emit()
-        return True
+        return self._launch_retrieval(task, key, params.target)
 
     def cancel_retrieval(self) -> None:
         """Ask the run to stop; it finishes with its best estimate so far."""
@@ -973,6 +924,37 @@ class _BestSoFar:
             return None
         return PartialRetrieval(self.y, self.y, np.array(self.losses), self.inconsistency,
                                 self.iteration, describe_error(exc, "retrieval"))
+
+
+def _retrieve_keeping_best(target, spec, params: RetrievalParams, sig, mask, progress, cancel,
+                           preview) -> object:
+    """``core.retrieval.retrieve`` of ``target`` (magnitudes on ``spec``'s grid of ``sig``)
+    with throttled reports through ``progress``; a run that raises mid-way returns the
+    best estimate it reported (:class:`PartialRetrieval`). Runs in the worker thread."""
+    from core.retrieval import retrieve  # torch loads here, not at start-up
+
+    best = _BestSoFar()
+
+    def report(iteration, loss, inconsistency=None, estimate=None):
+        best.offer(iteration, loss, inconsistency, estimate)
+        progress({"iteration": int(iteration), "loss": float(loss),
+                  "inconsistency": None if inconsistency is None else float(inconsistency),
+                  "estimate": None if estimate is None or not preview.preview_enabled
+                  else np.array(estimate, dtype=float).ravel()})
+
+    kw = dict(n_samples=sig.n, method=params.method, optimizer=params.optimizer,
+              lr=params.lr, n_iter=params.n_iter, tol=params.tol, init=params.init,
+              seed=params.seed, device=params.device, mask=mask, dx=sig.dx,
+              progress=report, cancel=cancel)
+    kw.update(params.extra)
+    try:
+        return retrieve(target, spec, **kw)
+    except Exception as exc:
+        # A run that dies mid-way still holds the best estimate it reported.
+        result = best.result(exc)
+        if result is None:
+            raise
+        return result
 
 
 def _best_y(result) -> np.ndarray:

@@ -872,29 +872,21 @@ class _FlipCells(QUndoCommand):
     def _flip(self):
         lay = self.lay
         if lay.tiled:
-            lay.mask.flip(self.flips)
-            lay.version += 1
-            self.model.last_flip = (lay, lay.version, self.flips)
-            if self.flips.size:
-                cols = self.flips % lay.mask.shape[1]
-                self.model.dirty_cols = (int(cols.min()), int(cols.max()))
-            try:
-                self.model._edited(self.lay)
-            finally:
-                self.model.dirty_cols = None
-            return
-        flat = lay.mask.reshape(-1)
-        now = ~flat[self.flips]
-        flat[self.flips] = now
-        if lay._count is not None:
-            n_on = int(np.count_nonzero(now))
-            lay._count += n_on - (now.size - n_on)
+            lay.mask.flip(self.flips)   # (keeps its own count)
+        else:
+            flat = lay.mask.reshape(-1)
+            now = ~flat[self.flips]
+            flat[self.flips] = now
+            if lay._count is not None:
+                n_on = int(np.count_nonzero(now))
+                lay._count += n_on - (now.size - n_on)
         lay.version += 1
         self.model.last_flip = (lay, lay.version, self.flips)
-        if self.flips.size < 1 << 18:
+        # A big dense rectangle / lasso: views redraw the whole layer, cheaper than the
+        # span; a tiled layer is drawn for the visible columns only, so the span helps.
+        if self.flips.size and (lay.tiled or self.flips.size < 1 << 18):
             cols = self.flips % lay.mask.shape[1]
             self.model.dirty_cols = (int(cols.min()), int(cols.max()))
-        # else (a big rectangle / lasso): views redraw the whole layer, cheaper than the span
         try:
             self.model._edited(self.lay)
         finally:
