@@ -799,8 +799,8 @@ class DocumentModel(QObject):
 
 #: Pixels of a long recording's overview image.
 OVERVIEW_WIDTH = 2048
-#: The detail images' tile cache: a few screenfuls of a zoomed view.
-DETAIL_CACHE_BYTES = 128 << 20
+#: The detail images' tile cache: a 10-s view spans three tiles of ~120 MB at nv 32.
+DETAIL_CACHE_BYTES = 400 << 20
 
 
 class _DetailSource:

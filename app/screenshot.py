@@ -112,12 +112,7 @@ def render_screenshot(path, *, size=(1280, 800), n_iter: int = 40,
         _spectrum_scene(win)
     else:
         _heatmap_scene(win, tmp)
-    _settle(win, doc)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    win.grab().save(str(out))
-    win.close()
-    return out
+    return _save(win, doc, path)
 
 
 def render_file_screenshot(file, path, *, size=(1280, 800), timeout_ms: int = 600_000) -> Path:
@@ -152,6 +147,10 @@ def render_file_screenshot(file, path, *, size=(1280, 800), timeout_ms: int = 60
         win.close()
         raise RuntimeError(f"{file}: " + (errors[-1] if errors else
                                          "the image did not finish in time"))
+    return _save(win, doc, path)
+
+
+def _save(win, doc, path) -> Path:
     _settle(win, doc)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -327,21 +327,6 @@ def spectrum_csv(tmp_path):
     return src
 
 
-@pytest.fixture
-def no_transform(monkeypatch):
-    import core.transforms as T
-
-    calls = []
-    real = T.transform
-
-    def spy(*a, **k):
-        calls.append(a)
-        return real(*a, **k)
-
-    monkeypatch.setattr(T, "transform", spy)
-    return calls
-
-
 def _bands(tmp_path):
     bands = tmp_path / "bands.json"
     bands.write_text(json.dumps({"bands": [{"upper": [[0, 0.4], [1e4, 0.4]],

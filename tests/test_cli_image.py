@@ -44,21 +44,6 @@ def chirp(tmp_path):
     return path, load_signal(path).y          # what the CLI reads (the WAV's precision)
 
 
-@pytest.fixture
-def no_transform(monkeypatch):
-    import core.transforms as T
-
-    calls = []
-    real = T.transform
-
-    def spy(*a, **k):
-        calls.append(a)
-        return real(*a, **k)
-
-    monkeypatch.setattr(T, "transform", spy)
-    return calls
-
-
 def _read_png(path):
     """(pixels uint8 [H, W] or [H, W, 3], colour type) of an 8-bit, unfiltered PNG."""
     data = Path(path).read_bytes()
