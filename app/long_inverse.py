@@ -37,6 +37,9 @@ __all__ = ["LongInverse", "SelectionSnapshot", "edge_diff_span", "merge_spans",
 
 #: The most columns a live update redoes in the GUI thread (~1.5 s of 44.1 kHz).
 LIVE_MAX_COLUMNS = 1 << 16
+#: What one live update may cost: the columns redone adapt to it (never fewer than
+#: one block, never more than LIVE_MAX_COLUMNS).
+LIVE_BUDGET_MS = 15.0
 #: Live updates work in aligned blocks of this many columns (a stroke's few hundred
 #: columns cost one block; equal blocks reuse the engine's cached filters).
 LIVE_BLOCK = 1 << 12
@@ -216,6 +219,7 @@ class LongInverse(QObject):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._on_live_timer)
         self.last_ms = 0.0
+        self._live_cap = LIVE_MAX_COLUMNS
         #: Columns per block of the background inversion (None: the engine's choice
         #: for the memory budget; tests set small blocks to cross their boundaries).
         self.block_length: int | None = None
@@ -351,11 +355,12 @@ class LongInverse(QObject):
         self._live_t = time.perf_counter()
         vis = doc.visible_cols() or (0, int(self.grid.n_frames))
         todo = _clip_spans(self._live_dirty, *vis)
-        if sum(b - a for a, b in todo) > LIVE_MAX_COLUMNS:
+        cap = self._live_cap
+        if sum(b - a for a, b in todo) > cap:
             # More than a frame's worth on screen: the middle of the view first (where
             # the eye is); the rest follows on release.
             mid = (vis[0] + vis[1]) // 2
-            todo = _clip_spans(todo, mid - LIVE_MAX_COLUMNS // 2, mid + LIVE_MAX_COLUMNS // 2)
+            todo = _clip_spans(todo, mid - cap // 2, mid + cap // 2)
         if not todo:
             return   # off screen: the release does it
         t0 = time.perf_counter()
@@ -367,6 +372,13 @@ class LongInverse(QObject):
             self._live_dirty = _subtract_spans(self._live_dirty, a, b)
             self._dirty = merge_spans(self._dirty + [(a, b)])   # redone from the snapshot later
         self.last_ms = 1e3 * (time.perf_counter() - t0)
+        done = sum(b - a for a, b in todo)
+        if done >= self._live_cap // 2:
+            # Keep a frame's work near LIVE_BUDGET_MS: low rows' long filters make a
+            # column cost 10x more in one band than in another.
+            per_col = self.last_ms / done
+            self._live_cap = int(np.clip(LIVE_BUDGET_MS / max(per_col, 1e-9) // LIVE_BLOCK
+                                         * LIVE_BLOCK, LIVE_BLOCK, LIVE_MAX_COLUMNS))
         doc.inversion_ms = self.last_ms
         doc.inversion_cols = (min(a for a, _ in todo), max(b for _, b in todo))
         doc.inversion_changed.emit()
