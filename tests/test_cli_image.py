@@ -247,9 +247,12 @@ def test_long_signal_image_in_bounded_memory(tmp_path, kind_args, n_rows):
     save_signal(Signal(y.astype(np.float32), dx=1 / fs, name="long"), path)
     out = tmp_path / "long.npy"
     argv = ["transform", "-q", str(path), str(out), "--image", "400x64", *kind_args]
-    code = ("import resource, sys; from app.cli import main; "
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over an exec, so a child forked from
+    # a large pytest process would report the parent's size
+    code = ("import sys; from app.cli import main; "
             f"rc = main({argv!r}); "
-            "print(rc, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)")
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]; "
+            "print(rc, int(hwm.split()[1]) * 1024)")
     env = dict(os.environ, **{memory.ENV_VAR: "1G"})
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, env=env)
