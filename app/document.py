@@ -223,6 +223,7 @@ class DocumentModel(QObject):
         self.source = None
         self._detail_worker: Worker | None = None
         self._detail_pending = None
+        self._detail_warming = False
         self.long_inverse = LongInverse(self)
 
     # -- identity of results -------------------------------------------------------
@@ -378,6 +379,10 @@ class DocumentModel(QObject):
         self.image_db = img
         self.overview_progressed.emit(1.0)
         self.tfr_changed.emit()   # the first complete image
+        # Warm the exact source now (its rows longer than a tile are computed once for the
+        # whole recording, ~1.5 s at 10 minutes) so that the first zoom pays only its tiles.
+        n = int(grid.n_frames)
+        self._start_detail((self.key, 0, min(n, 4096), 1, "peak"), warm=True)
 
     def _adopt_long(self, grid, src, img) -> None:
         self.tfr, self.image_db, self.source = grid, img, src
@@ -404,17 +409,21 @@ class DocumentModel(QObject):
         req = (self.key, c0, c1, int(width), mode)
         if self._detail_worker is not None:
             self._detail_pending = req
-            self._detail_worker.cancel()
+            if not self._detail_warming:   # a warm-up's work serves this request too
+                self._detail_worker.cancel()
             return
         self._start_detail(req)
 
-    def _start_detail(self, req) -> None:
+    def _start_detail(self, req, *, warm: bool = False) -> None:
         key, c0, c1, width, mode = req
         src = self.source
+        if src is None or self._detail_worker is not None:
+            return
+        self._detail_warming = warm
 
         def task(progress, cancel):
             img = src.image(c0, c1, width=width, mode=mode, cancel=cancel)
-            return DetailImage(key, c0, c1, width, img)
+            return None if warm else DetailImage(key, c0, c1, width, img)
 
         w = Worker(task, name="image")
         w.succeeded.connect(self._on_detail_done)
@@ -424,7 +433,7 @@ class DocumentModel(QObject):
         self._start(w)
 
     def _on_detail_done(self, det) -> None:
-        if self.is_current(det.key) and self._detail_pending is None:
+        if det is not None and self.is_current(det.key) and self._detail_pending is None:
             self.detail_ready.emit(det)
 
     def _on_detail_failed(self, message, exc, key) -> None:
