@@ -1,0 +1,55 @@
+"""LongTFR: the grid of a transform without its coefficients, and when to use it."""
+
+import numpy as np
+import pytest
+
+from core.engine.long_tfr import (
+    LongTFR,
+    document_bytes,
+    long_spec,
+    long_tfr,
+    needs_long_mode,
+)
+from core.errors import ParameterError
+from core.signal import Signal
+from core.transforms import TransformSpec, transform
+
+
+@pytest.mark.parametrize("spec", [TransformSpec(kind="cwt", nv=8, fmin=50.0),
+                                  TransformSpec(kind="cwt", nv=8, edge_rows=False),
+                                  TransformSpec(kind="stft", n_fft=128)])
+def test_the_grid_is_the_whole_transforms(spec):
+    rng = np.random.default_rng(0)
+    sig = Signal(rng.standard_normal(6000), dx=1 / 4000, x0=2.5, unit="s")
+    tfr = transform(sig, spec)
+    g = long_tfr(sig, spec)
+    assert isinstance(g, LongTFR) and g.is_long and g.shape == tfr.shape
+    np.testing.assert_allclose(g.frequencies, tfr.frequencies, rtol=1e-12)
+    np.testing.assert_allclose(g.row_weights, tfr.row_weights, rtol=1e-12)
+    assert g.offset == pytest.approx(tfr.offset) and g.edge_row_indices == tfr.edge_row_indices
+    np.testing.assert_allclose(g.column_times(100, 110), tfr.times[100:110])
+    np.testing.assert_allclose(g.time_to_col(tfr.times[[0, 77]]), [0, 77])
+    grid = g.grid(10, 20, 3)
+    np.testing.assert_allclose(grid.times, tfr.times[10:20:3])
+
+
+def test_kinds_without_a_block_path_are_refused():
+    sig = Signal(np.zeros(5000), dx=1.0)
+    with pytest.raises(ParameterError, match="block by block"):
+        long_tfr(sig, TransformSpec(kind="ssq_cwt"))
+    with pytest.raises(ParameterError, match="block by block"):
+        long_tfr(sig, TransformSpec(kind="stft", hop=4))
+
+
+def test_when_a_document_goes_long():
+    fs = 44100.0
+    assert document_bytes(65536, TransformSpec(), 1 / 16000) < 3 << 30
+    assert not needs_long_mode(65536, TransformSpec(), 1 / 16000)
+    assert needs_long_mode(int(600 * fs), TransformSpec(), 1 / fs)
+    assert needs_long_mode(int(60 * fs), TransformSpec(kind="stft"), 1 / fs)
+    assert not needs_long_mode(int(600 * fs), TransformSpec(kind="stft", hop=64), 1 / fs)
+    assert not needs_long_mode(int(600 * fs), TransformSpec(), 1 / fs, above_bytes=1 << 50)
+    assert not needs_long_mode(3, TransformSpec(), 1.0)   # the transform will say why
+    assert long_spec(TransformSpec(), "s", 1 / fs).fmin == 20.0
+    assert long_spec(TransformSpec(), "s", 1 / 100.0).fmin is None    # 50 Hz Nyquist
+    assert long_spec(TransformSpec(kind="stft"), "s", 1 / fs).fmin is None
