@@ -321,8 +321,12 @@ class DocumentModel(QObject):
             ri = cinv.RangeInverter(tfr) if _hop_one(tfr) else None
             return tfr, db_image(tfr), ri
 
-        w = Worker(task, name="transform")
-        w.succeeded.connect(lambda res, k=key: self._on_transform_done(res, k))
+        self._launch_transform(Worker(task, name="transform"), key, self._on_transform_done)
+
+    def _launch_transform(self, w: Worker, key: ResultKey, on_done, on_progress=None) -> None:
+        if on_progress is not None:
+            w.progressed.connect(lambda rep, k=key: on_progress(rep, k))
+        w.succeeded.connect(lambda res, k=key: on_done(res, k))
         w.failed.connect(lambda msg, exc, k=key: self._on_transform_failed(msg, exc, k))
         w.finished.connect(lambda w=w: self._on_transform_thread_finished(w))
         self._transform_worker = w
@@ -350,14 +354,8 @@ class DocumentModel(QObject):
                                     partial=lambda im, f: progress(("overview", im.copy(), f)))
             return grid, src, img
 
-        w = Worker(task, name="transform", interval_s=0.25)
-        w.progressed.connect(lambda rep, k=key: self._on_long_progress(rep, k))
-        w.succeeded.connect(lambda res, k=key: self._on_long_done(res, k))
-        w.failed.connect(lambda msg, exc, k=key: self._on_transform_failed(msg, exc, k))
-        w.finished.connect(lambda w=w: self._on_transform_thread_finished(w))
-        self._transform_worker = w
-        self._start(w)
-        self.busy_changed.emit(True)
+        self._launch_transform(Worker(task, name="transform", interval_s=0.25), key,
+                               self._on_long_done, self._on_long_progress)
 
     def _on_long_progress(self, report, key: ResultKey) -> None:
         if not self.is_current(key):

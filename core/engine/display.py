@@ -38,9 +38,7 @@ picture); :func:`row_groups` says which rows each output row covers.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import threading
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -53,6 +51,7 @@ from core.engine.pyramid import (  # the levels and their reduction, shared with
     DEFAULT_CACHE_BYTES,
     MODES,
     MagnitudePyramid,
+    TileCache,
     _Accumulator,
     _check_image,
     _Levels,
@@ -157,10 +156,11 @@ class _TiledSource:
     frequencies: np.ndarray
 
     def __init__(self, cache_bytes: float):
-        self.cache_bytes = cache_bytes
-        self._tiles: collections.OrderedDict = collections.OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._cache = TileCache(cache_bytes)
+
+    @property
+    def cache_bytes(self) -> float:
+        return self._cache.limit
 
     def _what(self) -> str:
         raise NotImplementedError
@@ -185,23 +185,14 @@ class _TiledSource:
 
     def missing(self, c0: int, c1: int) -> list:
         """Tiles of [c0, c1) not in the cache (what an image would compute)."""
-        with self._lock:
-            return [t for t in self.tiles(c0, c1) if t not in self._tiles]
+        return self._cache.missing(self.tiles(c0, c1))
 
     def _tile(self, t: int, steps: Steps) -> _Levels:
-        with self._lock:
-            hit = self._tiles.get(t)
-            if hit is not None:
-                self._tiles.move_to_end(t)
-                return hit
-        tile = self._compute(t, steps)
-        with self._lock:
-            self._tiles[t] = tile
-            self._bytes += tile.n_bytes
-            while self._bytes > self.cache_bytes and len(self._tiles) > 1:
-                _, old = self._tiles.popitem(last=False)
-                self._bytes -= old.n_bytes
-        return tile
+        hit = self._cache.get(t)
+        if hit is None:
+            hit = self._compute(t, steps)
+            self._cache.put(t, hit)
+        return hit
 
     def image(self, c0: int = 0, c1: int | None = None, *, width: int, mode: str = "peak",
               db: bool = True, compute: bool = True, cancel=None,
@@ -246,8 +237,7 @@ class _TiledSource:
             if compute:
                 tile = self._tile(t, steps.part(n / len(tiles), (n + 1) / len(tiles)))
             else:
-                with self._lock:
-                    tile = self._tiles.get(t)
+                tile = self._cache.get(t)
             if tile is not None:
                 acc.add(1, tile.c0, tile.c1, [(slice(None), tile.levels)])
             # only this tile and the cache stay alive: memory does not grow with the range

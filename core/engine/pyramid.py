@@ -257,6 +257,39 @@ def _hop_runs(hops: np.ndarray) -> list:
     return [(slice(int(a), int(b)), int(hops[a])) for a, b in zip(starts, stops, strict=True)]
 
 
+class TileCache:
+    """Tiles by index, least recently used dropped once their ``n_bytes`` pass ``limit``
+    (the last one put is always kept). Thread-safe: a GUI worker computes while
+    another thread asks what is cached."""
+
+    def __init__(self, limit: float):
+        self.limit = limit
+        self._tiles: collections.OrderedDict = collections.OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, t: int):
+        """Tile ``t`` (now the most recently used), or None."""
+        with self._lock:
+            hit = self._tiles.get(t)
+            if hit is not None:
+                self._tiles.move_to_end(t)
+            return hit
+
+    def put(self, t: int, tile) -> None:
+        with self._lock:
+            self._tiles[t] = tile
+            self._bytes += tile.n_bytes
+            while self._bytes > self.limit and len(self._tiles) > 1:
+                _, old = self._tiles.popitem(last=False)
+                self._bytes -= old.n_bytes
+
+    def missing(self, ids) -> list:
+        """The indices of ``ids`` not cached."""
+        with self._lock:
+            return [t for t in ids if t not in self._tiles]
+
+
 class MagnitudePyramid:
     """Per-row peak and mean-square levels of the multirate CWT, built lazily per tile.
 
@@ -290,11 +323,8 @@ class MagnitudePyramid:
         self.plan = MR.plan_multirate(self.geom, rows, headroom=headroom,
                                       block_length=tile_length)
         self.tile_length = int(self.plan.block_length)
-        self.cache_bytes = int(cache_bytes)
+        self._cache = TileCache(int(cache_bytes))
         self._engine = MR._Rows(self.y, self.plan)
-        self._tiles: collections.OrderedDict = collections.OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
 
     @property
     def rows(self) -> np.ndarray:
@@ -325,8 +355,7 @@ class MagnitudePyramid:
 
     def missing(self, c0: int, c1: int) -> list:
         """Tiles of [c0, c1) not in the cache (what an image would compute)."""
-        with self._lock:
-            return [t for t in self.tiles(c0, c1) if t not in self._tiles]
+        return self._cache.missing(self.tiles(c0, c1))
 
     def _cached_whole(self) -> bool:
         """Whole rows are computed once over the whole signal when there are tiles
@@ -342,24 +371,21 @@ class MagnitudePyramid:
                                            whole_rows=self._cached_whole()) + int(
             12 * sum(-(-T_ // int(d)) for d in self.plan.hops))
 
+    @property
+    def cache_bytes(self) -> int:
+        return self._cache.limit
+
     def _tile(self, t: int, steps: Steps) -> _Tile:
-        with self._lock:
-            hit = self._tiles.get(t)
-            if hit is not None:
-                self._tiles.move_to_end(t)
-                return hit
+        hit = self._cache.get(t)
+        if hit is not None:
+            return hit
         a = t * self.tile_length
         b = min(self.geom.n_samples, a + self.tile_length)
         rows = MR._compute(self._engine, a, b, np.complex64, steps,
                            cached_whole=self._cached_whole())
         tile = _Tile(a, b, rows, self.plan.hops)
         del rows
-        with self._lock:
-            self._tiles[t] = tile
-            self._bytes += tile.n_bytes
-            while self._bytes > self.cache_bytes and len(self._tiles) > 1:
-                _, old = self._tiles.popitem(last=False)
-                self._bytes -= old.n_bytes
+        self._cache.put(t, tile)
         return tile
 
     def image(self, c0: int = 0, c1: int | None = None, *, width: int, mode: str = "peak",
@@ -412,8 +438,7 @@ class MagnitudePyramid:
             if compute:
                 tile = self._tile(t, steps.part(k / len(tiles), (k + 1) / len(tiles)))
             else:
-                with self._lock:
-                    tile = self._tiles.get(t)
+                tile = self._cache.get(t)
             if tile is None:
                 continue
             t1 = min(n, tile.c0 + self.tile_length)

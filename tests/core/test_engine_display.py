@@ -148,7 +148,7 @@ def test_images_hold_one_tile_at_a_time():
     spec = T.TransformSpec(nv=4)
     pyr = MagnitudePyramid(y, spec, tile_length=8192, cache_bytes=0)
     stream_image(pyr, width=8)                                     # filters cached: not counted
-    one = next(iter(pyr._tiles.values())).n_bytes
+    one = next(iter(pyr._cache._tiles.values())).n_bytes
     n_tiles = len(pyr.tiles(0, n))
     assert n_tiles == 32
     for image in (lambda: stream_image(pyr, width=8), lambda: pyr.image(width=8)):
@@ -204,7 +204,7 @@ def test_cache_is_bounded_lru(y):
     spec = T.TransformSpec(kind="stft", n_fft=128, hop=4)
     probe = STFTSource(y, spec, tile_length=512)
     probe.image(0, 512, width=4)
-    one = probe._tiles[0].n_bytes
+    one = probe._cache._tiles[0].n_bytes
     src = STFTSource(y, spec, tile_length=512, cache_bytes=int(2.5 * one))
     src.image(width=64)
     assert src.missing(0, src.n_columns) == [0, 1, 2, 3, 4, 5]    # the last two stay

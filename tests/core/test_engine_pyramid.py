@@ -78,10 +78,11 @@ def test_cache_is_used_and_bounded(case):
     full = pyr.image(0, 8192, width=50)
     assert pyr.missing(0, 8192) == [] and len(pyr.missing(0, N)) == 6
     np.testing.assert_array_equal(pyr.image(0, 8192, width=50, compute=False), full)
-    one = pyr._tiles[0].n_bytes
+    one = pyr._cache._tiles[0].n_bytes
     small = MagnitudePyramid(y, SPEC, tile_length=4096, cache_bytes=int(1.5 * one))
     small.image(0, 3 * 4096, width=30)
-    assert list(small._tiles) == [2] and small._bytes <= 1.5 * one    # LRU: the last one
+    # LRU: the last one
+    assert list(small._cache._tiles) == [2] and small._cache._bytes <= 1.5 * one
 
 
 def test_one_shot_matches_the_pyramid(case):
