@@ -64,6 +64,7 @@ class LongDisplay(QObject):
         self._timer.timeout.connect(self.refresh)
         view.vb.sigRangeChanged.connect(self._on_range_changed)
         self.doc.detail_ready.connect(self._on_detail)
+        self.doc.detail_progressed.connect(self._on_detail)
         self.doc.overview_progressed.connect(self._on_overview_progressed)
         self.doc.signal_changed.connect(self._clear)
 
@@ -149,14 +150,27 @@ class LongDisplay(QObject):
         if not self.active:
             return
         g = self.view.grid
-        self._detail_cols, self._detail_img = (det.c0, det.c1), det.image
-        self.detail.setImage(_finite(det.image), autoLevels=False)
+        img = det.image if det.complete else self._under_overview(det)
+        self._detail_cols, self._detail_img = (det.c0, det.c1), img
+        self.detail.setImage(_finite(img), autoLevels=False)
         x, y, _w, h = g.rect()
         self.detail.setRect(QRectF(g.x0 + (det.c0 - 0.5) * g.dx_col, y,
                                    (det.c1 - det.c0) * g.dx_col, h))
         lo, hi = self.view.levels()
         self.detail.setLevels((lo, hi))
         self.detail.show()
+
+    def _under_overview(self, det) -> np.ndarray:
+        """A partial detail with its missing pixels taken from the overview (nearest
+        column), so tiles still computing show the coarse picture, not a hole."""
+        img, ov = det.image, self._overview
+        holes = np.isnan(img)
+        if ov is None or ov.shape[0] != img.shape[0] or not holes.any():
+            return img
+        n = self.view.grid.n_cols
+        centres = det.c0 + (np.arange(det.width) + 0.5) * (det.c1 - det.c0) / det.width
+        src = np.minimum((centres * ov.shape[1] / n).astype(np.intp), ov.shape[1] - 1)
+        return np.where(holes, ov[:, src], img)
 
     def db_at(self, row: int, col: int) -> float | None:
         """The dB value shown at a cell (detail where it covers, else the overview)."""

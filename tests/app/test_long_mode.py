@@ -133,6 +133,57 @@ def test_zoom_gets_the_exact_detail_of_the_visible_columns(qtbot, long_window, r
     assert view.long.detail.isVisible()
 
 
+def test_a_zoom_computes_its_tiles_middle_first_and_shows_each(qtbot, monkeypatch):
+    import app.document as D
+
+    monkeypatch.setattr(D, "DETAIL_TILE", 4096)
+    doc = D.DocumentModel()
+    doc.long_above_bytes = 0
+    with qtbot.waitSignal(doc.busy_changed, timeout=120_000, check_params_cb=lambda b: not b):
+        doc.set_signal(recording(), SPEC)
+    qtbot.waitUntil(lambda: doc._detail_worker is None, timeout=60_000)   # the warm-up
+    assert doc.source.exact.tile_length == 4096
+    c0 = 2 * 4096
+    assert doc.source.exact.missing(c0, c0 + 5 * 4096) == [2, 3, 4, 5, 6]
+    steps = []
+    doc.detail_progressed.connect(steps.append)
+    with qtbot.waitSignal(doc.detail_ready, timeout=60_000) as got:
+        doc.request_detail(c0, c0 + 5 * 4096, 500)    # 40.96 columns a pixel
+    final = got.args[0]
+    assert final.complete and (final.c0, final.c1) == (c0, c0 + 5 * 4096)
+    assert np.isfinite(final.image).all()
+    assert len(steps) == 4 and not any(s.complete for s in steps)
+    have = [np.isfinite(s.image).all(axis=0) for s in steps]
+    # tile 4 (pixels 200..299) first, then its neighbours, the ends last
+    assert have[0][200:300].all() and not have[0][:190].any() and not have[0][310:].any()
+    assert have[2][100:400].all() and not have[2][:90].any()
+    assert [h.sum() for h in have] == sorted(h.sum() for h in have)
+    for s, h in zip(steps, have, strict=True):
+        # low rows sample a pixel next to a tile's edge in the next tile: a step shows
+        # those from the tiles it has, so only the pixels a few away from holes are final
+        inner = h.copy()
+        for k in range(1, 4):
+            inner &= np.roll(h, k) & np.roll(h, -k)
+        np.testing.assert_array_equal(s.image[:, inner], final.image[:, inner])
+    doc.shutdown()
+
+
+def test_a_partial_detail_shows_the_overview_in_its_holes(long_window):
+    from app.document import DetailImage
+
+    win = long_window
+    doc, long = win.doc, win.tfr_view.long
+    img = doc.source.exact.image(0, N, width=400)
+    img[:, 100:300] = np.nan
+    doc.detail_progressed.emit(DetailImage(doc.key, 0, N, 400, img, False))
+    shown = long.detail.image
+    assert long.detail.isVisible() and np.isfinite(shown).all()
+    np.testing.assert_array_equal(shown[:, :100], img[:, :100])
+    ov = doc.image_db
+    centre = int((200.5 * N / 400) * ov.shape[1] / N)
+    np.testing.assert_array_equal(shown[:, 200], ov[:, centre])
+
+
 def test_band_inverse_equals_the_whole_signal_path(qtbot, long_window, reference):
     doc = long_window.doc
     sig, tfr = reference
