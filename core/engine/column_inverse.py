@@ -3,12 +3,17 @@
 :func:`core.engine.stream.stream_band` inverts a selection over the whole
 signal; an editor that changed the selection in columns ``[c0, c1)`` only
 needs those columns again. :class:`ColumnInverter` keeps the engine (the CWT
-geometry, its filter cache) between calls, so a stroke after a stroke costs
-the blocks it touched.
+geometry, its filter cache; the SSQ block engine with its filters and its
+whole-grid rows) between calls, so a stroke after a stroke costs the blocks
+it touched.
 
 Equal to ``stream_band`` on the same columns (same block engine; the blocks
-here start at ``c0``, and the CWT's block results do not depend on where a
-block starts beyond rounding, see :mod:`core.engine.cwt_blocks`).
+here start at multiples of ``block_length``, and the block results do not
+depend on where a block starts beyond rounding, see
+:mod:`core.engine.cwt_blocks` and :mod:`core.engine.ssq_blocks`). The SSQ
+kinds ('ssq_cwt', 'ssq_stft') invert their squeezed columns as
+:func:`core.engine.stream.ssq_band` does: the selected cells' weighted real
+parts, the residual over the unselected cells plus the offset.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from core import transforms as T
 from core.engine import cwt_blocks as CB
 from core.engine import stream as ST
 from core.engine.blocks import Steps
+from core.engine.ssq_blocks import SSQ_TOL, WHOLE_ROWS_BYTES, ssq_blocks
 from core.errors import ParameterError
 
 __all__ = ["ColumnInverter"]
@@ -30,26 +36,37 @@ class ColumnInverter:
     Parameters
     ----------
     y : np.ndarray [shape=(n_samples,), float]
-        The whole signal (kept by reference, read as float64).
+        The whole signal (kept by reference, read as float64; the SSQ kinds copy it
+        into their engine).
     spec : TransformSpec
-        kind 'cwt' or hop-1 'stft'.
+        kind 'cwt', 'ssq_cwt', or hop-1 'stft' / 'ssq_stft'.
     dx : float
     block_length : int or None
-        Columns per block; None = :func:`core.engine.stream.choose_block_length`.
+        Columns per block; None = :func:`core.engine.stream.choose_block_length`
+        (SSQ kinds: :func:`core.engine.stream.choose_ssq_block_length`).
     tol : float
+        Kernel tail tolerance ('ssq_cwt': at most
+        :data:`core.engine.ssq_blocks.SSQ_TOL`, as stream_band takes it).
     cache_bytes : int
         The filter cache's limit (least recently used filters dropped past it).
+    whole_bytes : int
+        SSQ-CWT: what the engine may keep of its whole-grid rows
+        (:func:`core.engine.ssq_blocks.ssq_blocks`); they are then computed once
+        per span (the whole signal when it fits) instead of once per block.
 
     Thread safety: one call at a time (the app's inversion worker).
     """
 
     def __init__(self, y, spec: T.TransformSpec, *, dx: float = 1.0,
                  block_length: int | None = None, tol: float = CB.DEFAULT_TOL,
-                 cache_bytes: int = ST._FILTER_CACHE_BYTES):
+                 cache_bytes: int = ST._FILTER_CACHE_BYTES,
+                 whole_bytes: int = WHOLE_ROWS_BYTES):
         self.y = np.ascontiguousarray(y, dtype=np.float64).ravel()
         self.spec = spec
         n = len(self.y)
         T._check_spec(spec)
+        self._ssq = None
+        self._stream_full = False
         if spec.kind == "cwt":
             self.geom = CB.cwt_geometry(spec, n, dx=dx)
             self.n_rows = self.geom.n_rows
@@ -59,16 +76,29 @@ class ColumnInverter:
             self.geom = None
             self._engine = ST._STFTBlocks(self.y, spec)
             self.n_rows = self._engine.n_rows
-            self._stream_full = False
+        elif spec.kind in ("ssq_cwt", "ssq_stft"):
+            self.geom = self._engine = None
+            self._ssq = ssq_blocks(self.y, spec, dx=dx, tol=min(float(tol), SSQ_TOL),
+                                   whole_bytes=int(whole_bytes), cache_bytes=int(cache_bytes))
+            self.n_rows = self._ssq.n_rows
         else:
-            raise ParameterError(f"column inversion supports kind 'cwt' and hop-1 'stft', got "
-                                 f"kind={spec.kind!r} hop={spec.hop}")
-        self.block_length = int(block_length or ST.choose_block_length(n, n_arrays=3))
+            raise ParameterError(f"column inversion supports kind 'cwt', 'ssq_cwt' and hop-1 "
+                                 f"'stft' / 'ssq_stft', got kind={spec.kind!r} hop={spec.hop}")
+        if block_length is None:
+            block_length = (ST.choose_ssq_block_length(n, spec, dx=dx, n_arrays=3)
+                            if self._ssq is not None else ST.choose_block_length(n, n_arrays=3))
+        self.block_length = int(block_length)
         self.offset = float(self.y.mean()) if self._stream_full else 0.0
 
     @property
     def n_samples(self) -> int:
         return len(self.y)
+
+    @property
+    def engine(self):
+        """The SSQ block engine (:class:`core.engine.ssq_blocks.SSQBlocks`), None for the
+        plain kinds."""
+        return self._ssq
 
     def band_and_residual(self, c0: int, c1: int, intervals, *, out_band=None,
                           out_residual=None, cancel=None, progress=None):
@@ -103,16 +133,21 @@ class ColumnInverter:
         for a in range((c0 // B) * B, c1, B):
             b = min(a + B, n)
             s, e = intervals(a, b)
-            s, e, live = ST._as_ranges(s, e, self.n_rows, b - a,
-                                       f"intervals of columns [{a}, {b})")
-            x = self._engine.band(a, b, s, e, live, steps)
-            if self._stream_full:
-                fs = np.zeros((1, b - a), dtype=np.intp)
-                fe = np.full((1, b - a), self.n_rows, dtype=np.intp)
-                r = self._engine.band(a, b, fs, fe, fe > fs, steps) + self.offset - x
-            else:
-                r = self.y[a:b] - x
+            where = f"intervals of columns [{a}, {b})"
+            s, e, live = ST._as_ranges(s, e, self.n_rows, b - a, where)
             i, j = max(a, c0), min(b, c1)
+            if self._ssq is not None:
+                x, r = ST.ssq_band(self._ssq, a, b, ST._ranges_cells(self.n_rows, s, e),
+                                   steps.part((i - c0) / max(c1 - c0, 1),
+                                              (j - c0) / max(c1 - c0, 1)))
+            else:
+                x = self._engine.band(a, b, s, e, live, steps)
+                if self._stream_full:
+                    fs = np.zeros((1, b - a), dtype=np.intp)
+                    fe = np.full((1, b - a), self.n_rows, dtype=np.intp)
+                    r = self._engine.band(a, b, fs, fe, fe > fs, steps) + self.offset - x
+                else:
+                    r = self.y[a:b] - x
             band[i - c0:j - c0] = x[i - a:j - a]
             res[i - c0:j - c0] = r[i - a:j - a]
             steps.check((j - c0) / max(c1 - c0, 1))

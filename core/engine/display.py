@@ -7,10 +7,14 @@
   each row reduced over its own samples ``t = j d_r``);
 - 'stft' (any hop): an :class:`STFTSource`, frames computed tile by tile
   (a tile is ``tile_length`` frames), never rows x all frames at once;
-- 'ssq_cwt', 'ssq_stft': a :class:`WholeSource`, the whole-signal transform
-  computed once when it fits the memory budget (:mod:`core.memory`), else
-  :class:`~core.errors.OutOfMemoryError` at once (synchrosqueezing is not
-  local in time, so there is no block-wise path).
+- 'ssq_cwt', 'ssq_stft' (hop 1, the only hop it has): an :class:`SSQSource`,
+  a tile's columns synchrosqueezed by one block engine
+  (:mod:`core.engine.ssq_blocks`) kept for the source, so its filters and
+  its whole-grid rows (an SSQ-CWT's low edge row and longest wavelets) are
+  computed once, not per tile.
+
+:class:`WholeSource` (the whole-signal transform computed once, any kind)
+remains for callers that want it.
 
 Every source has the interface :class:`DisplaySource` describes. Columns are
 the TFR's own: samples for the CWT kinds, frames for the STFT kinds; column c
@@ -57,11 +61,13 @@ from core.engine.pyramid import (  # the levels and their reduction, shared with
     _Levels,
     _to_db,
 )
+from core.engine.ssq_blocks import WHOLE_ROWS_BYTES, ssq_blocks
 from core.errors import ParameterError
 from core.memory import check_fits, estimate_transform_bytes
 from core.signal import Signal
 
-__all__ = ["DisplaySource", "display_source", "STFTSource", "WholeSource", "stream_image",
+__all__ = ["DisplaySource", "display_source", "STFTSource", "SSQSource", "WholeSource",
+           "stream_image",
            "resize_rows", "row_groups", "MODES", "DEFAULT_CACHE_BYTES"]
 
 _DEFAULT_SPEC = T.TransformSpec()
@@ -69,11 +75,13 @@ _DEFAULT_SPEC = T.TransformSpec()
 _TILE_VALUES = 1 << 21
 # samples of one frame buffer (float64) while a tile is computed
 _CHUNK_ELEMS = 1 << 20
+# cells (rows x columns) per SSQ tile: ~100 MB of squeeze work, ~0.1-0.2 s a tile
+_SSQ_TILE_CELLS = 1 << 20
 
 
 @runtime_checkable
 class DisplaySource(Protocol):
-    """What a display source offers (MagnitudePyramid, STFTSource, WholeSource).
+    """What a display source offers (MagnitudePyramid, STFTSource, SSQSource, WholeSource).
 
     - ``image(c0=0, c1=None, *, width, mode="peak", db=True, compute=True,
       cancel=None, progress=None)`` -> float32 [n_rows, width], row 0 = lowest
@@ -118,20 +126,18 @@ def display_source(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, dx: float = 1.0,
     rows : sequence of int or None
         TFR rows (row 0 = lowest frequency); None = all.
     tile_length : int or None
-        Columns per tile (cwt, stft); None = the source's choice.
+        Columns per tile; None = the source's choice.
     cache_bytes : int
-        LRU budget of the cached tiles (cwt, stft).
+        LRU budget of the cached tiles.
 
     Returns
     -------
-    MagnitudePyramid, STFTSource or WholeSource
+    MagnitudePyramid, STFTSource or SSQSource
 
     Raises
     ------
     ParameterError
         Bad spec or rows.
-    OutOfMemoryError
-        An SSQ kind whose whole-signal transform does not fit the budget.
     """
     T._check_spec(spec)
     if spec.kind == "cwt":
@@ -140,7 +146,8 @@ def display_source(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, dx: float = 1.0,
     if spec.kind == "stft":
         return STFTSource(y, spec, dx=dx, rows=rows, tile_length=tile_length,
                           cache_bytes=cache_bytes)
-    return WholeSource(y, spec, dx=dx, rows=rows)
+    return SSQSource(y, spec, dx=dx, rows=rows, tile_length=tile_length,
+                     cache_bytes=cache_bytes)
 
 
 # --- sources --------------------------------------------------------------------------------
@@ -343,8 +350,111 @@ class STFTSource(_TiledSource):
         return _Levels(k0, k1, mag)
 
 
+class SSQSource(_TiledSource):
+    """Display magnitudes of the synchrosqueezed kinds ('ssq_cwt', 'ssq_stft'), tile by tile.
+
+    Column k is sample k (both kinds have hop 1). A tile is ``tile_length``
+    columns of ``transform(...).coefficients``, synchrosqueezed by ONE block
+    engine (:func:`core.engine.ssq_blocks.ssq_blocks`) that the source keeps:
+    an SSQ-CWT probes its rows' supports and builds its filters on the first
+    tile, and its whole-grid rows (the low edge row and the wavelets too long
+    for a block, which cost one FFT of the whole padded grid each) are kept
+    for the whole signal when they fit ``whole_bytes`` (~36 MB for the 4-s
+    speech demo from 20 Hz), else for a span of columns around the tile asked
+    for (:meth:`estimate_whole_bytes` says how much; ``whole_span`` how many
+    columns). The squeeze reads the block's ``Wx`` and ``dWx`` of every row,
+    so a tile computes every row, then keeps ``rows``.
+
+    The image equals the whole transform's ``|Tx|`` reduced (the block columns
+    match it to ~1e-12, see :mod:`core.engine.ssq_blocks`).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,), float]
+        The whole signal (copied once as float64 by the engine).
+    spec : TransformSpec
+        kind 'ssq_cwt' or 'ssq_stft'.
+    dx : float > 0
+    rows : sequence of int or None
+        TFR rows, ascending (edge rows included); None = all.
+    tile_length : int or None
+        Columns per tile; None = about 1 Mi cells (rows x columns) a tile
+        (~3700 columns for the demo's 283 rows).
+    cache_bytes : int
+        LRU budget of the tiles (12 bytes per value).
+    whole_bytes : int
+        What the engine may keep of its whole-grid rows
+        (:data:`core.engine.ssq_blocks.WHOLE_ROWS_BYTES`; 0 = recompute them
+        per tile).
+
+    Thread safety: one image at a time (the engine is not shared); the cache is locked.
+    """
+
+    def __init__(self, y, spec: T.TransformSpec, *, dx: float = 1.0, rows=None,
+                 tile_length: int | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES,
+                 whole_bytes: int = WHOLE_ROWS_BYTES):
+        super().__init__(int(cache_bytes))
+        T._check_spec(spec)
+        if spec.kind not in ("ssq_cwt", "ssq_stft"):
+            raise ParameterError(f"SSQSource needs kind 'ssq_cwt' or 'ssq_stft', got "
+                                 f"kind={spec.kind!r}")
+        if not dx > 0:
+            raise ParameterError(f"dx={dx!r} must be > 0")
+        self.spec, self.dx = spec, float(dx)
+        self.engine = ssq_blocks(y, spec, dx=self.dx, whole_bytes=int(whole_bytes))
+        n_all = self.engine.n_rows
+        self.rows = np.arange(n_all) if rows is None else np.asarray(rows, np.intp).ravel()
+        if not len(self.rows) or self.rows.min() < 0 or self.rows.max() >= n_all:
+            raise ParameterError(f"rows must be a non-empty selection of [0, {n_all})")
+        if np.any(np.diff(self.rows) <= 0):
+            raise ParameterError("rows must ascend (row 0 = lowest frequency)")
+        self._all_rows = len(self.rows) == n_all
+        self.frequencies = self.engine.frequencies[self.rows]
+        self.column_step, self.n_columns = 1, self.engine.n_samples
+        if tile_length is None:
+            tile_length = max(256, _SSQ_TILE_CELLS // n_all)
+        if int(tile_length) < 1:
+            raise ParameterError(f"tile_length={tile_length} must be >= 1")
+        self.tile_length = min(int(tile_length), self.n_columns)
+
+    @property
+    def whole_span(self) -> int:
+        """Columns of the whole-grid rows the engine keeps at once (``n_columns``: computed
+        once for the whole signal; 0: per tile). See ssq_blocks.SSQBlocks.whole_span."""
+        return self.engine.whole_span
+
+    def estimate_whole_bytes(self) -> int:
+        """Bytes the engine keeps of its whole-grid rows, with the peak of making them
+        (0 for an SSQ-STFT or when none are kept). Probes the rows' supports once."""
+        return self.engine.whole_bytes()
+
+    def _what(self) -> str:
+        return (f"{self.spec.kind.upper()} display tile ({self.tile_length} columns, "
+                f"{self.engine.n_rows} rows)")
+
+    def estimate_tile_bytes(self) -> int:
+        """Peak bytes of computing one tile: the engine's block (its squeeze work, filter
+        cache and kept whole-grid rows), then the tile's float32 magnitudes and levels."""
+        L, R = self.tile_length, len(self.rows)
+        block = self.engine.block_bytes(L)
+        if not self._all_rows:
+            block += 16 * R * L
+        return int(block + 12 * R * L)
+
+    def _compute(self, t: int, steps: Steps) -> _Levels:
+        k0 = t * self.tile_length
+        k1 = min(self.n_columns, k0 + self.tile_length)
+        Tx = self.engine.columns(k0, k1, cancel=steps)
+        if not self._all_rows:
+            Tx = Tx[self.rows]
+        mag = np.empty(Tx.shape, dtype=_F32)
+        np.abs(Tx, out=mag, casting="same_kind")
+        del Tx
+        return _Levels(k0, k1, mag)
+
+
 class WholeSource(_TiledSource):
-    """Display magnitudes of a whole-signal transform (the SSQ kinds): one tile, all columns.
+    """Display magnitudes of a whole-signal transform (any kind): one tile, all columns.
 
     Computed once (on the first image that computes), then reduced like the
     other sources. Refused at construction when the transform would not fit
@@ -354,7 +464,7 @@ class WholeSource(_TiledSource):
     ----------
     y : np.ndarray [shape=(n_samples,), float]
     spec : TransformSpec
-        Any kind (the SSQ kinds need it: they are not local in time).
+        Any kind (the whole transform at once: ssqueezepy's transients for the SSQ kinds).
     dx : float > 0
     rows : sequence of int or None
         TFR rows, ascending; None = all.

@@ -36,7 +36,20 @@ gives complex rows that reach Nyquist.
   ripple, smaller as nv grows).
 
 Rows are grouped by support (powers of 2); each group takes one FFT of its
-segment per block and two inverse FFTs per row (``Wx``, ``dWx``).
+segment per block and two inverse FFTs per row (``Wx``, ``dWx``). The
+supports are probed once per engine (~1 s for the 4-s speech demo from
+20 Hz), with ssqueezepy's first-order GMW in closed form
+(:func:`core.engine.cwt_blocks._closed_form`, equal to its kernel to 1e-12 and
+~10x faster on a loaded machine; other wavelets use ssqueezepy's formula).
+
+Whole-grid rows (the low edge row, and the wavelets whose support is too long
+for a block) cost one FFT of the whole padded grid each, whatever the block's
+length. With ``whole_bytes`` the engine keeps their ``Wx`` and ``dWx`` (and
+the edge row) for a span of columns: the whole signal when it fits, else
+the span from the block asked for on, so a sweep computes them once per span
+instead of once per block (the 4-s demo from 20 Hz: 17 wavelets and the edge
+row, 36 MB for the whole signal; a warm 4096-column block then takes ~0.16 s
+instead of ~0.39 s).
 """
 
 from __future__ import annotations
@@ -49,11 +62,12 @@ import numpy as np
 import scipy.fft as sp_fft
 
 from core import transforms as T
+from core.engine import cwt_blocks as CB
 from core.engine.blocks import Steps, padded_segment
 from core.errors import ParameterError
 
-__all__ = ["SSQBlocks", "ssq_blocks", "ssq_cwt_columns", "ssq_stft_columns",
-           "SSQ_TOL", "estimate_ssq_block_bytes"]
+__all__ = ["SSQBlocks", "ssq_blocks", "ssq_grid", "ssq_cwt_columns", "ssq_stft_columns",
+           "SSQ_TOL", "WHOLE_ROWS_BYTES", "estimate_ssq_block_bytes"]
 
 SSQ_TOL = 1e-12              # kernel tail beyond the support, relative to the filter's peak
 _CHUNK_ELEMS = 1 << 20       # rows x M per FFT batch
@@ -151,8 +165,28 @@ class SSQBlocks:
         return out
 
     def block_bytes(self, block_length: int) -> int:
-        """Estimated peak of one :meth:`columns` call of ``block_length`` columns, in bytes."""
+        """Estimated peak of one :meth:`columns` call of ``block_length`` columns, in bytes
+        (with :meth:`whole_bytes` when the whole-grid rows are kept; an SSQ-CWT probes
+        its rows' supports on the first call, seconds for a long signal)."""
         return self._impl.block_bytes(int(block_length))
+
+    def whole_bytes(self) -> int:
+        """Bytes of the kept whole-grid rows of an SSQ-CWT (the span and the peak of
+        making it; 0: none kept, for an SSQ-STFT or ``whole_bytes=0``)."""
+        return self._impl.whole_bytes() if isinstance(self._impl, _CWTImpl) else 0
+
+    @property
+    def whole_span(self) -> int:
+        """Columns of the whole-grid rows kept at once: ``n_samples`` when they are
+        computed once for the whole signal, fewer when ``whole_bytes`` holds only
+        that many (they are made again for each span a block falls outside), 0
+        when none are kept (each block computes them, on the whole padded grid)."""
+        return self._impl.whole_span() if isinstance(self._impl, _CWTImpl) else 0
+
+    @property
+    def whole_computed(self) -> int:
+        """How many spans of the whole-grid rows were made so far."""
+        return getattr(self._impl, "whole_computed", 0)
 
 
 def estimate_ssq_block_bytes(n_rows: int, block_length: int, *, grid: int = 0,
@@ -232,53 +266,68 @@ class _STFTImpl:
 # SSQ-CWT
 # --------------------------------------------------------------------------
 
-class _CWTImpl:
-    def __init__(self, y, spec, dx, tol, steps: Steps):
-        N = len(y)
+def _cwt_rows(spec: T.TransformSpec, n: int, dx: float) -> tuple[np.ndarray, np.ndarray]:
+    """(scales ascending, ssq frequencies ascending) of the whole-signal SSQ-CWT."""
+    wk = T._wavelet_key(spec)
+    scales = T._selected_scales(spec, n, dx)
+    freqs = T._associated_frequencies(wk, scales, n, dx)
+    if not np.all(np.diff(freqs) > 0):
+        raise ParameterError("ssq_cwt returned frequencies that do not ascend")
+    return scales, freqs
+
+
+class _CWTFilters:
+    """The SSQ-CWT's rows as filters on any FFT grid, without the signal: the
+    wavelets' analytic filters ``f`` (and ``n``), the edge filters, each row's
+    support and the groups of rows by support."""
+
+    def __init__(self, spec, N, dx, tol, cache_bytes: int = 0):
         self.spec, self.N, self.dx, self.fs, self.tol = spec, N, dx, 1.0 / dx, float(tol)
+        self.cache_limit = int(cache_bytes or _FILTER_CACHE_BYTES)
         wk = T._wavelet_key(spec)
         self.wav = T._wavelet(wk)
-        self.scales = T._selected_scales(spec, N, dx)              # ascending scale
-        self.ssq_freqs = T._associated_frequencies(wk, self.scales, N, dx)
-        if not np.all(np.diff(self.ssq_freqs) > 0):
-            raise ParameterError("ssq_cwt returned frequencies that do not ascend")
+        # ssqueezepy's first-order GMW in closed form (to 1e-12; ~10x faster than its kernel)
+        self.cf = CB._closed_form(wk)
+        self.scales, self.ssq_freqs = _cwt_rows(spec, N, dx)        # ascending scale
         self.n_pad, self.pad_left = T.cwt_padding(N)
         self.edge = bool(spec.edge_rows)
         # the edge filters' weights as cwt_filterbank gives the 'ssq_cwt' kind them
         Css = T._adm_ssq(wk)
         self.edge_weights = (2.0 / Css) * T._ssq_const(self.scales, N)   # ascending scale
         self.k_mid = float(np.sqrt(self.ssq_freqs[0] * self.ssq_freqs[-1]) * dx)
-        steps.check()
-        xp = T.reflect_pad(np.asarray(y, dtype=np.float64), self.n_pad, self.pad_left)
-        Xr = sp_fft.rfft(xp)
-        del xp
-        # analytic signal on the padded grid: 2 on (0, pi), 1 at DC and Nyquist
-        Xr[1:self.n_pad // 2] *= 2.0
-        Xa = np.zeros(self.n_pad, dtype=np.complex128)
-        Xa[:len(Xr)] = Xr
-        del Xr
-        self.xa = sp_fft.ifft(Xa, overwrite_x=True)
-        del Xa
-        steps.check()
         # Morlet leaks to negative frequencies; GMW and bump are exactly zero there
-        probe = _fn(self.wav, -np.linspace(0.0, np.pi, 64)[1:] * self.scales[-1])
+        probe = self._psi(-np.linspace(0.0, np.pi, 64)[1:] * self.scales[-1])
         self.negative = bool(np.any(probe != 0))
         self._lock = threading.Lock()
-        self._support: dict = {}
         self._cache: dict = {}
         self._cache_size = 0
         self._groups = None
 
-    # filters ---------------------------------------------------------------
+    def _psi(self, w: np.ndarray) -> np.ndarray:
+        """The wavelet's formula at radian frequencies ``w`` [float64, any shape]."""
+        if self.cf is None:
+            return _fn(self.wav, w)
+        beta, gamma, c = self.cf
+        w = np.asarray(w, dtype=np.float64)
+        t = np.maximum(w, 1e-300)
+        with np.errstate(over="ignore", under="ignore"):
+            out = np.log(t)
+            out *= beta
+            out += c
+            out -= t * t * t if gamma == 3 else t ** gamma
+            np.exp(out, out=out)
+        out[w <= 0] = 0.0
+        return out
 
     def _wavelet_f(self, j: np.ndarray, M: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(f, n) of the wavelets at scale indices ``j`` on the M grid, [shape=(len(j), M)]."""
         u, v, taper = _grid(M)
         s = self.scales[j][:, None]
-        f = 0.5 * _fn(self.wav, s * u[None, :]) * taper[None, :]
+        f = self._psi(s * u[None, :])
+        f *= 0.5 * taper[None, :]
         n = None
         if self.negative:
-            n = np.where(v[None, :] <= 0, _fn(self.wav, s * np.minimum(v, 0.0)[None, :]), 0.0)
+            n = np.where(v[None, :] <= 0, self._psi(s * np.minimum(v, 0.0)[None, :]), 0.0)
         return f, n
 
     def _edge_R(self, M: int, u: np.ndarray) -> np.ndarray:
@@ -288,9 +337,9 @@ class _CWTImpl:
         step = max(1, _CHUNK_ELEMS // M)
         for i in range(0, len(self.scales), step):
             s = self.scales[i:i + step, None]
-            p = _fn(self.wav, s * u[None, :])
+            p = self._psi(s * u[None, :])
             if self.negative:
-                p = p + _fn(self.wav, -s * u[None, :])
+                p = p + self._psi(-s * u[None, :])
             R += self.edge_weights[i:i + step] @ (0.5 * p)
         return R
 
@@ -317,10 +366,17 @@ class _CWTImpl:
             f, n = self._edge_f(kind, M), None
         nbytes = f.nbytes + (0 if n is None else n.nbytes)
         with self._lock:
-            if self._cache_size + nbytes <= _FILTER_CACHE_BYTES:
+            if self._cache_size + nbytes <= self.cache_limit:
                 self._cache[ck] = (f, n)
                 self._cache_size += nbytes
         return f, n
+
+    def _drop_filters(self, M: int) -> None:
+        """Forget the cached filters of the M grid."""
+        with self._lock:
+            for ck in [ck for ck in self._cache if ck[1] == M]:
+                f, n = self._cache.pop(ck)
+                self._cache_size -= f.nbytes + (0 if n is None else n.nbytes)
 
     def _probe(self, key) -> int | None:
         """Support (samples) beyond which the row's kernels (f and the derivative's)
@@ -369,6 +425,90 @@ class _CWTImpl:
         self._groups = sorted(by.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
         return self._groups
 
+    def whole_keys(self) -> list:
+        """The keys of the rows computed on the whole padded grid (the low edge row, and
+        the wavelets whose support is too long for a block)."""
+        g = self.groups()
+        return list(g[-1][1]) if g and g[-1][0] is None else []
+
+
+class _CWTImpl(_CWTFilters):
+    def __init__(self, y, spec, dx, tol, steps: Steps, whole_bytes: int, cache_bytes: int):
+        super().__init__(spec, len(y), dx, tol, cache_bytes)
+        steps.check()
+        xp = T.reflect_pad(np.asarray(y, dtype=np.float64), self.n_pad, self.pad_left)
+        Xr = sp_fft.rfft(xp)
+        del xp
+        # analytic signal on the padded grid: 2 on (0, pi), 1 at DC and Nyquist
+        Xr[1:self.n_pad // 2] *= 2.0
+        Xa = np.zeros(self.n_pad, dtype=np.complex128)
+        Xa[:len(Xr)] = Xr
+        del Xr
+        self.xa = sp_fft.ifft(Xa, overwrite_x=True)
+        del Xa
+        steps.check()
+        self.whole_limit = max(0, int(whole_bytes))
+        self._whole = None            # the kept span of the whole-grid rows
+        self._whole_lock = threading.Lock()
+        self.whole_computed = 0       # spans made so far (tests and figures read it)
+
+    # whole-grid rows, kept for a span of columns -------------------------------
+
+    def whole_column_bytes(self) -> int:
+        """Bytes per column of the kept whole-grid rows: ``Wx`` and ``dWx`` of each
+        wavelet row (complex128), the edge row's coefficient."""
+        keys = self.whole_keys()
+        n_wav = sum(1 for k in keys if k[0] == "wav")
+        return 32 * n_wav + 16 * (len(keys) - n_wav)
+
+    def whole_span(self) -> int:
+        """Columns of the whole-grid rows kept at once (0: none kept, see whole_limit)."""
+        per = self.whole_column_bytes()
+        return 0 if per == 0 else int(min(self.N, self.whole_limit // per))
+
+    def whole_work_bytes(self) -> int:
+        """Peak bytes of making one span beside it: the grid's spectrum (and its
+        mirror), an FFT batch and its inverse and products, the batch's filters."""
+        M = self.n_pad
+        batch = max(_CHUNK_ELEMS, M)
+        return int((1 + self.negative) * 16 * M + 4 * 16 * batch + 8 * batch)
+
+    def _kept(self, c0: int, c1: int, steps: Steps):
+        """The kept span holding columns [c0, c1) (made if needed), or None when the
+        span cannot hold them."""
+        S = self.whole_span()
+        if S < c1 - c0 or S == 0:
+            return None
+        with self._whole_lock:
+            w = self._whole
+            if w is not None and w[0] <= c0 and c1 <= w[1]:
+                return w
+            # from the block asked for on: a sweep (an image, an inverse) then gets S // B
+            # blocks per span; at the end, the span's last S columns
+            a = min(c0, self.N - S)
+            self._whole = None                  # the old span goes before the new is made
+            w = self._make_whole(a, a + S, steps)
+            self._whole = w
+            self.whole_computed += 1
+        if S >= self.N:
+            # the whole rows of every column are kept: their whole-grid filters are done
+            self._drop_filters(self.n_pad)
+        return w
+
+    def _make_whole(self, a: int, b: int, steps: Steps):
+        keys = self.whole_keys()
+        jw = np.array([k[1][0] for k in keys if k[0] == "wav"], dtype=np.intp)
+        pos = np.zeros(len(self.scales), dtype=np.intp)
+        pos[jw] = np.arange(len(jw))
+        B, M = b - a, self.n_pad
+        Wx = np.empty((len(jw), B), dtype=np.complex128)
+        dWx = np.empty_like(Wx)
+        edge = {}
+        Z = sp_fft.fft(self.xa)
+        Zc = np.conj(Z[(-np.arange(M)) % M]) if self.negative else None
+        self._group_rows(keys, M, Z, Zc, self.pad_left + a, B, Wx, dWx, edge, steps, pos=pos)
+        return (a, b, jw, Wx, dWx, edge)
+
     # blocks ----------------------------------------------------------------
 
     def _segment(self, p0: int, M: int) -> np.ndarray:
@@ -376,7 +516,7 @@ class _CWTImpl:
             return self.xa
         return self.xa[np.mod(np.arange(p0, p0 + M), self.n_pad)]
 
-    def _group_rows(self, keys, M, Z, Zc, q0, B, Wx, dWx, out_edge, steps):
+    def _group_rows(self, keys, M, Z, Zc, q0, B, Wx, dWx, out_edge, steps, pos=None):
         u, v, _ = _grid(M)
         du, dv = 1j * self.fs * u, 1j * self.fs * v
         wav = [k for k in keys if k[0] == "wav"]
@@ -386,15 +526,18 @@ class _CWTImpl:
             part = wav[i:i + chunk]
             j = np.array([k[1][0] for k in part], dtype=np.intp)
             f, n = self._filters(("wav", tuple(j.tolist())), M)
+            at = j if pos is None else pos[j]
             A = Z * f
             if n is not None:
                 C = Zc * (0.5 * n)
                 A += C
-            Wx[j] = sp_fft.ifft(A, axis=-1)[:, q0:q0 + B]
-            A = Z * f * du
+            Wx[at] = sp_fft.ifft(A, axis=-1, overwrite_x=True)[:, q0:q0 + B]
+            A = Z * f
+            A *= du
             if n is not None:
                 A += C * dv
-            dWx[j] = sp_fft.ifft(A, axis=-1, overwrite_x=True)[:, q0:q0 + B]
+            dWx[at] = sp_fft.ifft(A, axis=-1, overwrite_x=True)[:, q0:q0 + B]
+            del A
         for k in keys:
             if k[0] == "wav":
                 continue
@@ -412,6 +555,15 @@ class _CWTImpl:
         groups = self.groups()
         for g, (L, keys) in enumerate(groups):
             steps.check(0.7 * g / len(groups))
+            if L is None:
+                kept = self._kept(c0, c1, steps)
+                if kept is not None:
+                    a, _, jw, Ww, dWw, ew = kept
+                    Wx[jw] = Ww[:, c0 - a:c1 - a]
+                    dWx[jw] = dWw[:, c0 - a:c1 - a]
+                    for name, row in ew.items():
+                        edge[name] = row[c0 - a:c1 - a]
+                    continue
             if L is not None:
                 M = sp_fft.next_fast_len(B + 2 * L)
             if L is None or M >= self.n_pad:
@@ -441,12 +593,23 @@ class _CWTImpl:
         return np.ascontiguousarray(Tx)
 
     def block_bytes(self, B):
-        grids = []
+        kept = self.whole_span() >= B
+        grids = [0]
         for L, _ in self.groups():
-            M = self.n_pad if L is None else min(self.n_pad, sp_fft.next_fast_len(B + 2 * L))
-            grids.append(M)
-        return estimate_ssq_block_bytes(len(self.scales) + 2 * self.edge, B,
-                                        grid=max(grids)) + _FILTER_CACHE_BYTES
+            if L is None and kept:
+                continue
+            grids.append(self.n_pad if L is None
+                         else min(self.n_pad, sp_fft.next_fast_len(B + 2 * L)))
+        est = estimate_ssq_block_bytes(len(self.scales) + 2 * self.edge, B,
+                                       grid=max(grids)) + self.cache_limit
+        if kept:
+            est += self.whole_bytes()
+        return est
+
+    def whole_bytes(self) -> int:
+        """The kept span of the whole-grid rows and the peak of making it."""
+        S = self.whole_span()
+        return 0 if S == 0 else int(S * self.whole_column_bytes() + self.whole_work_bytes())
 
 
 def _setup_bytes(spec: T.TransformSpec, n: int) -> int:
@@ -458,8 +621,79 @@ def _setup_bytes(spec: T.TransformSpec, n: int) -> int:
     return 40 * n_pad
 
 
+def _check_ssq(spec: T.TransformSpec, n: int, dx: float) -> None:
+    T._check_spec(spec)
+    if not np.isfinite(dx) or dx <= 0:
+        raise ParameterError(f"dx={dx!r} must be > 0")
+    if spec.kind == "ssq_stft":
+        if int(spec.n_fft) > n:
+            raise ParameterError(f"n_fft={spec.n_fft} is larger than the signal ({n} samples)")
+        g = T.stft_window(spec)
+        gc = g[len(g) // 2]
+        if abs(gc) < 1e-12:
+            raise ParameterError(
+                f"window centre g[n_fft//2]={gc!r} is zero; the hop-1 inverse divides by it")
+        return
+    if spec.kind != "ssq_cwt":
+        raise ParameterError(f"block synchrosqueezing needs kind 'ssq_cwt' or 'ssq_stft', "
+                             f"got kind={spec.kind!r}")
+    if n < T.min_samples(spec, dx):
+        raise ParameterError(f"{n} samples are too few for this SSQ-CWT (at least "
+                             f"{T.min_samples(spec, dx)} are needed)")
+
+
+def _rows_of(spec: T.TransformSpec, n: int, dx: float, ssq_freqs=None):
+    """(frequencies, row_weights, edge_row_indices) of the whole-signal SSQ transform."""
+    if spec.kind == "ssq_stft":
+        g = T.stft_window(spec)
+        n_rows = len(g) // 2 + 1
+        return (np.arange(n_rows) / (len(g) * dx), np.full(n_rows, 2.0 / (g[len(g) // 2] / dx)),
+                ())
+    f = _cwt_rows(spec, n, dx)[1] if ssq_freqs is None else ssq_freqs
+    w = np.full(len(f), 2.0 / T._adm_ssq(T._wavelet_key(spec)))
+    edge = ()
+    if spec.edge_rows:
+        step = 2.0 ** (1.0 / spec.nv)
+        f = np.concatenate([[f[0] / step], f, [max(0.5 / dx, f[-1] * step)]])
+        w = np.concatenate([[1.0], w, [1.0]])
+        edge = (0, len(f) - 1)
+    return np.asarray(f, dtype=np.float64), w, edge
+
+
+def ssq_grid(spec: T.TransformSpec, n_samples: int, *, dx: float = 1.0):
+    """The rows of ``transform(signal, spec)`` for an SSQ kind, without computing it.
+
+    Parameters
+    ----------
+    spec : TransformSpec
+        kind 'ssq_cwt', or 'ssq_stft' (hop 1).
+    n_samples : int
+    dx : float
+
+    Returns
+    -------
+    frequencies, row_weights : np.ndarray [shape=(n_rows,), float64]
+        As the whole-signal TFR has them (row 0 = lowest frequency; an SSQ-CWT's
+        edge rows nominal).
+    edge_row_indices : tuple of int
+        The offset is 0 with edge rows, else the signal's mean (as ``SSQBlocks.offset``).
+
+    Raises
+    ------
+    ParameterError
+        Another kind, a bad spec, or too few samples.
+    """
+    n, dx = int(n_samples), float(dx)
+    _check_ssq(spec, n, dx)
+    return _rows_of(spec, n, dx)
+
+
+#: Bytes an SSQ-CWT engine may keep of its whole-grid rows (:func:`ssq_blocks`).
+WHOLE_ROWS_BYTES = 256 << 20
+
+
 def ssq_blocks(y, spec: T.TransformSpec, *, dx: float = 1.0, tol: float = SSQ_TOL,
-               cancel=None) -> SSQBlocks:
+               cancel=None, whole_bytes: int = 0, cache_bytes: int = 0) -> SSQBlocks:
     """Prepare block-wise synchrosqueezed columns of the whole signal ``y``.
 
     Parameters
@@ -473,6 +707,18 @@ def ssq_blocks(y, spec: T.TransformSpec, *, dx: float = 1.0, tol: float = SSQ_TO
     tol : float
         SSQ-CWT: kernel tail beyond a row's support, relative to its filter's peak.
     cancel : callable () -> bool, or None
+    whole_bytes : int
+        SSQ-CWT: bytes of its whole-grid rows (the low edge row and the wavelets
+        too long for a block: their ``Wx`` and ``dWx``, 32 bytes per row and
+        column) the engine may keep. They cost one FFT of the whole padded grid
+        per row whatever the block; kept for a span of columns (the whole
+        signal when it fits, else the span from the block asked for on), they
+        are computed once per span instead of once per block. 0 = never kept
+        (:data:`WHOLE_ROWS_BYTES` is the display source's and column
+        inverter's choice). ``SSQBlocks.whole_bytes`` says what it takes.
+    cache_bytes : int
+        SSQ-CWT: limit of the filter cache (0 = 256 MiB); filters past it are
+        rebuilt for each block.
 
     Returns
     -------
@@ -486,42 +732,18 @@ def ssq_blocks(y, spec: T.TransformSpec, *, dx: float = 1.0, tol: float = SSQ_TO
         Another kind, a bad spec, or too few samples.
     Cancelled
     """
-    T._check_spec(spec)
     y = np.ascontiguousarray(y, dtype=np.float64).ravel()
     n = len(y)
     dx = float(dx)
-    if not np.isfinite(dx) or dx <= 0:
-        raise ParameterError(f"dx={dx!r} must be > 0")
+    _check_ssq(spec, n, dx)
     steps = Steps.of(cancel, None, "block SSQ setup")
     if spec.kind == "ssq_stft":
-        if int(spec.n_fft) > n:
-            raise ParameterError(f"n_fft={spec.n_fft} is larger than the signal ({n} samples)")
-        g = T.stft_window(spec)
-        gc = g[len(g) // 2]
-        if abs(gc) < 1e-12:
-            raise ParameterError(
-                f"window centre g[n_fft//2]={gc!r} is zero; the hop-1 inverse divides by it")
-        impl = _STFTImpl(y, spec, dx)
-        n_rows = len(g) // 2 + 1
-        return SSQBlocks(spec=spec, n_samples=n, dx=dx,
-                         frequencies=np.arange(n_rows) / (len(g) * dx),
-                         row_weights=np.full(n_rows, 2.0 / (gc / dx)), offset=0.0,
-                         edge_row_indices=(), setup_bytes=0, _impl=impl)
-    if spec.kind != "ssq_cwt":
-        raise ParameterError(f"block synchrosqueezing needs kind 'ssq_cwt' or 'ssq_stft', "
-                             f"got kind={spec.kind!r}")
-    if n < T.min_samples(spec, dx):
-        raise ParameterError(f"{n} samples are too few for this SSQ-CWT (at least "
-                             f"{T.min_samples(spec, dx)} are needed)")
-    impl = _CWTImpl(y, spec, dx, tol, steps)
-    f = impl.ssq_freqs
-    w = np.full(len(f), 2.0 / T._adm_ssq(T._wavelet_key(spec)))
-    edge = ()
-    if spec.edge_rows:
-        step = 2.0 ** (1.0 / spec.nv)
-        f = np.concatenate([[f[0] / step], f, [max(0.5 / dx, f[-1] * step)]])
-        w = np.concatenate([[1.0], w, [1.0]])
-        edge = (0, len(f) - 1)
+        f, w, edge = _rows_of(spec, n, dx)
+        return SSQBlocks(spec=spec, n_samples=n, dx=dx, frequencies=f, row_weights=w,
+                         offset=0.0, edge_row_indices=edge, setup_bytes=0,
+                         _impl=_STFTImpl(y, spec, dx))
+    impl = _CWTImpl(y, spec, dx, tol, steps, whole_bytes, cache_bytes)
+    f, w, edge = _rows_of(spec, n, dx, impl.ssq_freqs)
     offset = 0.0 if spec.edge_rows else float(y.mean())
     return SSQBlocks(spec=spec, n_samples=n, dx=dx, frequencies=f, row_weights=w,
                      offset=offset, edge_row_indices=edge,

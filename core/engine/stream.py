@@ -52,9 +52,9 @@ from core.errors import OutOfMemoryError, ParameterError, ShapeError
 from core.inversion import check_row_ranges
 from core.memory import available_bytes, budget_bytes, check_fits
 
-__all__ = ["StreamResult", "stream_band", "estimate_stream_bytes", "choose_block_length",
-           "estimate_ssq_stream_bytes", "choose_ssq_block_length", "PLAN_OVERLAP",
-           "FFT_LENGTH"]
+__all__ = ["StreamResult", "stream_band", "ssq_band", "estimate_stream_bytes",
+           "choose_block_length", "estimate_ssq_stream_bytes", "choose_ssq_block_length",
+           "PLAN_OVERLAP", "FFT_LENGTH"]
 
 _DEFAULT_SPEC = T.TransformSpec()
 FFT_LENGTH = 1 << 18          # target block FFT length: ~3 ms per FFT, 6 s of 44.1 kHz audio
@@ -364,6 +364,35 @@ class _STFTBlocks:
         return np.einsum("r,rt->t", self.w[rows], np.where(inside, S, 0.0))
 
 
+def ssq_band(sq: SB.SSQBlocks, c0: int, c1: int, cells: np.ndarray, steps: Steps, *,
+             residual: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Band and residual of columns ``[c0, c1)`` from an SSQ block engine.
+
+    ``band[t] = sum_r w_r Re Tx[r, t]`` over the selected cells; squeezing
+    moves energy between rows, so the full inverse is not the signal and the
+    residual is the same sum over the unselected cells plus the offset.
+
+    Parameters
+    ----------
+    sq : SSQBlocks
+    cells : np.ndarray [shape=(n_rows, c1 - c0), bool]
+    steps : Steps
+        Cancel and progress of the block.
+
+    Returns
+    -------
+    band, residual : np.ndarray [shape=(c1 - c0,), float64]; residual None if not asked
+    """
+    Tx = sq.columns(c0, c1, cancel=steps)
+    re = Tx.real
+    del Tx
+    band = np.einsum("r,rt->t", sq.row_weights, np.where(cells, re, 0.0))
+    res = None
+    if residual:
+        res = np.einsum("r,rt->t", sq.row_weights, np.where(cells, 0.0, re)) + sq.offset
+    return band, res
+
+
 def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals=None, mask=None,
                 dx: float = 1.0,
                 residual: bool = True, out_band=None, out_residual=None,
@@ -522,15 +551,12 @@ def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals=None, mas
         steps.check(0.0)
         for c0, c1 in plan.spans():
             if ssq:
-                m = get_cells(c0, c1)
-                Tx = sq.columns(c0, c1, cancel=steps.part(c0 / n, c1 / n))
-                re = Tx.real
-                del Tx
-                band[c0:c1] = np.einsum("r,rt->t", sq.row_weights, np.where(m, re, 0.0))
+                b, r = ssq_band(sq, c0, c1, get_cells(c0, c1), steps.part(c0 / n, c1 / n),
+                                residual=res is not None)
+                band[c0:c1] = b
                 if res is not None:
-                    res[c0:c1] = np.einsum("r,rt->t", sq.row_weights,
-                                           np.where(m, 0.0, re)) + sq.offset
-                del re, m
+                    res[c0:c1] = r
+                del b, r
                 steps.check(c1 / n)
                 continue
             s, e = get(c0, c1)

@@ -5,11 +5,15 @@ import pytest
 
 from core.engine.column_inverse import ColumnInverter
 from core.engine.stream import stream_band
-from core.errors import ParameterError
-from core.transforms import TransformSpec
+from core.errors import Cancelled, ParameterError
+from core.inversion import RangeInverter
+from core.signal import Signal
+from core.transforms import TransformSpec, transform
 
 FS = 8000.0
 N = 30_000
+N_SSQ = 20_000
+RANGES = [(0, N), (4000, 4100), (4090, 8200), (N - 77, N), (12_345, 12_346)]
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +42,53 @@ def test_ranges_equal_the_whole_stream(y, spec):
     get = intervals(inv.n_rows)
     whole = stream_band(y, spec, intervals=get, dx=1 / FS)
     scale = np.abs(y).max()
-    for c0, c1 in [(0, N), (4000, 4100), (4090, 8200), (N - 77, N), (12_345, 12_346)]:
+    for c0, c1 in RANGES:
         band, res = inv.band_and_residual(c0, c1, get)
         assert np.max(np.abs(band - whole.band[c0:c1])) < 1e-9 * scale
         assert np.max(np.abs(res - whole.residual[c0:c1])) < 1e-9 * scale
+
+
+SSQ_SPECS = [TransformSpec(kind="ssq_cwt", nv=8, fmin=100.0),
+             TransformSpec(kind="ssq_cwt", nv=8, edge_rows=False),
+             TransformSpec(kind="ssq_stft", n_fft=128)]
+
+
+@pytest.mark.parametrize("spec", SSQ_SPECS, ids=["ssq_cwt", "ssq_cwt-no-edges", "ssq_stft"])
+def test_ssq_ranges_equal_the_stream_and_the_whole_inverse(y, spec):
+    x = y[:N_SSQ]
+    inv = ColumnInverter(x, spec, dx=1 / FS, block_length=4096)
+    get = intervals(inv.n_rows)
+    whole = stream_band(x, spec, intervals=get, dx=1 / FS, block_length=4096)
+    tfr = transform(Signal(x, dx=1 / FS), spec)
+    band_ref, res_ref = RangeInverter(tfr).band_and_residual(*get(0, N_SSQ))
+    scale = np.abs(x).max()
+    # the whole path's inverse: the selection is not vacuous, the residual is not the rest
+    assert np.abs(band_ref).max() > 0.01 * scale and np.abs(res_ref).max() > 0.01 * scale
+    for c0, c1 in [(0, N_SSQ), (4000, 4100), (4090, 8200), (N_SSQ - 77, N_SSQ),
+                   (12_345, 12_346)]:
+        band, res = inv.band_and_residual(c0, c1, get)
+        for got, ref in ((band, whole.band), (res, whole.residual),
+                         (band, band_ref), (res, res_ref)):
+            assert np.max(np.abs(got - ref[c0:c1])) < 1e-9 * scale
+    if spec.kind == "ssq_cwt":
+        # one engine: the whole-grid rows were made once for every call above
+        assert inv.engine.whole_span == N_SSQ and inv.engine.whole_computed == 1
+
+
+def test_ssq_cancel_progress_and_output_arrays(y):
+    spec = TransformSpec(kind="ssq_stft", n_fft=128)
+    inv = ColumnInverter(y[:N_SSQ], spec, dx=1 / FS, block_length=2048)
+    get = intervals(inv.n_rows)
+    with pytest.raises(Cancelled):
+        inv.band_and_residual(0, 5000, get, cancel=lambda: True)
+    seen = []
+    b32, r32 = np.zeros(5000, np.float32), np.zeros(5000, np.float32)
+    inv.band_and_residual(1000, 6000, get, out_band=b32, out_residual=r32,
+                          progress=seen.append)
+    assert seen[-1] == 1.0 and np.all(np.diff(seen) >= 0) and len(seen) > 3
+    b, r = inv.band_and_residual(1000, 6000, get)
+    np.testing.assert_allclose(b32, b, atol=1e-6)
+    np.testing.assert_allclose(r32, r, atol=1e-6)
 
 
 def test_writes_into_given_arrays_of_any_float_dtype(y):
