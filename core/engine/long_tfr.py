@@ -11,7 +11,8 @@ affine axis computed on demand for a column range, so a 1-hour recording
 :func:`document_bytes` is what the whole-signal path of the GUI document costs
 (coefficients, the row cumulative sums of the fast inverse, the dB image and a
 paint mask, all rows x columns); :func:`needs_long_mode` compares it with a
-limit.
+limit: ``above_bytes`` for the plain kinds, a third of it for the
+synchrosqueezed ones (see :data:`SSQ_LONG_FRACTION`).
 """
 
 from __future__ import annotations
@@ -25,14 +26,25 @@ from core.errors import ParameterError
 from core.masks import Grid
 
 __all__ = ["LongTFR", "long_tfr", "document_bytes", "needs_long_mode", "long_spec",
-           "LONG_KINDS", "DEFAULT_LONG_ABOVE_BYTES", "LONG_AUDIO_FMIN"]
+           "LONG_KINDS", "DEFAULT_LONG_ABOVE_BYTES", "SSQ_LONG_FRACTION", "LONG_AUDIO_FMIN"]
 
-#: Kinds the engine displays, paints and inverts block by block (STFT: hop 1).
-LONG_KINDS = ("cwt", "stft")
+#: Kinds the engine displays, paints and inverts block by block (STFT: hop 1; the
+#: SSQ-STFT has no other hop).
+LONG_KINDS = ("cwt", "stft", "ssq_cwt", "ssq_stft")
 #: The whole-signal document above this many bytes goes long. The whole path keeps
 #: ~29 bytes per cell; it stays for what it does well (the 4-s demos, ~1.4 GB,
 #: spectra) and hands over at ~5 s of 44.1 kHz audio at the default 32 voices.
 DEFAULT_LONG_ABOVE_BYTES = 3 << 30
+#: The synchrosqueezed kinds go long above this fraction of ``above_bytes`` (1 GiB at the
+#: default). Their whole path holds ``Wx``, ``dWx`` and ``Tx`` together (ssqueezepy's
+#: transients, which :func:`document_bytes` counts through the transform's peak): the
+#: 4-s speech demo in SSQ-CWT costs 2.15 GiB (2.31 GB measured in the GUI), 1.49 GiB
+#: from 20 Hz, against 1.29 GiB for its plain CWT. The long path shows and inverts it
+#: within the issue's 1 GB, block by block at about the cost of the whole transform, so
+#: it takes over at a third of the plain kinds' limit: the demos' SSQ-CWT (and an
+#: SSQ-STFT of n_fft 1024, 1.96 GiB) go long, the demos' CWT, STFT and SSQ-STFT of
+#: n_fft 256 (0.56 GiB) stay whole, where edits are cheaper (cumulative sums).
+SSQ_LONG_FRACTION = 1 / 3
 #: The CWT's lowest row for a long audio recording when the user set none (Hz): the
 #: default rows reach ~2 / duration (0.003 Hz for 10 minutes), whose wavelets are
 #: minutes long - sub-audio, and the most expensive rows of all for the engine.
@@ -137,9 +149,16 @@ def long_tfr(signal, spec: T.TransformSpec) -> LongTFR:
         whole transform would refuse too.
     """
     from core.engine import cwt_blocks as CB
+    from core.engine.ssq_blocks import ssq_grid
 
     T._check_spec(spec)
     n, dx = int(signal.n), float(signal.dx)
+    if spec.kind in ("ssq_cwt", "ssq_stft"):
+        # the squeezed rows: their frequencies and weights, not the plain transform's
+        f, w, edge = ssq_grid(spec, n, dx=dx)
+        offset = 0.0 if edge or spec.kind == "ssq_stft" else float(np.mean(signal.y))
+        return LongTFR(f, w, offset, spec, n, n, dx, float(signal.x0), signal.unit,
+                       tuple(int(i) for i in edge))
     if spec.kind == "cwt":
         g = CB.cwt_geometry(spec, n, dx=dx)
         offset = 0.0 if spec.edge_rows else float(np.mean(signal.y))
@@ -155,16 +174,18 @@ def long_tfr(signal, spec: T.TransformSpec) -> LongTFR:
                        float(signal.x0), signal.unit, ())
     raise ParameterError(
         f"kind {spec.kind!r} (hop {spec.hop}) is not computed block by block yet; for a "
-        f"recording this long use kind 'cwt' or a hop-1 'stft'")
+        f"recording this long use hop 1")
 
 
 def document_bytes(n_samples: int, spec: T.TransformSpec, dx: float = 1.0) -> int:
     """Peak bytes of the GUI document's whole-signal path for ``n_samples``.
 
-    The transform's own peak (:func:`core.memory.estimate_transform_bytes`)
-    plus what the document keeps beside the coefficients: the float64 row
-    cumulative sums of the fast inverse, the float32 dB image and one bool
-    paint mask, each rows x columns.
+    The transform's own peak (:func:`core.memory.estimate_transform_bytes`;
+    for the SSQ kinds ``Wx``, ``dWx`` and ``Tx`` together, and an SSQ-CWT's
+    filterbank) plus what the document keeps beside the coefficients: the
+    float64 row cumulative sums of the fast inverse, the float32 dB image and
+    one bool paint mask, each rows x columns. The 4-s speech demo in SSQ-CWT:
+    2.15 GiB (the GUI measured 2.31 GB).
     """
     from core.memory import estimate_transform_bytes
 
@@ -180,18 +201,27 @@ def document_bytes(n_samples: int, spec: T.TransformSpec, dx: float = 1.0) -> in
 
 def needs_long_mode(n_samples: int, spec: T.TransformSpec, dx: float = 1.0, *,
                     above_bytes: int = DEFAULT_LONG_ABOVE_BYTES) -> bool:
-    """True when the whole-signal document would pass ``above_bytes`` and the engine
-    can take ``spec`` (see :data:`LONG_KINDS`)."""
-    if spec.kind not in LONG_KINDS or (spec.kind == "stft" and int(spec.hop) != 1):
+    """True when the whole-signal document would pass its limit and the engine can take
+    ``spec`` (see :data:`LONG_KINDS`).
+
+    The limit is ``above_bytes`` for 'cwt' and 'stft', ``above_bytes *``
+    :data:`SSQ_LONG_FRACTION` for 'ssq_cwt' and 'ssq_stft' (0 sends every
+    signal long; a huge value none).
+    """
+    if spec.kind not in LONG_KINDS or (spec.kind in ("stft", "ssq_stft")
+                                       and int(spec.hop) != 1):
         return False
     n = int(n_samples)
+    limit = int(above_bytes) * (SSQ_LONG_FRACTION if spec.is_ssq else 1.0)
     if spec.is_cwt and n > _EXACT_ROWS_BELOW:
         # ssqueezepy's scale search costs seconds at these lengths (the GUI asks on
         # open); its default rows span about log2(n) - 2 octaves, fewer with fmin/fmax.
         rows = int(spec.nv) * max(1.0, np.log2(n) - 2.0 - _octaves_cut(spec, n, dx))
-        return rows * n * (16 + 8 + 4 + 1) > int(above_bytes)
+        # the document's 29 bytes a cell; an SSQ-CWT's peak adds Wx and dWx beside Tx
+        per_cell = 16 + 8 + 4 + 1 + (32 if spec.is_ssq else 0)
+        return rows * n * per_cell > limit
     try:
-        return document_bytes(n, spec, dx) > int(above_bytes)
+        return document_bytes(n, spec, dx) > limit
     except ValueError:   # settings the transform refuses: it will say why
         return False
 
