@@ -109,8 +109,9 @@ def _check_outputs(args, outputs, *, signal=None) -> None:
 
     ``outputs``: ``(option, path, kind)`` with kind "signal" (a file
     ``core.io.save_signal`` writes, audio only with a rate), "npz", "image"
-    (.png or .npy) or "report" (any name). Called once before loading (``signal`` None) and once the
-    input is loaded, when its axis says whether audio needs ``--rate``.
+    (.png or .npy), "indices" (.csv or .npz) or "report" (any name). Called once
+    before loading (``signal`` None) and once the input is loaded, when its axis
+    says whether audio needs ``--rate``.
     """
     from core.atomic import SaveError
     from core.errors import ParameterError
@@ -125,6 +126,10 @@ def _check_outputs(args, outputs, *, signal=None) -> None:
                               refuse=args.input, suffixes=SIGNAL_SUFFIXES)
         elif kind == "npz":
             check_save_target(path, refuse=args.input, suffixes=(".npz",))
+        elif kind == "indices":
+            from core.indices import INDEX_SUFFIXES
+
+            check_save_target(path, refuse=args.input, suffixes=INDEX_SUFFIXES)
         elif kind == "image":
             suffix = Path(path).suffix
             if suffix.lower() not in IMAGE_SUFFIXES:
@@ -687,7 +692,8 @@ def cmd_invert(args) -> int:
     from core.masks import merge_ranges
     from core.transforms import transform
 
-    outputs = [("--out", args.out, "signal"), ("--residual", args.residual, "signal")]
+    outputs = [("--out", args.out, "signal"), ("--residual", args.residual, "signal"),
+               ("--indices-out", args.indices_out, "indices")]
     _check_outputs(args, outputs)
     out, res = args.out, args.residual
     bands = load_bands(args.bands)
@@ -715,6 +721,7 @@ def cmd_invert(args) -> int:
                 bar.close()
         band, residual = result.band, result.residual
         how = f"{spec.kind}, streamed in {result.n_blocks} blocks"
+        write_indices = _streamed_indices_writer(args, signal, spec, intervals, cols)
     else:
         tfr = transform(signal, spec)
         ranges = [band_ranges(b, tfr, notes=notes) for b in bands]
@@ -727,6 +734,7 @@ def cmd_invert(args) -> int:
             print(f"phasebrush: {args.input}: {spec.kind} with hop {spec.hop} has no "
                   "column-range path; inverted the whole signal, then cut the range",
                   file=sys.stderr)
+        write_indices = _whole_indices_writer(args, signal, tfr, start, end, cols)
     if cols is not None:
         c0, c1 = cols
         band = band[c0:c1]
@@ -737,7 +745,63 @@ def cmd_invert(args) -> int:
         _save(signal, residual, res, f"{signal.name} residual", rate=args.rate)
     if not args.quiet:
         print(f"{out}: {len(bands)} band(s) inverted from {how}", file=sys.stderr)
+    if args.indices_out is not None:
+        n, n_cols = write_indices()
+        if not args.quiet:
+            print(f"{args.indices_out}: {n} row interval(s) in {n_cols} column(s) "
+                  "(end_row exclusive)", file=sys.stderr)
     return 0
+
+
+def _whole_indices_writer(args, signal, tfr, start, end, cols):
+    """A callable writing ``--indices-out`` from the whole transform's merged ranges
+    (restricted to the frames inside ``--start/--end``); returns (records, columns)."""
+    from core.indices import indices_from_ranges, write_indices
+
+    def write():
+        s, e = start, end
+        if cols is not None:
+            t = tfr.times
+            lo, hi = signal.x0 + cols[0] * signal.dx, signal.x0 + (cols[1] - 1) * signal.dx
+            outside = (t < lo - 1e-9 * signal.dx) | (t > hi + 1e-9 * signal.dx)
+            e = e.copy()
+            e[:, outside] = s[:, outside]
+        ind = indices_from_ranges(s, e, tfr)
+        write_indices(args.indices_out, ind)
+        return len(ind), ind.n_columns
+
+    return write
+
+
+def _streamed_indices_writer(args, signal, spec, intervals, cols):
+    """A callable streaming ``--indices-out`` block by block from ``intervals`` (the
+    callable the streamed inverse used), over ``--start/--end``'s columns only; returns
+    (records, columns). Memory: one block, whatever the length."""
+    from core.engine.long_tfr import long_tfr
+    from core.indices import iter_indices, write_indices
+
+    def write():
+        grid = long_tfr(signal, spec)
+        c0, c1 = cols if cols is not None else (0, grid.n_frames)
+        bar = None if args.quiet else _FractionBar("indices")
+        counts = [0, 0]
+
+        def counted(chunks):
+            for chunk in chunks:
+                counts[0] += len(chunk)
+                counts[1] += chunk.n_columns
+                yield chunk
+
+        try:
+            write_indices(args.indices_out,
+                          counted(iter_indices(intervals, grid, c0=c0, c1=c1, progress=bar)),
+                          unit=signal.unit, shape=grid.shape)
+        finally:
+            if bar is not None:
+                bar.close()
+        return tuple(counts)
+
+    return write
 
 
 def _only_columns(intervals, c0: int, c1: int):
@@ -955,6 +1019,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True,
                    help="band signal (.wav/.flac/.ogg/.csv/.npy/.npz)")
     p.add_argument("--residual", type=Path, default=None, help="also write the residual here")
+    p.add_argument("--indices-out", type=Path, default=None, metavar="IDX",
+                   help="also write the selection as indices (.csv or .npz): per TFR column, "
+                        "the selected rows start_row..end_row-1 (end_row exclusive) with "
+                        "their time and frequencies; long inputs stream")
     _add_rate_option(p)
     _add_load_options(p)
     _add_range_options(p, "invert")
