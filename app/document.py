@@ -44,6 +44,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.layers import LayerModel
 from app.long_inverse import LongInverse
 from app.selection_inverse import SelectionInverse
+from app.soon import Soon
 from app.worker import Worker, describe_error, stop_all
 from core import inversion as cinv
 from core.engine import long_tfr as LT
@@ -200,6 +201,7 @@ class DocumentModel(QObject):
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
         self._live_timer.timeout.connect(self._on_live_timer)
+        self._live_soon = Soon(self._on_live_timer, self)
         self.retrieval = None            # core RetrievalResult
         #: The key the retrieval result was computed under (None: set by hand).
         self.retrieval_key: ResultKey | None = None
@@ -532,9 +534,15 @@ class DocumentModel(QObject):
             # A drag: coalesce its many moves into updates at most ~30 a second
             # (the first one at once); the release does the whole signal.
             self._live_pending = True
-            if not self._live_timer.isActive():
-                wait = _LIVE_INTERVAL_S - (time.perf_counter() - self._live_t)
-                self._live_timer.start(max(0, int(1e3 * wait)))
+            wait = _LIVE_INTERVAL_S - (time.perf_counter() - self._live_t)
+            if wait <= 0:
+                # Due now: after this event's edits and before its repaint (app.soon),
+                # so one repaint shows the stroke and its inverse; a 0-ms timer ran
+                # after the repaint and needed a second one.
+                self._live_timer.stop()
+                self._live_soon.request()
+            elif not self._live_timer.isActive() and not self._live_soon.pending:
+                self._live_timer.start(int(1e3 * wait))
             return
         self.update_inversion()
 
@@ -548,6 +556,7 @@ class DocumentModel(QObject):
             self.long_inverse.live_edit_ended()
             return
         self._live_timer.stop()
+        self._live_soon.cancel()
         if self._live_pending or self.inversion_cols is not None:
             self.update_inversion()
 
@@ -560,6 +569,7 @@ class DocumentModel(QObject):
         Other transforms: the one-integral inverse of the union mask.
         """
         self._live_timer.stop()
+        self._live_soon.cancel()
         if self.is_long:
             self.long_inverse.selection_changed()
             return

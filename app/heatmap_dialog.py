@@ -174,10 +174,10 @@ class HeatmapDialog(QDialog):
         self.curve_plot.setClipToView(True)
         self.signal_curve = self.curve_plot.plot([], [], pen=pg.mkPen("#8a8f98", width=1),
                                                  name="signal")
-        self.inverse_curve = self.curve_plot.plot([], [], pen=pg.mkPen("#ff9f0a", width=1.3),
+        self.inverse_curve = self.curve_plot.plot([], [], pen=pg.mkPen("#ff9f0a", width=1),
                                                   name="inverse of the mask")
         self.attr_curve = self.curve_plot.plot(
-            [], [], pen=pg.mkPen("#64d2ff", width=2, style=Qt.PenStyle.DashLine),
+            [], [], pen=pg.mkPen("#64d2ff", width=1, style=Qt.PenStyle.DashLine),
             name="attribution (scaled)")
         self.view.ci.layout.setRowStretchFactor(0, 3)
         self.view.ci.layout.setRowStretchFactor(1, 2)

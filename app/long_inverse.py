@@ -27,6 +27,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
+from app.soon import Soon
 from app.worker import Worker
 from core.bands import band_ranges
 from core.errors import ParameterError
@@ -218,6 +219,7 @@ class LongInverse(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._on_live_timer)
+        self._soon = Soon(self._on_live_timer, self)
         self.last_ms = 0.0
         self._live_cap = LIVE_MAX_COLUMNS
         #: Columns per block of the background inversion (None: the engine's choice
@@ -329,14 +331,19 @@ class LongInverse(QObject):
             return
         if self.doc.layers.live:
             self._live_dirty = merge_spans(self._live_dirty + spans)
-            if not self._timer.isActive():
-                wait = _LIVE_INTERVAL_S - (time.perf_counter() - self._live_t)
-                self._timer.start(max(0, int(1e3 * wait)))
+            wait = _LIVE_INTERVAL_S - (time.perf_counter() - self._live_t)
+            if wait <= 0:
+                # due now: after this event's edits, before its repaint (app.soon)
+                self._timer.stop()
+                self._soon.request()
+            elif not self._timer.isActive() and not self._soon.pending:
+                self._timer.start(int(1e3 * wait))
             return
         self._queue(spans)
 
     def live_edit_ended(self) -> None:
         self._timer.stop()
+        self._soon.cancel()
         self._queue(self._live_dirty)
         self._live_dirty = []
 
