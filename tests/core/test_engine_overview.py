@@ -83,3 +83,74 @@ def test_row_power_filters_fold_to_parseval(y):
     measured = (np.abs(tfr.coefficients) ** 2).mean(axis=1)
     predicted = F.sum(axis=1) / M
     np.testing.assert_allclose(measured[2:-2], predicted[2:-2], rtol=0.1)
+
+
+# --- the synchrosqueezed kinds: each row's frequency bin --------------------------------
+
+N_SSQ = 1 << 15
+SSQ_SPECS = [TransformSpec(kind="ssq_cwt", nv=8, fmin=50.0),
+             TransformSpec(kind="ssq_stft", n_fft=256)]
+
+
+def _exact_rms_db(y, spec, width):
+    tfr = transform(Signal(y, dx=1 / FS), spec)
+    edges = pixel_edges(0, len(y), width)
+    mag2 = np.abs(tfr.coefficients) ** 2
+    ms = np.stack([mag2[:, a:b].mean(axis=1)
+                   for a, b in zip(edges[:-1], edges[1:], strict=True)], 1)
+    return tfr, 10 * np.log10(np.maximum(ms, 1e-30))
+
+
+@pytest.mark.parametrize("spec", SSQ_SPECS, ids=["ssq_cwt", "ssq_stft"])
+def test_ssq_spectral_overview_is_close_to_the_exact_rms(spec):
+    # tones, a chirp and a little noise: the components squeeze coherently into their rows
+    t = np.arange(N_SSQ) / FS
+    rng = np.random.default_rng(4)
+    y = (np.sin(2 * np.pi * 500 * t) + 0.5 * np.sin(2 * np.pi * 2000 * t) * (t > 2)
+         + 0.3 * np.sin(2 * np.pi * (100 * t + 0.5 * (1500 / t[-1]) * t * t))
+         + 0.05 * rng.standard_normal(N_SSQ))
+    tfr, exact = _exact_rms_db(y, spec, 16)
+    fast = spectral_overview(y, spec, dx=1 / FS, width=16, M=4096)
+    assert fast.shape == exact.shape == (tfr.n_rows, 16)
+    strong = exact > exact.max() - 30
+    assert strong.sum() > 50
+    # measured: 0.6 dB (ssq_cwt nv 8), 0.7 dB (ssq_stft)
+    assert np.median(np.abs(fast - exact)[strong]) < 1.5
+    r = int(np.argmin(np.abs(tfr.frequencies - 500.0)))
+    assert abs(np.mean(fast[r] - exact[r])) < 1.0                 # the tone's row
+    r = int(np.argmin(np.abs(tfr.frequencies - 2000.0)))
+    assert fast[r, -2] > fast[r, 1] + 20                          # the tone starting at 2 s
+
+
+@pytest.mark.parametrize("spec", SSQ_SPECS, ids=["ssq_cwt", "ssq_stft"])
+def test_ssq_noise_floor_is_a_few_db_high(spec):
+    # noise adds incoherently in the squeeze: the bins' rule (right for tones) reads high
+    y = np.random.default_rng(3).standard_normal(N_SSQ)
+    tfr, exact = _exact_rms_db(y, spec, 8)
+    fast = spectral_overview(y, spec, dx=1 / FS, width=8, M=4096)
+    inner = (tfr.frequencies > 100) & (tfr.frequencies < 3500)
+    d = np.median((fast - exact)[inner])
+    assert 1.5 < d < 4.5                                          # measured 3.0, 2.8 dB
+
+
+def test_ssq_row_power_filters_are_the_rows_bins():
+    from core.engine.long_tfr import long_tfr
+
+    M = 4096
+    spec = TransformSpec(kind="ssq_stft", n_fft=64)
+    F = row_power_filters(spec, N_SSQ, dx=1 / FS, M=M)
+    grid = long_tfr(Signal(np.zeros(N_SSQ), dx=1 / FS), spec)
+    assert F.shape == (grid.n_rows, M // 2 + 1) and F.dtype == np.float32
+    # every bin belongs to the rows' bins once: the shares sum to (2 / w)^2
+    w = grid.row_weights[0]
+    np.testing.assert_allclose(F.sum(axis=0), (2 / w) ** 2, rtol=1e-5)
+    # row 10's bin is 125 Hz wide around 1250 Hz: nothing of it outside
+    k = np.arange(M // 2 + 1) * FS / M
+    assert np.all(F[10][np.abs(k - 1250.0) > 62.5 + FS / M] == 0)
+    assert np.all(F[10][np.abs(k - 1250.0) < 62.5 - FS / M] > 0)
+    cwt = TransformSpec(kind="ssq_cwt", nv=8, fmin=50.0)
+    Fc = row_power_filters(cwt, N_SSQ, dx=1 / FS, M=M, rows=[0, 5, 6])
+    assert Fc.shape == (3, M // 2 + 1)
+    # the edge row low-passes; wavelet rows 5 and 6 hold neighbouring bins, sharing one at most
+    assert Fc[0, 1] > 0 and Fc[0, -1] == 0
+    assert np.flatnonzero(Fc[2])[0] >= np.flatnonzero(Fc[1])[-1]
