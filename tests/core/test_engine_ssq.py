@@ -7,6 +7,7 @@ import pytest
 
 from core import transforms as T
 from core.engine import SSQBlocks, ssq_blocks, ssq_cwt_columns, ssq_stft_columns
+from core.engine.ssq_blocks import WHOLE_ROWS_BYTES, _fn, ssq_grid
 from core.errors import Cancelled, ParameterError
 from core.signal import Signal
 
@@ -89,6 +90,56 @@ def test_ssq_cwt_columns_function_and_other_wavelets(y):
     got = ssq_cwt_columns(yy, 3000, 5000, spec=spec, dx=1 / FS)
     assert got.shape == (ref.shape[0], 2000)
     assert _rel(got - ref[:, 3000:5000], ref) < 1e-8
+
+
+def test_kept_whole_grid_rows_give_the_same_columns(y, cwt_blocks, whole):
+    # the low edge row and the longest wavelets, once for the whole signal
+    kept = ssq_blocks(y, SSQ_CWT, dx=1 / FS, whole_bytes=WHOLE_ROWS_BYTES)
+    assert cwt_blocks.whole_span == 0 and kept.whole_span == N
+    ref = whole["ssq_cwt"].coefficients
+    for c0, c1 in SPANS:
+        got = kept.columns(c0, c1)
+        np.testing.assert_array_equal(got, cwt_blocks.columns(c0, c1))
+        assert _rel(got - ref[:, c0:c1], ref) < 1e-8
+    assert kept.whole_computed == 1
+    per_column = kept._impl.whole_column_bytes()
+    assert per_column >= 32 * 2 + 16                    # some wavelets and the edge row
+    assert kept.whole_bytes() >= N * per_column
+    assert cwt_blocks.whole_bytes() == 0
+
+
+def test_a_span_of_whole_grid_rows_when_the_signal_does_not_fit(y, cwt_blocks):
+    per_column = cwt_blocks._impl.whole_column_bytes()
+    b = ssq_blocks(y, SSQ_CWT, dx=1 / FS, whole_bytes=3000 * per_column)
+    assert b.whole_span == 3000
+    made = []
+    for c0, c1 in [(0, 2500), (2500, 5000), (4000, 5000), (N - 100, N), (0, 4000)]:
+        np.testing.assert_array_equal(b.columns(c0, c1), cwt_blocks.columns(c0, c1))
+        made.append(b.whole_computed)
+    # a span from the block on; the next block inside it reuses it; longer blocks go direct
+    assert made == [1, 2, 2, 3, 3]
+
+
+@pytest.mark.parametrize("spec", [SSQ_CWT, SSQ_STFT,
+                                  T.TransformSpec(kind="ssq_cwt", nv=8, edge_rows=False)])
+def test_ssq_grid_is_the_whole_transforms(y, spec):
+    tfr = T.transform(Signal(y[:6000], dx=1 / FS), spec)
+    f, w, edge = ssq_grid(spec, 6000, dx=1 / FS)
+    np.testing.assert_allclose(f, tfr.frequencies, rtol=1e-12)
+    np.testing.assert_allclose(w, tfr.row_weights, rtol=1e-12)
+    assert edge == tfr.edge_row_indices
+    with pytest.raises(ParameterError):
+        ssq_grid(T.TransformSpec(kind="cwt"), 6000)
+
+
+def test_closed_form_gmw_is_ssqueezepys_formula(cwt_blocks):
+    impl = cwt_blocks._impl
+    assert impl.cf is not None
+    w = np.concatenate([[-3.0, 0.0, 1e-9], np.geomspace(1e-3, 1e4, 5000)])
+    ref = _fn(impl.wav, w)
+    got = impl._psi(w)
+    assert np.all(np.abs(got - ref) <= 1e-12 * np.abs(ref).max())
+    assert np.all(got[:2] == 0) and ref.max() > 1.9
 
 
 @pytest.mark.parametrize("c0, c1", SPANS)
