@@ -54,6 +54,7 @@ instead of ~0.39 s).
 
 from __future__ import annotations
 
+import functools
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -91,11 +92,26 @@ def _smooth_step(v: np.ndarray) -> np.ndarray:
 
 def _grid(M: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(u, v, taper) on the M bins: u continues [0, pi] up to 7 pi / 4 (then wraps
-    to [-pi/4, 0)), v is the ordinary (-pi, pi] frequency, taper = 1 on [-pi/4, pi]."""
+    to [-pi/4, 0)), v is the ordinary (-pi, pi] frequency, taper = 1 on [-pi/4, pi].
+    Read-only; grids up to 2^20 bins are cached (every block of a run uses a few)."""
+    return _grid_cached(M) if M <= _GRID_CACHE_MAX else _make_grid(M)
+
+
+_GRID_CACHE_MAX = 1 << 20
+
+
+@functools.lru_cache(maxsize=16)
+def _grid_cached(M: int):
+    return _make_grid(M)
+
+
+def _make_grid(M: int):
     w = 2.0 * np.pi * np.arange(M) / M
     u = np.where(w < _TAPER_END, w, w - 2.0 * np.pi)
     v = np.where(np.arange(M) <= M // 2, w, w - 2.0 * np.pi)
     taper = np.where(u <= np.pi, 1.0, _smooth_step((_TAPER_END - u) / (_TAPER_END - np.pi)))
+    for a in (u, v, taper):
+        a.setflags(write=False)
     return u, v, taper
 
 
@@ -319,11 +335,29 @@ class _CWTFilters:
         out[w <= 0] = 0.0
         return out
 
+    def _psi_rows(self, s: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """``psi(s_i u_k)`` [shape=(len(s), len(u)), float64]: for the closed-form GMW
+        ``exp((c + beta log s) + beta log u - s^gamma u^gamma)``, the logs and powers
+        of u computed once for all rows (one exp per value)."""
+        s = np.asarray(s, dtype=np.float64).ravel()
+        if self.cf is None:
+            return self._psi(s[:, None] * u[None, :])
+        beta, gamma, c = self.cf
+        pos = u > 0
+        with np.errstate(divide="ignore", over="ignore"):
+            bl = np.where(pos, beta * np.log(np.where(pos, u, 1.0)), -np.inf)
+            ug = np.where(pos, u, 0.0) ** gamma
+            out = np.multiply.outer(-(s ** gamma), ug)
+            out += bl[None, :]
+            out += (c + beta * np.log(s))[:, None]
+            np.exp(out, out=out)
+        return out
+
     def _wavelet_f(self, j: np.ndarray, M: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(f, n) of the wavelets at scale indices ``j`` on the M grid, [shape=(len(j), M)]."""
         u, v, taper = _grid(M)
         s = self.scales[j][:, None]
-        f = self._psi(s * u[None, :])
+        f = self._psi_rows(self.scales[j], u)
         f *= 0.5 * taper[None, :]
         n = None
         if self.negative:
@@ -333,24 +367,28 @@ class _CWTFilters:
     def _edge_R(self, M: int, u: np.ndarray) -> np.ndarray:
         """The wavelets' weighted real-part response R(u) (core.transforms._edge_filters),
         continued past pi along the wavelets' formula."""
-        R = np.zeros(M)
-        step = max(1, _CHUNK_ELEMS // M)
+        R = np.zeros(len(u))
+        step = max(1, _CHUNK_ELEMS // max(len(u), 1))
         for i in range(0, len(self.scales), step):
-            s = self.scales[i:i + step, None]
-            p = self._psi(s * u[None, :])
+            s = self.scales[i:i + step]
+            p = self._psi_rows(s, u)
             if self.negative:
-                p = p + self._psi(-s * u[None, :])
+                p = p + self._psi_rows(s, -u)
             R += self.edge_weights[i:i + step] @ (0.5 * p)
         return R
 
     def _edge_f(self, which: str, M: int) -> np.ndarray:
         u, _, taper = _grid(M)
-        G = 1.0 - self._edge_R(M, np.abs(u) if which == "low" else u)
         cut = 2.0 * np.pi * self.k_mid
+        out = np.zeros((1, M))
         if which == "low":
-            # whole grid only: f = G on [0, cut), nothing on negative bins
-            return np.where((u >= 0) & (u < cut), G, 0.0)[None, :]
-        return np.where(u >= cut, G * taper, 0.0)[None, :]
+            # whole grid only: f = G on [0, cut), nothing on negative bins (G where needed)
+            k = np.flatnonzero((u >= 0) & (u < cut))
+            out[0, k] = 1.0 - self._edge_R(len(k), u[k])
+        else:
+            k = np.flatnonzero(u >= cut)
+            out[0, k] = (1.0 - self._edge_R(len(k), u[k])) * taper[k]
+        return out
 
     def _filters(self, key, M: int):
         """(f, n) for one group key on the M grid, cached up to a byte limit."""
