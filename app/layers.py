@@ -249,13 +249,17 @@ class LayerModel(QObject):
         """Move every layer onto a new TFR grid (recompute / other kind).
 
         Bands keep their physical vertices; painted masks are resampled by the
-        nearest row frequency and column time. History is cleared: its flat
-        indices belong to the old grid.
+        nearest row frequency and column time. The history moves with them
+        (:meth:`_move_history`): undo after a recompute undoes the last edit,
+        on the new grid.
         """
         old = self._tfr
         self._tfr = tfr
         self._abandon_live()   # its flipped cells / start edges belong to the old grid
-        self.undo_stack.clear()
+        if old is None:
+            self.undo_stack.clear()
+        else:
+            self._move_history(old, tfr)
         for lay in self._layers:
             if lay.is_band:
                 try:
@@ -268,12 +272,37 @@ class LayerModel(QObject):
                         lay.ranges = (np.zeros(tfr.n_frames, np.int64),) * 2
                     lay.n_rows = tfr.n_rows
                     lay.mask = None
-            elif lay.mask is not None and old is not None:
-                lay.mask = _resample_layer_mask(lay.mask, old, tfr)
         self.layers_changed.emit()
         for i in range(len(self._layers)):
             self.layer_edited.emit(i)
         self.selection_changed.emit()
+
+    def _move_history(self, old, new) -> None:
+        """Rewrite the undo stack for grid ``new``, and resample every paint layer,
+        those only the history holds (removed ones) too.
+
+        Resampling picks cells: ``R(m)[i, j] = m[rows[i], cols[j]]``. So it commutes
+        with flipping, ``R(m ^ f) = R(m) ^ R(f)``: a step's flips on the new grid are
+        the resampled flips (:func:`_map_flips`), whatever the mask was, and undo /
+        redo move between the resampled states exactly. Bands keep their vertices;
+        their cells are redone on the new grid when they are shown.
+        """
+        stack = self.undo_stack
+        layers = {id(lay): lay for lay in self._layers}
+        for i in range(stack.count()):
+            for c in _leaf_commands(stack.command(i)):
+                if isinstance(c, _FlipCells) and c.lay.mask is not None:
+                    tiled = c.lay.tiled or getattr(new, "is_long", False)
+                    c.flips = _map_flips(c.flips, c.lay.mask.shape, old, new, tiled)
+                for lay in _command_layers(c):
+                    layers.setdefault(id(lay), lay)
+        for lay in layers.values():
+            if lay.is_band:
+                if all(m is not lay for m in self._layers):
+                    lay.ranges = lay.coarse = None
+                    lay.mask = None      # (re)inserting it redoes the cells
+            elif lay.mask is not None:
+                lay.mask = _resample_layer_mask(lay.mask, old, new)
 
     def _update_band_cells(self, lay: Layer) -> None:
         notes: list[str] = []
@@ -740,13 +769,67 @@ def _edge(points, which: str) -> np.ndarray:
 _COARSE_COLS = 8192
 
 
+def _leaf_commands(cmd):
+    """``cmd`` and the commands of its macro, depth first (the order they redo in)."""
+    n = cmd.childCount()
+    if n == 0:
+        yield cmd
+    for i in range(n):
+        yield from _leaf_commands(cmd.child(i))
+
+
+def _command_layers(cmd) -> list:
+    lays = getattr(cmd, "lays", None)
+    if lays is not None:
+        return list(lays)
+    lay = getattr(cmd, "lay", None)
+    return [] if lay is None else [lay]
+
+
+def _index_maps(old, new, tiled: bool):
+    """The cells resampling picks: new row i <- old ``rows[i]``, new column j <- old
+    ``cols[j]`` (None: the same columns). Nearest row frequency and column time; a
+    long recording keeps its columns (hop 1) and maps rows only."""
+    of, nf = np.asarray(old.frequencies, float), np.asarray(new.frequencies, float)
+    rows = np.clip(np.searchsorted(of, nf), 0, of.size - 1)
+    if tiled:
+        return rows, None
+    ot, nt = np.asarray(old.times, float), np.asarray(new.times, float)
+    return rows, np.clip(np.searchsorted(ot, nt), 0, ot.size - 1)
+
+
+def _map_flips(flat, shape, old, new, tiled: bool) -> np.ndarray:
+    """Flipped cells of the old grid (flat, ``shape`` = the old mask's) as the flips of
+    the resampled mask [int64, ascending]: the new cells that pick a flipped one.
+    ``tiled``: the mask is (or becomes) a TiledMask (:func:`_resample_layer_mask`)."""
+    flat = np.asarray(flat, np.int64)
+    n_old_cols = int(shape[1])
+    if tiled and getattr(old, "n_frames", None) != new.n_frames:
+        return np.zeros(0, np.int64)       # other columns: the mask is not carried
+    rows, cols = _index_maps(old, new, tiled)
+    if flat.size == 0:
+        return flat
+    r, c = np.divmod(flat, n_old_cols)
+    c_lo, c_hi = int(c.min()), int(c.max()) + 1
+    # the new columns that pick one of the touched old columns (cols is monotonic)
+    if cols is None:
+        j0, j1, pick = c_lo, c_hi, np.arange(c_lo, c_hi)
+    else:
+        j0, j1 = int(np.searchsorted(cols, c_lo)), int(np.searchsorted(cols, c_hi))
+        pick = cols[j0:j1]
+    patch = np.zeros((int(shape[0]), c_hi - c_lo), bool)
+    patch[r, c - c_lo] = True
+    i, j = np.nonzero(patch[np.ix_(rows, pick - c_lo)])
+    n_new_cols = int(new.n_frames) if cols is None else cols.size
+    return i.astype(np.int64) * n_new_cols + (j0 + j)
+
+
 def _resample_layer_mask(mask, old, new):
     """A layer's mask moved onto the grid ``new`` (dense or tiled, as ``new`` needs)."""
     if isinstance(mask, TiledMask) or getattr(new, "is_long", False):
         # Long grids have the same columns (hop 1) when only the rows changed; a mask
         # is carried over tile by tile by the nearest row.
-        of, nf = np.asarray(old.frequencies, float), np.asarray(new.frequencies, float)
-        rows = np.clip(np.searchsorted(of, nf), 0, of.size - 1)
+        rows, _ = _index_maps(old, new, True)
         out = TiledMask(int(new.n_rows), int(new.n_frames))
         if getattr(old, "n_frames", None) != new.n_frames:
             return out   # other columns: nothing sensible to carry (the caller notes it)
@@ -758,10 +841,7 @@ def _resample_layer_mask(mask, old, new):
 
 
 def _resample_mask(mask: np.ndarray, old, new) -> np.ndarray:
-    of, nf = np.asarray(old.frequencies, float), np.asarray(new.frequencies, float)
-    ot, nt = np.asarray(old.times, float), np.asarray(new.times, float)
-    rows = np.clip(np.searchsorted(of, nf), 0, of.size - 1)
-    cols = np.clip(np.searchsorted(ot, nt), 0, ot.size - 1)
+    rows, cols = _index_maps(old, new, False)
     return np.ascontiguousarray(mask[np.ix_(rows, cols)])
 
 
