@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSplitter,
+    QTabWidget,
     QToolBar,
 )
 
@@ -30,6 +31,7 @@ from app import slot_guard
 from app.audio import PlaybackController
 from app.coherence_view import CoherenceView
 from app.document import DocumentModel
+from app.indices_view import IndicesView
 from app.layer_panel import LayerPanel
 from app.playback_bar import PlaybackBar, attach_playhead, follow_document
 from app.retrieval_panel import RetrievalPanel
@@ -137,6 +139,15 @@ class MainWindow(QMainWindow):
             self.docks[key] = d
         self.tabifyDockWidget(self.docks["layers"], self.docks["transform"])
         self.docks["layers"].raise_()
+        # The Selection dock: the layers, and the selection's indices as a table.
+        self.indices_view = IndicesView(self.doc.layers)
+        self.selection_tabs = QTabWidget()
+        self.selection_tabs.setDocumentMode(True)
+        self.selection_tabs.addTab(self.docks["layers"].widget(), "Layers")
+        self.selection_tabs.addTab(self.indices_view, "Indices")
+        self.selection_tabs.setTabToolTip(1, "The selection as indices: per time column, the "
+                                             "selected rows and their frequencies")
+        self.docks["layers"].setWidget(self.selection_tabs)
 
         self.coherence_view = CoherenceView()
         d = QDockWidget("Coherence", self)
@@ -319,6 +330,17 @@ class MainWindow(QMainWindow):
         self.ridge_action.setToolTip("Track the strongest ridges and propose a band around "
                                      "each; accepted ones become normal editable bands")
         self.ridge_action.triggered.connect(self.propose_ridge_bands)
+        self.export_indices_action = sm.addAction("Export &indices…")
+        self.export_indices_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_indices_action.setToolTip(
+            "Save the selection as indices (Ctrl+E): per time column, the selected rows "
+            "start_row..end_row-1 with their time and frequencies; CSV or NPZ by the suffix")
+        self.export_indices_action.triggered.connect(lambda: self.export_indices())
+        self.indices_view.export_button.clicked.connect(lambda: self.export_indices())
+        self.indices_view.exported.connect(lambda p: self._notify(f"Wrote {p}"))
+        self.indices_view.export_failed.connect(self._show_error)
+        self.indices_view.export_cancelled.connect(
+            lambda: self._notify("Export of the indices cancelled; nothing was written"))
         sm.addSeparator()
         sm.addAction(inv)
         sm.addAction(clr)
@@ -566,6 +588,11 @@ class MainWindow(QMainWindow):
         return ex.export_mask(self, mask, self.doc.tfr, name="selection", path=path,
                               start_dir=self._start_dir(), notify=self._notify)
 
+    def export_indices(self, path=None):
+        """Save the selection's indices (CSV or NPZ by the suffix), streamed in a worker;
+        the export job (its ``finished`` signal gives the path) or None."""
+        return self.indices_view.export(path, start_dir=self._start_dir())
+
     def _bands_or_error(self):
         bands = ex.bands_from_layers(self.doc.layers)
         if not bands:
@@ -726,7 +753,7 @@ class MainWindow(QMainWindow):
         super().showEvent(ev)
         if not self._docks_sized:  # sizes apply only once the layout exists
             self._docks_sized = True
-            self.resizeDocks([self.docks["layers"], self.docks["retrieval"]], [205, 545],
+            self.resizeDocks([self.docks["layers"], self.docks["retrieval"]], [260, 490],
                              Qt.Orientation.Vertical)
             self.resizeDocks([self.docks["retrieval"]], [372], Qt.Orientation.Horizontal)
 
@@ -739,6 +766,7 @@ class MainWindow(QMainWindow):
         # may outlive us.
         self.player.stop()
         self.coherence_view.clear()   # cancels first, so all workers stop in parallel
+        self.indices_view.shutdown(timeout_ms=0)
         self.doc.shutdown(timeout_ms=CLOSE_TIMEOUT_MS)
         self.coherence_view.shutdown(timeout_ms=0)
         super().closeEvent(ev)
