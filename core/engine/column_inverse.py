@@ -24,7 +24,13 @@ from core import transforms as T
 from core.engine import cwt_blocks as CB
 from core.engine import stream as ST
 from core.engine.blocks import Steps
-from core.engine.ssq_blocks import SSQ_TOL, WHOLE_ROWS_BYTES, ssq_blocks
+from core.engine.ssq_blocks import (
+    SSQ_TOL,
+    WHOLE_ROWS_BYTES,
+    SSQBlocks,
+    check_engine,
+    ssq_blocks,
+)
 from core.errors import ParameterError
 
 __all__ = ["ColumnInverter"]
@@ -53,6 +59,10 @@ class ColumnInverter:
         SSQ-CWT: what the engine may keep of its whole-grid rows
         (:func:`core.engine.ssq_blocks.ssq_blocks`); they are then computed once
         per span (the whole signal when it fits) instead of once per block.
+    engine : SSQBlocks or None
+        SSQ kinds: an engine of this signal and spec to share (another
+        inverter's ``engine``, or the display source's: one probe and one set of
+        whole-grid rows for all; engines are thread-safe); None = a new one.
 
     Thread safety: one call at a time (the app's inversion worker).
     """
@@ -60,13 +70,15 @@ class ColumnInverter:
     def __init__(self, y, spec: T.TransformSpec, *, dx: float = 1.0,
                  block_length: int | None = None, tol: float = CB.DEFAULT_TOL,
                  cache_bytes: int = ST._FILTER_CACHE_BYTES,
-                 whole_bytes: int = WHOLE_ROWS_BYTES):
+                 whole_bytes: int = WHOLE_ROWS_BYTES, engine: SSQBlocks | None = None):
         self.y = np.ascontiguousarray(y, dtype=np.float64).ravel()
         self.spec = spec
         n = len(self.y)
         T._check_spec(spec)
         self._ssq = None
         self._stream_full = False
+        if engine is not None and not spec.is_ssq:
+            raise ParameterError(f"engine= is an SSQ block engine; kind {spec.kind!r} has none")
         if spec.kind == "cwt":
             self.geom = CB.cwt_geometry(spec, n, dx=dx)
             self.n_rows = self.geom.n_rows
@@ -78,8 +90,12 @@ class ColumnInverter:
             self.n_rows = self._engine.n_rows
         elif spec.kind in ("ssq_cwt", "ssq_stft"):
             self.geom = self._engine = None
-            self._ssq = ssq_blocks(self.y, spec, dx=dx, tol=min(float(tol), SSQ_TOL),
-                                   whole_bytes=int(whole_bytes), cache_bytes=int(cache_bytes))
+            if engine is None:
+                engine = ssq_blocks(self.y, spec, dx=dx, tol=min(float(tol), SSQ_TOL),
+                                    whole_bytes=int(whole_bytes), cache_bytes=int(cache_bytes))
+            else:
+                check_engine(engine, spec, n, dx)
+            self._ssq = engine
             self.n_rows = self._ssq.n_rows
         else:
             raise ParameterError(f"column inversion supports kind 'cwt', 'ssq_cwt' and hop-1 "

@@ -61,7 +61,7 @@ from core.engine.pyramid import (  # the levels and their reduction, shared with
     _Levels,
     _to_db,
 )
-from core.engine.ssq_blocks import WHOLE_ROWS_BYTES, ssq_blocks
+from core.engine.ssq_blocks import WHOLE_ROWS_BYTES, SSQBlocks, check_engine, ssq_blocks
 from core.errors import ParameterError
 from core.memory import check_fits, estimate_transform_bytes
 from core.signal import Signal
@@ -112,8 +112,8 @@ class DisplaySource(Protocol):
 
 
 def display_source(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, dx: float = 1.0, rows=None,
-                   tile_length: int | None = None,
-                   cache_bytes: int = DEFAULT_CACHE_BYTES) -> DisplaySource:
+                   tile_length: int | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES,
+                   engine: SSQBlocks | None = None) -> DisplaySource:
     """The display source of ``spec``'s kind for signal ``y`` (see the module docstring).
 
     Parameters
@@ -129,6 +129,8 @@ def display_source(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, dx: float = 1.0,
         Columns per tile; None = the source's choice.
     cache_bytes : int
         LRU budget of the cached tiles.
+    engine : SSQBlocks or None
+        SSQ kinds: an engine of this signal to share (:class:`SSQSource`).
 
     Returns
     -------
@@ -147,7 +149,7 @@ def display_source(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, dx: float = 1.0,
         return STFTSource(y, spec, dx=dx, rows=rows, tile_length=tile_length,
                           cache_bytes=cache_bytes)
     return SSQSource(y, spec, dx=dx, rows=rows, tile_length=tile_length,
-                     cache_bytes=cache_bytes)
+                     cache_bytes=cache_bytes, engine=engine)
 
 
 # --- sources --------------------------------------------------------------------------------
@@ -386,13 +388,18 @@ class SSQSource(_TiledSource):
         What the engine may keep of its whole-grid rows
         (:data:`core.engine.ssq_blocks.WHOLE_ROWS_BYTES`; 0 = recompute them
         per tile).
+    engine : SSQBlocks or None
+        An engine of this signal and spec to share (e.g. with the
+        :class:`core.engine.column_inverse.ColumnInverter` of the same
+        document: one probe, one set of whole-grid rows); None = a new one
+        (``whole_bytes`` then applies).
 
     Thread safety: one image at a time (the engine is not shared); the cache is locked.
     """
 
     def __init__(self, y, spec: T.TransformSpec, *, dx: float = 1.0, rows=None,
                  tile_length: int | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES,
-                 whole_bytes: int = WHOLE_ROWS_BYTES):
+                 whole_bytes: int = WHOLE_ROWS_BYTES, engine: SSQBlocks | None = None):
         super().__init__(int(cache_bytes))
         T._check_spec(spec)
         if spec.kind not in ("ssq_cwt", "ssq_stft"):
@@ -401,7 +408,11 @@ class SSQSource(_TiledSource):
         if not dx > 0:
             raise ParameterError(f"dx={dx!r} must be > 0")
         self.spec, self.dx = spec, float(dx)
-        self.engine = ssq_blocks(y, spec, dx=self.dx, whole_bytes=int(whole_bytes))
+        if engine is None:
+            engine = ssq_blocks(y, spec, dx=self.dx, whole_bytes=int(whole_bytes))
+        else:
+            check_engine(engine, spec, len(np.ravel(y)), self.dx)
+        self.engine = engine
         n_all = self.engine.n_rows
         self.rows = np.arange(n_all) if rows is None else np.asarray(rows, np.intp).ravel()
         if not len(self.rows) or self.rows.min() < 0 or self.rows.max() >= n_all:

@@ -67,8 +67,8 @@ from core.engine import cwt_blocks as CB
 from core.engine.blocks import Steps, padded_segment
 from core.errors import ParameterError
 
-__all__ = ["SSQBlocks", "ssq_blocks", "ssq_grid", "ssq_cwt_columns", "ssq_stft_columns",
-           "SSQ_TOL", "WHOLE_ROWS_BYTES", "estimate_ssq_block_bytes"]
+__all__ = ["SSQBlocks", "ssq_blocks", "ssq_grid", "check_engine", "ssq_cwt_columns",
+           "ssq_stft_columns", "SSQ_TOL", "WHOLE_ROWS_BYTES", "estimate_ssq_block_bytes"]
 
 SSQ_TOL = 1e-12              # kernel tail beyond the support, relative to the filter's peak
 _CHUNK_ELEMS = 1 << 20       # rows x M per FFT batch
@@ -76,6 +76,8 @@ _FILTER_CACHE_BYTES = 256 << 20
 _GAMMA = 10 * np.finfo(np.float64).eps   # the whole path's threshold (core.transforms)
 _TAPER_END = 1.75 * np.pi    # f falls from its value at pi to 0 over (pi, 7 pi / 4)
 _MIN_SUPPORT = 256
+# cells per ssqueeze call: its result is a temporary beside Wx, dWx and Tx (8 MiB here)
+_SQUEEZE_CELLS = 1 << 19
 
 
 def _smooth_step(v: np.ndarray) -> np.ndarray:
@@ -142,6 +144,11 @@ class SSQBlocks:
     edge_row_indices : tuple of int
     setup_bytes : int
         Memory held for the whole run (the analytic padded signal of an SSQ-CWT).
+
+    Thread safety: :meth:`columns` may run in several threads at once (the
+    filter cache, the supports' probe and the kept whole-grid rows are
+    locked; ssqueezepy's squeeze runs under core's lock), so a display source
+    and column inverters of one signal can share one engine.
     """
 
     spec: T.TransformSpec
@@ -263,7 +270,7 @@ class _STFTImpl:
         dSx[self.half] *= 0.5
         steps.check(0.6)
         Tx = np.empty_like(Sx)
-        cols = max(1, T._BLOCK_ELEMS // n_rows)
+        cols = max(1, _SQUEEZE_CELLS // n_rows)
         with T._SSQ_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for k0 in range(0, B, cols):
@@ -315,6 +322,7 @@ class _CWTFilters:
         probe = self._psi(-np.linspace(0.0, np.pi, 64)[1:] * self.scales[-1])
         self.negative = bool(np.any(probe != 0))
         self._lock = threading.Lock()
+        self._groups_lock = threading.Lock()
         self._cache: dict = {}
         self._cache_size = 0
         self._groups = None
@@ -444,9 +452,16 @@ class _CWTFilters:
         return None
 
     def groups(self):
-        """[(support or None, keys)]: rows grouped by power-of-2 support."""
+        """[(support or None, keys)]: rows grouped by power-of-2 support (probed once;
+        a second thread asking meanwhile waits for the first's)."""
         if self._groups is not None:
             return self._groups
+        with self._groups_lock:
+            if self._groups is None:
+                self._groups = self._probe_groups()
+        return self._groups
+
+    def _probe_groups(self):
         keys = [("wav", (int(j),)) for j in range(len(self.scales))]
         if self.edge:
             keys += [("low", ()), ("high", ())]
@@ -460,8 +475,7 @@ class _CWTFilters:
         with self._lock:
             self._cache.clear()
             self._cache_size = 0
-        self._groups = sorted(by.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
-        return self._groups
+        return sorted(by.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
 
     def whole_keys(self) -> list:
         """The keys of the rows computed on the whole padded grid (the low edge row, and
@@ -614,7 +628,7 @@ class _CWTImpl(_CWTFilters):
             del Z, Zc
         steps.check(0.7)
         Tx = np.empty_like(Wx)
-        cols = max(1, T._BLOCK_ELEMS // nw)
+        cols = max(1, _SQUEEZE_CELLS // nw)
         with T._SSQ_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for k0 in range(0, B, cols):
@@ -786,6 +800,18 @@ def ssq_blocks(y, spec: T.TransformSpec, *, dx: float = 1.0, tol: float = SSQ_TO
     return SSQBlocks(spec=spec, n_samples=n, dx=dx, frequencies=f, row_weights=w,
                      offset=offset, edge_row_indices=edge,
                      setup_bytes=16 * impl.n_pad, _impl=impl)
+
+
+def check_engine(engine, spec: T.TransformSpec, n_samples: int, dx: float) -> None:
+    """ParameterError unless ``engine`` is an :class:`SSQBlocks` of ``spec``, ``n_samples``
+    and ``dx`` (an engine handed to a display source or column inverter to share)."""
+    if not isinstance(engine, SSQBlocks):
+        raise ParameterError(f"engine must be an SSQBlocks, got {type(engine).__name__}")
+    if engine.spec != spec or engine.n_samples != int(n_samples) or engine.dx != float(dx):
+        raise ParameterError(
+            f"engine is for {engine.spec.kind} of {engine.n_samples} samples at dx "
+            f"{engine.dx!r}, not {spec.kind} of {int(n_samples)} samples at dx {float(dx)!r} "
+            "(or another spec)")
 
 
 def ssq_cwt_columns(y, c0: int, c1: int, *, spec: T.TransformSpec | None = None,

@@ -75,6 +75,31 @@ def test_ssq_ranges_equal_the_stream_and_the_whole_inverse(y, spec):
         assert inv.engine.whole_span == N_SSQ and inv.engine.whole_computed == 1
 
 
+def test_ssq_engine_shared_with_the_display_source(y):
+    from core.engine.display import display_source
+
+    x = y[:N_SSQ]
+    spec = SSQ_SPECS[0]
+    src = display_source(x, spec, dx=1 / FS, tile_length=4096)
+    live = ColumnInverter(x, spec, dx=1 / FS, block_length=4096, engine=src.engine)
+    own = ColumnInverter(x, spec, dx=1 / FS, block_length=4096)
+    assert live.engine is src.engine and own.engine is not src.engine
+    get = intervals(live.n_rows)
+    src.image(width=32)
+    for c0, c1 in [(100, 5000), (15_000, N_SSQ)]:
+        for a, b in zip(live.band_and_residual(c0, c1, get), own.band_and_residual(c0, c1, get),
+                        strict=True):
+            np.testing.assert_array_equal(a, b)
+    # one probe, one set of whole-grid rows for the source and the inverter
+    assert src.engine.whole_computed == 1
+    with pytest.raises(ParameterError, match="engine is for"):
+        ColumnInverter(x[:-1], spec, dx=1 / FS, engine=src.engine)
+    with pytest.raises(ParameterError, match="engine is for"):
+        ColumnInverter(x, SSQ_SPECS[1], dx=1 / FS, engine=src.engine)
+    with pytest.raises(ParameterError, match="has none"):
+        ColumnInverter(x, TransformSpec(kind="cwt", nv=8), dx=1 / FS, engine=src.engine)
+
+
 def test_ssq_cancel_progress_and_output_arrays(y):
     spec = TransformSpec(kind="ssq_stft", n_fft=128)
     inv = ColumnInverter(y[:N_SSQ], spec, dx=1 / FS, block_length=2048)
