@@ -176,6 +176,8 @@ class DocumentModel(QObject):
     retrieval_finished = Signal(object)
     retrieval_ended = Signal()
     failed = Signal(str)
+    #: The current signal's transform failed or was refused (after ``failed``).
+    transform_failed = Signal(str)
     overview_progressed = Signal(float)
     detail_ready = Signal(object)
     detail_progressed = Signal(object)
@@ -312,9 +314,10 @@ class DocumentModel(QObject):
             hint = ("kind 'cwt' or a hop-1 'stft' shows a recording this long block by block"
                     if spec.kind not in LT.LONG_KINDS or spec.hop != 1 else
                     "free memory or raise the budget (PHASEBRUSH_MEMORY_BUDGET)")
-            self.failed.emit(str(OutOfMemoryError(
-                f"{spec.kind} of {sig.name} ({sig.n} samples)", need, available=budget_bytes(),
-                hint=hint)))
+            msg = str(OutOfMemoryError(f"{spec.kind} of {sig.name} ({sig.n} samples)", need,
+                                       available=budget_bytes(), hint=hint))
+            self.failed.emit(msg)
+            self.transform_failed.emit(msg)
             return
 
         def task(progress, cancel):
@@ -487,6 +490,7 @@ class DocumentModel(QObject):
         # A superseded transform's error (its cancel included) is about settings gone.
         if self.is_current(key) and not isinstance(exc, Cancelled):
             self.failed.emit(message)
+            self.transform_failed.emit(message)
 
     def _on_transform_thread_finished(self, w: Worker) -> None:
         self._forget(w)

@@ -197,6 +197,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         self._shown_tfr = None            # the grid the axes and layers were set up for
         self._busy_text = pg.TextItem("computing transform…", color="#ddd", anchor=(0.5, 0.5))
         self._busy_text.setZValue(30)
+        self._failed = False     # the signal's transform failed (the text says why)
 
         # The brush outline follows the pointer (scene units are screen pixels here).
         self._brush_ring = QGraphicsEllipseItem()
@@ -209,6 +210,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         document.tfr_changed.connect(self._on_tfr_changed)
         document.signal_changed.connect(self._on_signal_changed)
+        document.transform_failed.connect(self._on_transform_failed)
         document.busy_changed.connect(self._on_busy_changed)
         self.layers.layers_changed.connect(self._on_layers_changed)
         self.layers.layer_edited.connect(self._on_layer_edited)
@@ -274,20 +276,52 @@ class TfrView(pg.GraphicsLayoutWidget):
     # -- document -> view ---------------------------------------------------
     def _on_busy_changed(self, busy: bool) -> None:
         if busy:
-            if self._busy_text.scene() is None:
-                self.plot.addItem(self._busy_text, ignoreBounds=True)
-            r = self.vb.viewRect()
-            self._busy_text.setPos(r.center())
-        elif self._busy_text.scene() is not None:
+            self._show_text("computing transform…", "#ddd")
+        elif self._busy_text.scene() is not None and not self._failed:
             self.plot.removeItem(self._busy_text)
+
+    def _show_text(self, text: str, color: str) -> None:
+        self._busy_text.setText(text, color=color)
+        if self._busy_text.scene() is None:
+            self.plot.addItem(self._busy_text, ignoreBounds=True)
+        self._busy_text.setPos(self.vb.viewRect().center())
 
     def _on_signal_changed(self) -> None:
         # Levels chosen for the previous signal say nothing about this one (a file of
         # 1e300 samples would show as one saturated colour).
         self._levels_for_signal = False
+        # Nor does its picture: a transform that fails must not leave it under this name.
+        self._failed = False
+        if self.doc.tfr is None:
+            self.image.clear()
+            self.long.set_overview(None)
+            for item in self._overlays.values():
+                item.clear()
+            self._show_axes(False)    # their ticks are the previous signal's grid
+
+    def _on_transform_failed(self, message: str) -> None:
+        if self.doc.tfr is not None:
+            return       # a recompute failed: the transform shown is still the signal's
+        import textwrap
+
+        self._failed = True
+        first = message.splitlines()[0] if message else "the transform failed"
+        first = first.removeprefix("transform failed: ")
+        self._show_text(textwrap.fill(f"No transform: {first}", 72)
+                        + "\n\nChange the settings in the Transform dock and press Recompute.",
+                        "#ff9f0a")
+
+    def _show_axes(self, on: bool) -> None:
+        for name in ("left", "bottom"):
+            self.plot.getAxis(name).setStyle(showValues=on)
 
     def _on_tfr_changed(self) -> None:
         tfr, img = self.doc.tfr, self.doc.image_db
+        if self._failed:
+            self._failed = False
+            if self._busy_text.scene() is not None and not self.doc.busy:
+                self.plot.removeItem(self._busy_text)
+        self._show_axes(True)
         if self.doc.is_long and tfr is self._shown_tfr:
             # The long recording's overview completed: same grid, keep the user's zoom.
             self.long.set_overview(img)

@@ -63,6 +63,42 @@ def test_a_too_short_signal_shows_the_transform_error(qtbot, window, boxes):
     assert doc.tfr is None
 
 
+def test_a_failed_transform_clears_the_previous_image_and_says_what_to_change(qtbot, window,
+                                                                              boxes):
+    doc, view = window.doc, window.tfr_view
+    assert view.image.image is not None            # the chirp's image
+    with qtbot.waitSignal(doc.transform_failed, timeout=30_000):
+        doc.set_signal(Signal(np.random.default_rng(0).random(50), dx=1e-3, name="short"),
+                       TransformSpec(kind="cwt", nv=32))
+    qtbot.waitUntil(lambda: not doc.busy, timeout=10_000)
+    assert view.image.image is None                # not the chirp's picture under "short"
+    text = view._busy_text.toPlainText()
+    assert view._busy_text.scene() is not None
+    assert "No transform" in text and "needs at least" in text and "Recompute" in text
+    # settings that work: the image comes back and the message goes
+    with qtbot.waitSignal(doc.tfr_changed, timeout=30_000):
+        doc.set_spec(TransformSpec(kind="cwt", nv=32, scales="log-piecewise"))
+    qtbot.waitUntil(lambda: not doc.busy, timeout=10_000)
+    assert view.image.image is not None and view._busy_text.scene() is None
+
+
+def test_a_failed_recompute_keeps_the_signal_s_image(qtbot, window, boxes, monkeypatch):
+    import app.document
+
+    doc, view = window.doc, window.tfr_view
+    shown = view.image.image
+
+    def broken(signal, spec, **kw):
+        raise ValueError("no")
+
+    monkeypatch.setattr(app.document, "transform", broken)
+    with qtbot.waitSignal(doc.transform_failed, timeout=10_000):
+        doc.set_spec(TransformSpec(kind="cwt", nv=12))
+    qtbot.waitUntil(lambda: not doc.busy, timeout=10_000)
+    assert doc.tfr is not None and view.image.image is shown
+    assert view._busy_text.scene() is None
+
+
 def test_out_of_memory_keeps_its_size_and_hint(qtbot):
     exc = OutOfMemoryError("CWT of long.wav (10 samples, 3 rows)", 3 * 2**30,
                            hint="use fewer voices")
