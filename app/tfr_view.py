@@ -560,6 +560,12 @@ class TfrView(pg.GraphicsLayoutWidget):
             if double:
                 self.finish_band_edge()
             else:
+                # A vertex clicked just before the first or after the last column (the
+                # view leaves a margin) goes on that column: the band then reaches the
+                # image's edge instead of stopping one vertex short. (Above or below the
+                # rows it stays where it is: the ranges clip to the rows.)
+                g = self.grid
+                x = min(max(x, g.x0), g.x0 + (g.n_cols - 1) * g.dx_col)
                 self._band_pts.append((x, y))
                 self._redraw_band_preview()
         elif self.tool == "brush":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 
 from core import masks as cmasks
 from core.bands import Band, band_ranges
@@ -58,6 +58,33 @@ def test_band_from_clicks_gives_core_index_arrays(qtbot, window):
     assert np.allclose(doc.inversion, band) and np.allclose(doc.residual, resid)
     curve = window.signal_view.curves["inversion"]
     assert np.allclose(curve.yData, band)
+
+
+def test_band_vertices_clicked_off_the_image_go_on_its_edge(qtbot, window):
+    view, doc = window.tfr_view, window.doc
+    view.set_tool("band")
+    x, y, w, h = view.grid.rect()
+    view.vb.setRange(QRectF(x - 0.1 * w, y - 0.1 * h, 1.2 * w, 1.2 * h), padding=0)
+    T = doc.signal.x[-1]
+    t_first, t_last = doc.tfr.times[0], doc.tfr.times[-1]
+    f_top = float(view.grid.y_to_freq(y + h))
+    vp = view.viewport()
+    upper = [(-0.05 * T, 200.0), (0.5 * T, 10 ** (np.log10(f_top) + 0.05 * h)), (1.05 * T, 200.0)]
+    lower = [(-0.05 * T, 20.0), (1.05 * T, 20.0)]
+    with qtbot.waitSignal(doc.inversion_changed):
+        for edge in (upper, lower):
+            for t, f in edge:
+                pos = view.mapFromScene(view.vb.mapViewToScene(
+                    QPointF(t, float(view.grid.freq_to_y(f)))))
+                qtbot.mouseClick(vp, LEFT, pos=pos)
+            qtbot.keyClick(view, Qt.Key.Key_Return)
+    lay = doc.layers[0]
+    assert len(lay.upper) == 3 and len(lay.lower) == 2         # none dropped
+    assert lay.upper[0, 0] == t_first and lay.upper[-1, 0] == t_last
+    assert lay.lower[0, 0] == t_first and lay.lower[-1, 0] == t_last
+    assert lay.upper[1, 1] > f_top          # above the rows it stays: the ranges clip
+    s, e = lay.ranges
+    assert (e > s).all()                 # the band covers every column, edge to edge
 
 
 def test_band_vertex_drag_is_one_undo_step(qtbot, window):
