@@ -405,6 +405,7 @@ class TfrView(pg.GraphicsLayoutWidget):
                 roi.blockSignals(True)
                 roi.setPoints(self._edge_to_display(edge))
                 roi.blockSignals(False)
+                _colour_handles(roi, lay.color)   # setPoints makes new (white) handles
 
     def _draw_overlay(self, index: int, mask=None, cols=None) -> None:
         """Draw layer ``index`` (or ``mask`` for it); ``cols`` = (first, last) column
@@ -476,10 +477,7 @@ class TfrView(pg.GraphicsLayoutWidget):
             roi = pg.PolyLineROI(self._edge_to_display(edge), closed=False, pen=pen,
                                  movable=False, rotatable=False, resizable=False)
             roi.setZValue(10)
-            for h in roi.getHandles():
-                h.pen = pg.mkPen(lay.color, width=2)
-                h.currentPen = h.pen
-                h.update()
+            _colour_handles(roi, lay.color)
             roi.sigRegionChanged.connect(lambda _r, i=index: self._on_band_dragging(i))
             roi.sigRegionChangeFinished.connect(lambda _r, i=index: self._on_band_dragged(i))
             self.plot.addItem(roi)
@@ -687,6 +685,14 @@ class TfrView(pg.GraphicsLayoutWidget):
                                            text="Lasso")
             except PhaseBrushError as exc:   # a shape too large for the memory budget
                 self.layers.noted.emit(str(exc))
+
+
+def _colour_handles(roi, color: str) -> None:
+    """The band's colour on every handle of ``roi`` (pyqtgraph makes them white)."""
+    for h in roi.getHandles():
+        h.pen = pg.mkPen(color, width=2)
+        h.currentPen = h.pen
+        h.update()
 
 
 def _dispose_roi(plot, roi) -> None:

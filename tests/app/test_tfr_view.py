@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor
 
 from core import masks as cmasks
 from core.bands import Band, band_ranges
@@ -106,6 +107,10 @@ def test_band_vertex_drag_is_one_undo_step(qtbot, window):
     doc.layers.undo_stack.undo()
     assert np.allclose(doc.layers[0].upper, upper)
     assert np.array_equal(doc.layers[0].ranges[1], before)
+    # the handles, made anew for the restored edge, keep the band's colour
+    colour = QColor(doc.layers[0].color)
+    for roi in view._rois[0]:
+        assert all(h.currentPen.color() == colour for h in roi.getHandles())
 
 
 def _widget_points(view, ts, fs):
