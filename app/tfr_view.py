@@ -175,8 +175,8 @@ class TfrView(pg.GraphicsLayoutWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setAutoDownsample(True)
         self.plot.addItem(self.image)
-        self.colorbar = pg.ColorBarItem(values=(-80.0, 0.0), colorMap="viridis", label="dB",
-                                        interactive=True, rounding=1, width=18)
+        self.colorbar = LevelsBar(values=(-80.0, 0.0), colorMap="viridis", label="dB",
+                                  interactive=True, rounding=1, width=18)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self.colorbar.sigLevelsChanged.connect(self._on_colorbar_levels)
 
@@ -685,6 +685,60 @@ class TfrView(pg.GraphicsLayoutWidget):
                                            text="Lasso")
             except PhaseBrushError as exc:   # a shape too large for the memory budget
                 self.layers.noted.emit(str(exc))
+
+
+class LevelsBar(pg.ColorBarItem):
+    """A colour bar whose two handles sit at its ends: the floor and the ceiling.
+
+    pyqtgraph's bar keeps its handles at 25 % / 75 % as jog controls, so they never
+    matched the Floor / Ceiling the Transform dock shows. Here a handle marks its
+    level; dragged to a point of the bar, that point's value becomes the level (the
+    bar rescales on release, and the handles return to the ends). The mouse wheel
+    over the bar shifts both levels by 5 dB (to lower a floor below the bar's end).
+    """
+
+    _REST = (2.0, 254.0)       # bar coordinates: the bar spans 0..256
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.region is not None:
+            self.region_changed_enable = False
+            self.region.setRegion(self._REST)
+            self.region_changed_enable = True
+            self.setToolTip("Drag a handle to move the colour floor or ceiling to that "
+                            "value; scroll to shift both by 5 dB")
+
+    def _value_at(self, pos: float) -> float:
+        a, b = self._REST
+        return self.lo_prv + (pos - a) / (b - a) * (self.hi_prv - self.lo_prv)
+
+    def _regionChanging(self):
+        if not self.region_changed_enable:
+            return
+        bot, top = self.region.getRegion()
+        lo, hi = self._value_at(bot), self._value_at(top)
+        r = self.rounding
+        lo, hi = r * round(lo / r), r * round(hi / r)
+        if hi - lo < r:
+            hi = lo + r
+        self.values = (lo, hi)
+        self._update_items()
+        self.sigLevelsChanged.emit(self)
+
+    def _regionChanged(self):
+        self.lo_prv, self.hi_prv = self.values
+        self.region_changed_enable = False
+        self.region.setRegion(self._REST)
+        self.region_changed_enable = True
+        self.sigLevelsChangeFinished.emit(self)
+
+    def wheelEvent(self, ev):
+        step = 5.0 if ev.delta() > 0 else -5.0
+        lo, hi = self.values
+        self.setLevels((lo + step, hi + step))
+        self.lo_prv, self.hi_prv = self.values
+        self.sigLevelsChanged.emit(self)
+        ev.accept()
 
 
 def _colour_handles(roi, color: str) -> None:

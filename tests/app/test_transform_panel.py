@@ -33,7 +33,12 @@ def test_switch_to_stft_recomputes_in_background_and_keeps_bands(qtbot, window):
     assert lay.ranges[0].shape == (doc.tfr.n_frames,)
     assert (lay.ranges[1] > lay.ranges[0]).any()
     assert doc.inversion is not None and np.all(np.isfinite(doc.inversion))
-    assert doc.layers.undo_stack.count() == 0       # history was for the old grid
+    # the history moved with it: undo removes the band, redo brings it back
+    assert doc.layers.undo_stack.count() == 1
+    doc.layers.undo_stack.undo()
+    assert len(doc.layers) == 0 and doc.inversion is None
+    doc.layers.undo_stack.redo()
+    assert len(doc.layers) == 1 and doc.layers[0].ranges[0].shape == (doc.tfr.n_frames,)
 
 
 def test_levels_and_colormap_follow_the_panel(window):
@@ -45,6 +50,25 @@ def test_levels_and_colormap_follow_the_panel(window):
     assert (panel.floor.value(), panel.ceiling.value()) == (-70, -5)
     panel.colormap.setCurrentText("inferno")
     assert view.colorbar.colorMap().name == "inferno"
+
+
+def test_colour_bar_handles_mark_the_floor_and_ceiling(window):
+    panel, view = window.transform_panel, window.tfr_view
+    bar = view.colorbar
+    view.set_levels(-70, -10)
+    lo, hi = bar.region.getRegion()
+    # the handles sit at the bar's ends, which the axis labels floor and ceiling
+    assert (bar._value_at(lo), bar._value_at(hi)) == (-70.0, -10.0)
+    a, b = bar.axis.range
+    assert (a, b) == (-70.0, -10.0)
+    # the ceiling handle dragged to the middle: the ceiling becomes the middle's value
+    bar.region.setRegion((lo, 0.5 * (lo + hi)))
+    assert view.levels() == (-70.0, -40.0)
+    assert (panel.floor.value(), panel.ceiling.value()) == (-70, -40)
+    bar.region.sigRegionChangeFinished.emit(bar.region)     # the release
+    lo2, hi2 = bar.region.getRegion()
+    assert (lo2, hi2) == (lo, hi)                            # back at the ends
+    assert (bar._value_at(lo2), bar._value_at(hi2)) == (-70.0, -40.0)
 
 
 def test_time_bandwidth_reaches_the_transform(qtbot, window):
