@@ -85,8 +85,8 @@ class SelectionBlocks:
         parts += [m.intervals(c0, c1) for m in self._tiled]
         if not parts:
             return None
-        if len(parts) == 1 and len(parts[0]) == 3:
-            return parts[0]            # one mask's runs: already maximal and sorted
+        if len(parts) == 1:
+            return parts[0]    # one band's ranges or one mask's runs: nothing to merge
         return union_intervals(parts, c0, c1)
 
 

@@ -369,7 +369,13 @@ def indices_from_ranges(start, end, grid, *, col0: int = 0) -> SelectionIndices:
     col0 : int
         Column of ``start[..., 0]`` on the grid.
     """
-    cols, s, e = ranges_intervals(start, end)
+    start, end = np.asarray(start), np.asarray(end)
+    if start.ndim == 1 and start.shape == end.shape:
+        # one range per column: nothing to merge (the common case, one band)
+        cols = np.flatnonzero(end > start)
+        s, e = start[cols], end[cols]
+    else:
+        cols, s, e = ranges_intervals(start, end)
     return indices_from_intervals(cols + int(col0), s, e, grid)
 
 
