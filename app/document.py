@@ -48,7 +48,7 @@ from app.soon import Soon
 from app.worker import Worker, describe_error, stop_all
 from core import inversion as cinv
 from core.engine import long_tfr as LT
-from core.transforms import TransformSpec, transform
+from core.transforms import TransformSpec, spec_for_signal, transform
 
 __all__ = ["DetailImage", "DocumentModel", "PartialRetrieval", "ResultKey", "RetrievalParams",
            "db_ceiling", "db_image", "retrieval_spec"]
@@ -224,6 +224,8 @@ class DocumentModel(QObject):
         self._workers: set[Worker] = set()
         #: Whole-signal documents above this many bytes open as long recordings.
         self.long_above_bytes = LT.DEFAULT_LONG_ABOVE_BYTES
+        #: The f min set_signal gave an audio recording (not the user's), or None.
+        self._auto_fmin: float | None = None
         #: Long recordings: the display source of the detail images (None otherwise).
         self.source = None
         self._detail_worker: Worker | None = None
@@ -270,7 +272,17 @@ class DocumentModel(QObject):
         self.layers.clear()
         self.layers.undo_stack.clear()
         # The spec first: listeners of signal_changed see the settings this signal gets.
-        self.spec = spec or self.spec
+        # (A spec given - a session's - is kept as it was; the current settings are
+        # adapted: an audio recording's CWT starts at 20 Hz.)
+        if spec is None:
+            base = self.spec
+            if self._auto_fmin is not None and base.fmin == self._auto_fmin:
+                base = replace(base, fmin=None)     # ours, for the previous signal
+            spec = spec_for_signal(base, signal)
+            self._auto_fmin = spec.fmin if spec.fmin != base.fmin else None
+        else:
+            self._auto_fmin = None
+        self.spec = spec
         if LT.needs_long_mode(signal.n, self.spec, signal.dx, above_bytes=self.long_above_bytes):
             self.spec = LT.long_spec(self.spec, signal.unit, signal.dx)
         self.signal_changed.emit()

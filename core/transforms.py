@@ -44,13 +44,23 @@ from core.signal import Signal
 __all__ = [
     "KINDS", "WAVELETS", "TIME_BANDWIDTH", "SCALE_KINDS", "TransformSpec", "TFR", "transform",
     "CWTFilterbank", "cwt_filterbank", "cwt_padding", "reflect_pad", "apply_filterbank",
-    "stft_window", "stft_row_weights", "stft_frames", "min_samples",
+    "stft_window", "stft_row_weights", "stft_frames", "min_samples", "spec_for_signal",
+    "AUDIO_FMIN", "AUDIO_MIN_RATE",
 ]
 
 KINDS = ("cwt", "ssq_cwt", "stft", "ssq_stft")
 WAVELETS = ("gmw", "morlet", "bump")
 TIME_BANDWIDTH = (6.0, 600.0)  # GMW P^2 range accepted (beta 2 to 200)
 SCALE_KINDS = ("log", "log-piecewise")
+
+
+#: An audio recording's CWT starts here when no f min is set (Hz). ssqueezepy's
+#: default rows reach ~2 / duration (0.5 Hz for a 4-s sentence): below 20 Hz they are
+#: sub-audio, a third of a speech image's rows and the slowest to compute.
+AUDIO_FMIN = 20.0
+#: Sample rates from here up are audio recordings (Hz); slower time series (the
+#: chirp demo, sensors) keep the full default range.
+AUDIO_MIN_RATE = 8000.0
 
 
 @dataclass(frozen=True)
@@ -1474,3 +1484,15 @@ def _ssq_stft(x, g, n_fft, fs, steps: _Steps):
                                    gamma=gamma, dWx=dSx[:, k0:k1], maprange="maximal",
                                    transform="stft")
     return Tx
+
+
+def spec_for_signal(spec: TransformSpec, signal: Signal) -> TransformSpec:
+    """``spec`` as a newly opened ``signal`` gets it: the CWT of an audio recording
+    (time in seconds, at least :data:`AUDIO_MIN_RATE`) without f min starts at
+    :data:`AUDIO_FMIN`; anything else unchanged."""
+    from dataclasses import replace
+
+    if (spec.is_cwt and spec.fmin is None and signal.unit == "s"
+            and 1.0 / float(signal.dx) >= AUDIO_MIN_RATE):
+        return replace(spec, fmin=AUDIO_FMIN)
+    return spec

@@ -490,3 +490,17 @@ def test_window_argmax_refuses_what_it_cannot_prove(monkeypatch):
     assert T._window_argmax(lambda lo, hi: bell[lo:hi], 43, 100) == 40   # widened to reach it
     flat = np.r_[np.zeros(5), np.ones(20), np.zeros(5)]
     assert T._window_argmax(lambda lo, hi: flat[lo:hi], 15, 30) is None  # a plateau past both ends
+
+
+def test_an_audio_recording_s_cwt_starts_at_20_hz_unless_set():
+    from core.transforms import AUDIO_FMIN, spec_for_signal
+
+    speech = Signal(np.zeros(64000), dx=1 / 16000, unit="s")
+    slow = Signal(np.zeros(8192), dx=1 / 2048, unit="s")          # the chirp demo's rate
+    spectrum = Signal(np.zeros(4000), dx=0.5, unit="cm^-1")
+    assert spec_for_signal(TransformSpec(), speech).fmin == AUDIO_FMIN == 20.0
+    assert spec_for_signal(TransformSpec(kind="ssq_cwt"), speech).fmin == AUDIO_FMIN
+    assert spec_for_signal(TransformSpec(fmin=5.0), speech).fmin == 5.0
+    assert spec_for_signal(TransformSpec(kind="stft"), speech).fmin is None
+    assert spec_for_signal(TransformSpec(), slow).fmin is None
+    assert spec_for_signal(TransformSpec(), spectrum).fmin is None
