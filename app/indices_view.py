@@ -136,6 +136,8 @@ class IndicesTableModel(QAbstractTableModel):
 
     def headers(self) -> list[str]:
         tu, fu = self._unit or "samples", freq_unit(self._unit)
+        if len(fu) > 6:
+            fu = fu.replace("/", "/\n")   # "cycles/\ncm^-1": narrow columns for spectra
         return ["column", f"time\n({tu})", "start\nrow", "end\nrow", f"start\n({fu})",
                 f"end\n({fu})"]
 

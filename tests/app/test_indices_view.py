@@ -201,3 +201,25 @@ def test_the_model_formats_only_the_pages_on_screen(qtbot, window):
     qtbot.waitUntil(lambda: bool(calls))
     v.model.data(v.model.index(n - 1, 0))
     assert all(b - a == iv.PAGE_ROWS for a, b in calls) and len(v.model._pages) <= 16
+
+
+def test_every_control_has_a_tooltip(window):
+    from PySide6.QtWidgets import QAbstractButton
+
+    v = window.indices_view
+    assert v.table.toolTip() and window.export_indices_action.toolTip()
+    window.selection_tabs.setCurrentWidget(v)
+    shown = [b for b in v.findChildren(QAbstractButton) if b.isVisible()]
+    assert v.export_button in shown and all(b.toolTip() for b in shown)
+
+
+def test_headers_name_the_units_and_stay_narrow_for_spectra(qtbot):
+    from core.indices import IntervalIndex
+    from core.masks import Grid
+
+    g = Grid(np.geomspace(1e-3, 0.1, 20), 460.0 + 0.94 * np.arange(50), unit="cm^-1")
+    m = iv.IndicesTableModel()
+    m.set_intervals(IntervalIndex(lambda a, b: np.ones((20, b - a), bool), g).build(), g)
+    assert m.headers()[1] == "time\n(cm^-1)" and m.headers()[4] == "start\n(cycles/\ncm^-1)"
+    assert m.rowCount() == 50
+    assert m.row_texts(1) == ["1", "460.9", "0", "20", "0.001", "0.1"]
