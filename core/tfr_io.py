@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import LoadError, ParameterError
+from core.feature_width import has_width_axis, width_axis
 from core.transforms import TFR, TransformSpec
 
 __all__ = ["save_tfr", "load_magnitude", "MagnitudeTarget", "npz_kind"]
@@ -25,6 +26,10 @@ def save_tfr(path, tfr: TFR) -> Path:
     ``frequencies`` and ``times`` (physical units, one per row / column),
     ``row_weights``, ``edge_row_indices``; scalars ``offset``, ``n_samples``,
     ``dx``, ``x0``; strings ``unit`` and ``spec`` (TransformSpec as JSON).
+    CWT kinds of a signal whose axis is not time (a spectrum) also get
+    ``feature_widths`` [shape=(n_rows,), float64, x-units]: each row's
+    calibrated peak width, the FWHM of the Gaussian peak brightest in it
+    (:func:`core.feature_width.width_axis`).
 
     Raises
     ------
@@ -52,6 +57,11 @@ def save_tfr(path, tfr: TFR) -> Path:
         unit=np.str_(tfr.unit),
         spec=np.str_(json.dumps(tfr.spec.to_dict())),
     )
+    if has_width_axis(tfr.spec, tfr.unit):
+        try:
+            arrays["feature_widths"] = np.asarray(width_axis(tfr).widths, dtype=np.float64)
+        except ParameterError:
+            pass      # rows without positive frequencies: no width axis to store
 
     def write(f):
         np.savez(f, **arrays)
@@ -110,6 +120,9 @@ class MagnitudeTarget:
     dx : float
     x0 : float
     unit : str
+    feature_widths : np.ndarray [shape=(n_rows,), float64] or None
+        Calibrated peak width (FWHM, x-units) of each row, where the file has
+        them (CWT of a spectrum, saved by this version); None otherwise.
     """
 
     S: np.ndarray
@@ -118,13 +131,15 @@ class MagnitudeTarget:
     dx: float = 1.0
     x0: float = 0.0
     unit: str = "s"
+    feature_widths: np.ndarray | None = None
 
 
 def load_magnitude(path) -> MagnitudeTarget:
     """Read a magnitude target from an NPZ written by :func:`save_tfr`.
 
     The file may hold ``coefficients`` (complex; the magnitude is taken) or
-    ``magnitude`` (real, >= 0), plus ``spec`` (JSON) and ``n_samples``.
+    ``magnitude`` (real, >= 0), plus ``spec`` (JSON) and ``n_samples``;
+    ``feature_widths`` is optional (files from older versions lack it).
     """
     path = Path(path)
     try:
@@ -144,6 +159,8 @@ def load_magnitude(path) -> MagnitudeTarget:
             dx = float(z["dx"]) if "dx" in keys else 1.0
             x0 = float(z["x0"]) if "x0" in keys else 0.0
             unit = str(z["unit"]) if "unit" in keys else "s"
+            widths = (np.asarray(z["feature_widths"], dtype=np.float64).ravel()
+                      if "feature_widths" in keys else None)
     except LoadError:
         raise
     except FileNotFoundError:
@@ -153,4 +170,7 @@ def load_magnitude(path) -> MagnitudeTarget:
         raise LoadError(path, f"not a readable magnitude NPZ ({exc})") from None
     if S.ndim != 2:
         raise LoadError(path, f"magnitude must be 2-D, got shape {S.shape}")
-    return MagnitudeTarget(S=S, spec=spec, n_samples=n_samples, dx=dx, x0=x0, unit=unit)
+    if widths is not None and widths.shape != (S.shape[0],):
+        raise LoadError(path, f"feature_widths has {widths.size} values for {S.shape[0]} rows")
+    return MagnitudeTarget(S=S, spec=spec, n_samples=n_samples, dx=dx, x0=x0, unit=unit,
+                           feature_widths=widths)
