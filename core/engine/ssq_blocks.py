@@ -405,17 +405,19 @@ class _CWTFilters:
             hit = self._cache.get(ck)
         if hit is not None:
             return hit
-        kind, j = key
-        if kind == "wav":
-            f, n = self._wavelet_f(np.asarray(j, dtype=np.intp), M)
-        else:
-            f, n = self._edge_f(kind, M), None
+        f, n = self._make_filters(key, M)
         nbytes = f.nbytes + (0 if n is None else n.nbytes)
         with self._lock:
             if self._cache_size + nbytes <= self.cache_limit:
                 self._cache[ck] = (f, n)
                 self._cache_size += nbytes
         return f, n
+
+    def _make_filters(self, key, M: int):
+        kind, j = key
+        if kind == "wav":
+            return self._wavelet_f(np.asarray(j, dtype=np.intp), M)
+        return self._edge_f(kind, M), None
 
     def _drop_filters(self, M: int) -> None:
         """Forget the cached filters of the M grid."""
@@ -433,7 +435,7 @@ class _CWTFilters:
         s = self.scales[j[0]] if kind == "wav" else self.scales[0]
         P = 1 << int(np.ceil(np.log2(max(4096.0, 8.0 * s))))
         while P < self.n_pad:
-            f, n = self._filters(key, P)
+            f, n = self._make_filters(key, P)       # not cached: no block uses these grids
             u, v, _ = _grid(P)
             worst = 0
             for filt in (f[0], f[0] * u) + (() if n is None else (n[0], n[0] * v)):
@@ -471,10 +473,6 @@ class _CWTFilters:
             if L is not None:
                 L = 1 << int(np.ceil(np.log2(max(L, _MIN_SUPPORT))))
             by.setdefault(L, []).append(key)
-        # the probes' small grids are no use to the blocks
-        with self._lock:
-            self._cache.clear()
-            self._cache_size = 0
         return sorted(by.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
 
     def whole_keys(self) -> list:

@@ -173,13 +173,15 @@ def estimate_ssq_stream_bytes(n_samples: int, block_length: int, spec: T.Transfo
     padded signal, counted as while it is made: 40 bytes x ``n_pad``), one
     block (:func:`core.engine.ssq_blocks.estimate_ssq_block_bytes`, an
     SSQ-CWT at the whole padded grid, where its low edge row runs, plus its
-    filter cache) and the block's mask and sums.
+    filter cache and the span of whole-grid rows it keeps, at most
+    :data:`core.engine.ssq_blocks.WHOLE_ROWS_BYTES`) and the block's mask and sums.
     """
     n, B = int(n_samples), int(block_length)
     rows = _ssq_rows(spec, n, dx)
     if spec.kind == "ssq_cwt":
         n_pad, _ = T.cwt_padding(n)
         block = SB.estimate_ssq_block_bytes(rows, B, grid=n_pad) + SB._FILTER_CACHE_BYTES
+        block += min(SB.WHOLE_ROWS_BYTES, (32 * rows + 16) * n)
     else:
         block = SB.estimate_ssq_block_bytes(rows, B, n_fft=int(spec.n_fft))
     sums = rows * B * (1 + 8)
@@ -539,8 +541,9 @@ def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals=None, mas
     try:
         plan = plan_blocks(n, block_length)
         if ssq:
+            # whole-grid rows kept for a span of blocks: once per span, not once per block
             sq = SB.ssq_blocks(y, spec, dx=dx, tol=min(float(tol), SB.SSQ_TOL),
-                               cancel=steps.part(0.0, 0.0))
+                               cancel=steps.part(0.0, 0.0), whole_bytes=SB.WHOLE_ROWS_BYTES)
         band = outs[0] if outs[0] is not None else np.empty(n)
         res = None
         if residual:

@@ -165,3 +165,21 @@ def test_bad_intervals_and_kinds(y):
         stream_band(y, intervals=(np.zeros(N), np.ones(N)), dx=1 / FS)
     with pytest.raises(ParameterError, match="hop"):
         stream_band(y, T.TransformSpec(kind="stft", hop=4), intervals=(np.zeros(N, int),) * 2)
+
+
+def test_ssq_cwt_whole_grid_rows_once_per_run(y, monkeypatch):
+    # the low edge row and the longest wavelets: one whole-grid pass for all blocks
+    import sys
+
+    SB = sys.modules["core.engine.ssq_blocks"]
+    made = []
+    real = SB._CWTImpl._make_whole
+    monkeypatch.setattr(SB._CWTImpl, "_make_whole",
+                        lambda self, a, b, steps: made.append((a, b)) or real(self, a, b, steps))
+    spec = T.TransformSpec(kind="ssq_cwt", nv=8)
+    x = y[:12000]
+    got = stream_band(x, spec, intervals=(np.full(12000, 10), np.full(12000, 40)), dx=1 / FS,
+                      block_length=2000)
+    assert got.n_blocks == 6 and made == [(0, 12000)]
+    # (the values: tests/core/test_engine_agreement.py against the whole-signal inverse)
+    assert np.isfinite(got.band).all() and np.abs(got.band).max() > 0.01
