@@ -35,6 +35,8 @@ from core.errors import ParameterError
 
 __all__ = ["ColumnInverter"]
 
+_SSQ_BLOCK_CELLS = 1 << 20
+
 
 class ColumnInverter:
     """Band and residual inversion of column ranges of one signal.
@@ -49,7 +51,8 @@ class ColumnInverter:
     dx : float
     block_length : int or None
         Columns per block; None = :func:`core.engine.stream.choose_block_length`
-        (SSQ kinds: :func:`core.engine.stream.choose_ssq_block_length`).
+        (SSQ kinds: about 1 Mi cells, rows x columns, ~3700 columns at 283 rows,
+        at most :func:`core.engine.stream.choose_ssq_block_length`).
     tol : float
         Kernel tail tolerance ('ssq_cwt': at most
         :data:`core.engine.ssq_blocks.SSQ_TOL`, as stream_band takes it).
@@ -100,9 +103,13 @@ class ColumnInverter:
         else:
             raise ParameterError(f"column inversion supports kind 'cwt', 'ssq_cwt' and hop-1 "
                                  f"'stft' / 'ssq_stft', got kind={spec.kind!r} hop={spec.hop}")
-        if block_length is None:
-            block_length = (ST.choose_ssq_block_length(n, spec, dx=dx, n_arrays=3)
-                            if self._ssq is not None else ST.choose_block_length(n, n_arrays=3))
+        if block_length is None and self._ssq is not None:
+            # ~1 Mi cells a block (~60 MB of squeeze work), as the display's tiles; fewer
+            # if the budget asks (stream_band's 4 Mi cells suit one pass, not an editor)
+            block_length = min(ST.choose_ssq_block_length(n, spec, dx=dx, n_arrays=3),
+                               max(1024, _SSQ_BLOCK_CELLS // self.n_rows))
+        elif block_length is None:
+            block_length = ST.choose_block_length(n, n_arrays=3)
         self.block_length = int(block_length)
         self.offset = float(self.y.mean()) if self._stream_full else 0.0
 

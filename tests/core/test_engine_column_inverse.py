@@ -104,6 +104,9 @@ def test_ssq_cancel_progress_and_output_arrays(y):
     spec = TransformSpec(kind="ssq_stft", n_fft=128)
     inv = ColumnInverter(y[:N_SSQ], spec, dx=1 / FS, block_length=2048)
     get = intervals(inv.n_rows)
+    # the default block: ~1 Mi cells of squeeze work, not stream_band's 4 Mi
+    default = ColumnInverter(y[:N_SSQ], spec, dx=1 / FS).block_length
+    assert (1 << 20) - inv.n_rows < default * inv.n_rows <= 1 << 20
     with pytest.raises(Cancelled):
         inv.band_and_residual(0, 5000, get, cancel=lambda: True)
     seen = []
