@@ -250,16 +250,24 @@ class LongInverse(QObject):
         from core.engine.column_inverse import ColumnInverter
 
         sig = self.doc.signal
+        # SSQ kinds: one block engine for the display and both inverters (its probe,
+        # filters and kept whole-grid rows are the costly part, and thread-safe)
+        shared = None
+        if self.grid.spec.is_ssq:
+            shared = getattr(getattr(self.doc.source, "exact", None), "engine", None)
+            other = self._bg_inv if which == "live" else self._live_inv
+            shared = shared or getattr(other, "engine", None)
+        kw = {"engine": shared} if shared is not None else {}
         if which == "live":
             if self._live_inv is None:
                 self._live_inv = ColumnInverter(sig.y, self.grid.spec, dx=sig.dx,
                                                 block_length=LIVE_BLOCK,
-                                                cache_bytes=_FILTER_CACHE_BYTES)
+                                                cache_bytes=_FILTER_CACHE_BYTES, **kw)
             return self._live_inv
         if self._bg_inv is None:
             self._bg_inv = ColumnInverter(sig.y, self.grid.spec, dx=sig.dx,
                                           block_length=self.block_length,
-                                          cache_bytes=_FILTER_CACHE_BYTES)
+                                          cache_bytes=_FILTER_CACHE_BYTES, **kw)
         return self._bg_inv
 
     # -- what changed -------------------------------------------------------------

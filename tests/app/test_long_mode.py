@@ -309,7 +309,13 @@ def test_long_mode_threshold_and_audio_fmin():
 
     assert not needs_long_mode(65_536, TransformSpec(), 1 / 16000)        # the demos
     assert needs_long_mode(44_100 * 600, TransformSpec(), 1 / 44100)      # 10 minutes
-    assert not needs_long_mode(44_100 * 600, TransformSpec(kind="ssq_cwt"), 1 / 44100)
+    # the synchrosqueezed kinds go long too, and earlier (their whole path holds three
+    # transforms): the 4-s speech demo's SSQ-CWT does, its plain CWT does not
+    assert needs_long_mode(44_100 * 600, TransformSpec(kind="ssq_cwt"), 1 / 44100)
+    assert needs_long_mode(64_000, TransformSpec(kind="ssq_cwt", fmin=20.0), 1 / 16000)
+    assert not needs_long_mode(64_000, TransformSpec(kind="cwt", fmin=20.0), 1 / 16000)
+    # a hop > 1 STFT has no block-wise path: never long
+    assert not needs_long_mode(44_100 * 600, TransformSpec(kind="stft", hop=64), 1 / 44100)
     assert long_spec(TransformSpec(), "s", 1 / 44100).fmin == 20.0
     assert long_spec(TransformSpec(), "cm^-1", 1.0).fmin is None
     assert long_spec(TransformSpec(fmin=5.0), "s", 1 / 44100).fmin == 5.0
@@ -420,12 +426,62 @@ def test_a_whole_transform_over_the_budget_is_refused_before_computing(qtbot, se
     doc = DocumentModel()
     msgs = []
     doc.failed.connect(msgs.append)
-    memory.set_budget("64M")
+    memory.set_budget("16M")
     try:
-        # SSQ kinds have no block-wise display yet: the whole path, refused up front
-        doc.set_signal(recording(), TransformSpec(kind="ssq_cwt", nv=8))
+        # a hop > 1 STFT has no block-wise path: the whole path, refused up front
+        doc.set_signal(recording(), TransformSpec(kind="stft", n_fft=256, hop=4))
     finally:
         memory.set_budget(None)
     assert not doc.busy and doc.tfr is None and not doc.workers()
     assert "needs about" in msgs[-1] and "block by block" in msgs[-1]
     doc.shutdown()
+
+
+@pytest.mark.parametrize("spec", [TransformSpec(kind="ssq_cwt", nv=8, fmin=100.0),
+                                  TransformSpec(kind="ssq_stft", n_fft=256)],
+                         ids=["ssq_cwt", "ssq_stft"])
+def test_a_synchrosqueezed_long_recording_shows_paints_and_inverts_like_the_whole_path(
+        qtbot, settings, spec):
+    from PySide6.QtCore import QRectF
+
+    from app.main_window import MainWindow
+
+    sig = recording()
+    tfr = transform(sig, spec)
+    win = MainWindow(settings=settings)
+    win.error_dialogs = False
+    win.confirm_close = False
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    doc = win.doc
+    doc.long_above_bytes = 0
+    doc.long_inverse.block_length = 6000
+    with qtbot.waitSignal(doc.busy_changed, timeout=120_000, check_params_cb=lambda b: not b):
+        doc.set_signal(sig, spec)
+    assert doc.is_long and doc.tfr.shape == tfr.shape
+    np.testing.assert_allclose(doc.tfr.frequencies, tfr.frequencies, rtol=1e-12)
+    # the zoomed detail is the exact squeezed magnitude, pixel by pixel
+    view = win.tfr_view
+    x, y, w, h = view.grid.rect()
+    with qtbot.waitSignal(doc.detail_ready, timeout=120_000) as got:
+        view.vb.setRange(QRectF(2.0, y, 0.3, h), padding=0)
+    det = got.args[0]
+    mag = np.abs(tfr.coefficients[:, det.c0:det.c1])
+    edges = (np.arange(det.width + 1) * (det.c1 - det.c0)) // det.width
+    ref = np.stack([mag[:, a:b].max(axis=1)
+                    for a, b in zip(edges[:-1], edges[1:], strict=True)], axis=1)
+    ref_db = 20 * np.log10(np.maximum(ref, 1e-30))
+    strong = ref_db > ref_db.max() - 60
+    assert np.abs(det.image - ref_db)[strong].max() < 1e-3
+    # a band and a painted rectangle: the inverse equals the whole path's to 1e-9
+    upper, lower = band_edges()
+    doc.layers.add_band(upper, lower)
+    R, C = doc.tfr.shape
+    doc.layers.edit_shape("add", "rect", (0.6 * R, 0.8 * R, 0.55 * C, 0.7 * C), text="Rect")
+    settle(qtbot, doc)
+    mask = doc.layers.selection_block(0, C)
+    band, res = invert_with_residual(tfr, mask)
+    assert np.abs(band).max() > 0.05
+    assert close(doc.inversion, band) and close(doc.residual, res)
+    win.close()
