@@ -33,17 +33,32 @@ INTERRUPTED = 130
 IMAGE_SUFFIXES = (".png", ".npy")
 
 
-def _add_load_options(p: argparse.ArgumentParser) -> None:
+def _add_load_options(p: argparse.ArgumentParser, *, input_rate: bool = False) -> None:
+    """--channel, --block, and the axis of an input without one: --dx / --unit (and
+    --rate when the command has no output rate of its own)."""
     p.add_argument("--channel", default="first",
                    help="multichannel audio: 'first', 'mix' or a channel number (default first)")
     p.add_argument("--block", type=int, default=None,
                    help="JCAMP-DX multi-block file: block index (default: first with data)")
+    g = p.add_argument_group(
+        "input axis", "for an input with no x axis: one column of text, a 1-D .npy, an .npz "
+                      "without x (otherwise 1 sample apart, unit 'samples')")
+    if input_rate:
+        g.add_argument("--rate", type=_rate, default=None, metavar="HZ",
+                       help="the input's sample rate: the same as --dx 1/HZ --unit s")
+    g.add_argument("--dx", type=_spacing, default=None, metavar="DX",
+                   help="the input's sample spacing, in --unit (default 1)")
+    g.add_argument("--unit", default=None, metavar="UNIT",
+                   help="the input's axis unit when the file names none: s, ms, cm^-1, nm, "
+                        "ppm ... (default: samples)")
 
 
 def _add_rate_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=_rate, default=None, metavar="HZ",
                    help="sample rate of audio outputs (.wav/.flac/.ogg); needed for a signal "
-                        "whose axis is not in seconds (a spectrum), default: the input's")
+                        "whose axis is not in seconds (a spectrum), default: the input's. "
+                        "For an input with no x axis (one column) also the input's sample "
+                        "rate, unless --dx or --unit is given")
 
 
 def _add_transform_options(p: argparse.ArgumentParser, *, kinds, default_kind) -> None:
@@ -86,12 +101,41 @@ def _channel(value: str):
 
 
 def _load(args):
-    from core.io import load_signal
+    from core.errors import ParameterError
+    from core.io import load_signal, needs_spacing
 
-    signal = load_signal(args.input, channel=_channel(args.channel), block=args.block)
-    for note in signal.notes:
+    dx, unit, rate = args.dx, args.unit, getattr(args, "rate", None)
+    input_rate = args.command == "transform"   # invert / retrieve: --rate is the outputs'
+    if input_rate and rate is not None and (dx is not None or unit is not None):
+        raise ParameterError(f"--rate {rate:g} with --dx / --unit: give the input's sample "
+                             "rate or its spacing and unit, not both")
+    bare = needs_spacing(args.input)
+    options = {"channel": _channel(args.channel), "block": args.block}
+    if dx is not None:
+        options["dx"] = dx
+    if unit is not None:
+        options["unit"] = unit
+    if rate is not None and bare and dx is None and unit is None:
+        options["rate"] = rate
+    signal = load_signal(args.input, **options)
+    notes = list(signal.notes)
+    if not bare and dx is not None:
+        notes.append(f"--dx {dx:g} ignored: the file has its own x axis")
+    if not bare and input_rate and rate is not None:
+        notes.append(f"--rate {rate:g} ignored: the file has its own x axis")
+    for note in notes:
         print(f"phasebrush: {args.input}: {note}", file=sys.stderr)
     return signal
+
+
+def _spacing(value: str) -> float:
+    try:
+        dx = float(value)
+    except ValueError:
+        dx = math.nan
+    if not (math.isfinite(dx) and dx > 0):
+        raise argparse.ArgumentTypeError(f"{value!r}: need a sample spacing > 0")
+    return dx
 
 
 def _rate(value: str) -> float:
@@ -889,6 +933,9 @@ def _retrieval_input(args):
                 f"{args.input}: --start/--end need a signal file; a magnitude NPZ holds the "
                 "range it was made for (make it with `phasebrush transform --start/--end`)")
         target = load_magnitude(args.input)
+        if args.dx is not None or args.unit is not None:
+            print(f"phasebrush: {args.input}: --dx / --unit ignored: a magnitude NPZ holds "
+                  "its axis", file=sys.stderr)
         template = Signal(np.zeros(target.n_samples), dx=target.dx, x0=target.x0,
                           unit=target.unit, name=Path(args.input).stem)
         return target.S, target.spec, target.n_samples, target.dx, template, None
@@ -1005,7 +1052,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", type=Path, nargs="?", default=None,
                    help="output: .npz (the coefficients), or with --image .png / .npy")
     p.add_argument("--out", type=Path, default=None, help="the output, as an option")
-    _add_load_options(p)
+    _add_load_options(p, input_rate=True)
     _add_range_options(p, "transform")
     _add_transform_options(p, kinds=KINDS, default_kind="cwt")
     _add_image_options(p)

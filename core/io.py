@@ -24,6 +24,7 @@ from core.signal import Signal
 
 __all__ = [
     "load_signal",
+    "needs_spacing",
     "save_signal",
     "signal_from_xy",
     "read_input_bytes",
@@ -178,7 +179,8 @@ _AUDIO_MAGIC = {".wav": ("WAV", "'RIFF....WAVE'"), ".wave": ("WAV", "'RIFF....WA
 
 
 def load_signal(path, *, channel="first", block: int | None = None,
-                dx: float | None = None, unit: str | None = None) -> Signal:
+                dx: float | None = None, unit: str | None = None,
+                rate: float | None = None) -> Signal:
     """Load a 1-D signal from a file.
 
     Parameters
@@ -195,9 +197,15 @@ def load_signal(path, *, channel="first", block: int | None = None,
         the first block with x/y data (see :func:`list_jcamp_blocks`).
     dx : float > 0, optional
         Sample spacing for files with no x axis (one text column, 1-D
-        ``.npy``). Default 1.
+        ``.npy``, an ``.npz`` without ``x``: see :func:`needs_spacing`).
+        Default 1.
     unit : str, optional
         Axis unit for files that do not name one. Default "" (samples).
+    rate : float > 0, optional
+        Sample rate in Hz for files with no x axis: the same as
+        ``dx=1/rate, unit="s"`` (not with ``dx`` or ``unit``). Files with an
+        axis of their own (audio, x and y columns, JCAMP-DX) keep it; as with
+        ``dx``, the argument does not apply to them.
 
     Returns
     -------
@@ -213,6 +221,16 @@ def load_signal(path, *, channel="first", block: int | None = None,
         where numbers belong, NaN/inf, fewer than 2 samples, ...
     """
     p = Path(path)
+    if rate is not None:
+        if not (isinstance(rate, (int, float, np.number)) and np.isfinite(rate) and rate > 0):
+            raise ParameterError(f"rate={rate!r} must be a finite number of Hz > 0")
+        if dx is not None or unit is not None:
+            raise ParameterError(f"rate={rate!r} with dx={dx!r} / unit={unit!r}: give the "
+                                 "sample rate or the spacing and unit, not both")
+        # Seconds only for samples with no axis: the unit of an x column is not a rate's.
+        dx, bare_unit = 1.0 / float(rate), "s"
+    else:
+        bare_unit = unit
     if dx is not None and not (np.isfinite(dx) and dx > 0):
         raise ParameterError(f"dx={dx!r} must be a finite number > 0")
     head = read_input_bytes(p, limit=4096)
@@ -245,14 +263,70 @@ def load_signal(path, *, channel="first", block: int | None = None,
     if family == "audio":
         sig = _load_audio(p, kind, channel=channel)
     elif kind == "npy" or kind == "npz":
-        sig = _load_numpy(p, kind, dx=dx, unit=unit)
+        sig = _load_numpy(p, kind, dx=dx, unit=unit, bare_unit=bare_unit)
     elif kind == "jcamp":
         from core.jcamp_io import load_jcamp  # jcamp_io builds on this module
 
         sig = load_jcamp(p, block=block)
     else:
-        sig = _load_text(p, dx=dx, unit=unit)
+        sig = _load_text(p, dx=dx, unit=unit, bare_unit=bare_unit)
     return sig
+
+
+def needs_spacing(path) -> bool:
+    """Whether ``path`` holds samples with no x axis of their own.
+
+    True for one column of text, a 1-D (or one-column / one-row) ``.npy`` and
+    an ``.npz`` without an ``x`` array: :func:`load_signal` gives those the
+    spacing ``dx`` / ``unit`` or ``rate`` it is passed, else 1 sample. False
+    for audio, JCAMP-DX, x and y columns, and for anything unreadable (which
+    :func:`load_signal` then reports). Reads only the file's head (the text's
+    first rows, the NumPy header or the archive's list of names).
+    """
+    p = Path(path)
+    try:
+        head = read_input_bytes(p, limit=_SPACING_HEAD)
+        kind = sniff_format(head[:4096])
+        if kind == "npy":
+            with open(p, "rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                read = {(1, 0): np.lib.format.read_array_header_1_0,
+                        (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read is None:   # a newer header: numpy's loader reads the shape
+                    shape = np.load(p, mmap_mode="r", allow_pickle=False).shape
+                else:
+                    shape = read(fh)[0]
+            return len(shape) == 1 or (len(shape) == 2 and 1 in shape)
+        if kind == "npz":
+            with np.load(p, allow_pickle=False) as z:
+                return "x" not in z.files
+        if kind == "text":
+            return _text_columns(head) == 1
+    except Exception:  # unreadable here: load_signal says why
+        return False
+    return False
+
+
+#: How much of a text file :func:`needs_spacing` reads to count its columns.
+_SPACING_HEAD = 1 << 16
+
+
+def _text_columns(head: bytes) -> int | None:
+    """The number of columns of the first row of numbers in a text file's head."""
+    text, _ = decode_text(head, final=False)
+    lines = text.splitlines()
+    if len(head) >= _SPACING_HEAD and lines:
+        lines = lines[:-1]   # the last line may be cut short
+    first = next((i for i, ln in enumerate(lines) if _is_data(ln)), None)
+    if first is None:
+        return None
+    sample = next((ln.strip() for ln in lines[first:first + 50]
+                   if re.match(r"\s*[\"']?[-+.\d]", ln)), lines[first].strip())
+    delim = _sniff_delimiter(sample)
+    for ln in lines[first:first + _MAX_PREAMBLE + 1]:
+        if _is_data(ln) and _is_number_row(ln.strip(), delim):
+            return len(_split_fields(ln.strip(), delim))
+    return None
 
 
 def list_jcamp_blocks(path) -> list[str]:
@@ -377,7 +451,7 @@ def _text_scalar(value) -> str | None:
     return str(a.reshape(()).item()) if a.size == 1 and a.dtype.kind in "US" else None
 
 
-def _load_numpy(p: Path, kind: str, *, dx, unit) -> Signal:
+def _load_numpy(p: Path, kind: str, *, dx, unit, bare_unit=None) -> Signal:
     y_unit = ""
     notes = []
     try:
@@ -443,8 +517,8 @@ def _load_numpy(p: Path, kind: str, *, dx, unit) -> Signal:
         if np.asarray(a).ndim != 1:
             raise LoadError(p, f"{name} has shape {np.asarray(a).shape}; a 1-D array is needed")
     if x is None:
-        return _make_signal(p, y, dx=dx or 1.0, x0=0.0, unit=unit or "", y_unit=y_unit,
-                            notes=notes)
+        return _make_signal(p, y, dx=dx or 1.0, x0=0.0, unit=unit or bare_unit or "",
+                            y_unit=y_unit, notes=notes)
     return signal_from_xy(x, y, path=p, unit=unit or "", y_unit=y_unit, notes=notes)
 
 
@@ -561,7 +635,7 @@ def _is_number_row(line: str, delim: str | None) -> bool:
     return True
 
 
-def _load_text(p: Path, *, dx, unit) -> Signal:
+def _load_text(p: Path, *, dx, unit, bare_unit=None) -> Signal:
     text, _ = decode_text(read_input_bytes(p))
     all_lines = text.splitlines()
     first = next((i for i, ln in enumerate(all_lines) if _is_data(ln)), None)
@@ -621,7 +695,7 @@ def _load_text(p: Path, *, dx, unit) -> Signal:
     n_cols = data.shape[1]
     if n_cols == 1:
         y_unit = _y_label(header[0]) if header else ""
-        return _make_signal(p, data[:, 0], dx=dx or 1.0, x0=0.0, unit=unit or "",
+        return _make_signal(p, data[:, 0], dx=dx or 1.0, x0=0.0, unit=bare_unit or "",
                             y_unit=y_unit, notes=notes)
     x_unit, y_unit = None, ""
     if header:
