@@ -92,7 +92,7 @@ class LayerPanel(QWidget):
 
         b["new"].clicked.connect(lambda: layers.add_paint_layer() if layers.tfr is not None
                                  else None)
-        b["delete"].clicked.connect(self._on_delete)
+        b["delete"].clicked.connect(self.delete_current)
         b["clear"].clicked.connect(layers.clear)
         b["invert"].clicked.connect(layers.invert_selection)
         b["color"].clicked.connect(self._on_color)
@@ -134,7 +134,8 @@ class LayerPanel(QWidget):
     def _on_current_row(self, row: int) -> None:
         self.layers.set_active(row)
 
-    def _on_delete(self) -> None:
+    def delete_current(self) -> None:
+        """Remove the layer selected in the list (one undo step); nothing when none is."""
         i = self.list.currentRow()
         if 0 <= i < len(self.layers):
             self.layers.remove(i)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSplitter,
+    QStyle,
     QTabWidget,
     QToolBar,
 )
@@ -35,6 +36,7 @@ from app.indices_view import IndicesView
 from app.layer_panel import LayerPanel
 from app.playback_bar import PlaybackBar, attach_playhead, follow_document
 from app.retrieval_panel import RetrievalPanel
+from app.shortcuts import name_shortcuts, shortcut_text, tip_with_shortcut
 from app.signal_view import SignalView
 from app.tfr_view import TfrView
 from app.transform_panel import TransformPanel
@@ -44,15 +46,38 @@ __all__ = ["MainWindow", "TOOL_ACTIONS"]
 
 log = logging.getLogger(__name__)
 
-# tool -> (label, shortcut, tooltip)
+# tool -> (label, shortcut, tooltip). The modifiers are app.tfr_view's (TfrView._op):
+# a plain rectangle / lasso replaces the mask it paints on, Shift adds, Alt subtracts.
 TOOL_ACTIONS = {
-    "pan": ("Pan / zoom", "H", "Drag to pan, wheel to zoom (H)"),
-    "band": ("Band", "B", "Band: click vertices along the upper edge, Enter, then along the "
-             "lower edge, Enter (B). Drag a handle afterwards to edit"),
-    "brush": ("Brush", "P", "Paint cells (P); Shift adds, Alt erases"),
-    "rect": ("Rectangle", "R", "Drag a rectangle (R); Shift adds, Alt subtracts"),
-    "lasso": ("Lasso", "L", "Drag a free-hand outline (L); Shift adds, Alt subtracts"),
+    "pan": ("Pan / zoom", "H", "Pan / zoom (H): drag to pan, wheel to zoom"),
+    "band": ("Band", "B", "Band (B): click vertices along the upper edge, Enter, then along "
+             "the lower edge, Enter; Esc cancels. Drag a handle afterwards to edit"),
+    "brush": ("Brush", "P", "Brush (P): drag to paint cells into the mask (or erase them, as "
+              "set in the Selection dock); Shift+drag adds, Alt+drag erases"),
+    "rect": ("Rectangle", "R", "Rectangle (R): drag = replace the mask with the rectangle; "
+             "Shift+drag adds it to the mask, Alt+drag subtracts it"),
+    "lasso": ("Lasso", "L", "Lasso (L): drag a free-hand outline = replace the mask with it; "
+              "Shift+drag adds it to the mask, Alt+drag subtracts it"),
 }
+#: The status-bar hint while a tool is chosen.
+TOOL_HINTS = {
+    "pan": "Pan / zoom: drag to pan, wheel to zoom",
+    "band": "Band: click the upper edge's vertices, Enter, then the lower edge's, Enter "
+            "(Esc cancels)",
+    "brush": "Brush: drag = paint (or erase, as set in the Selection dock) · Shift+drag = add "
+             "· Alt+drag = erase",
+    "rect": "Rectangle: drag = replace the mask · Shift+drag = add · Alt+drag = subtract",
+    "lasso": "Lasso: drag = replace the mask · Shift+drag = add · Alt+drag = subtract",
+}
+#: Keys and gestures in the image that are no action (Help > Keyboard shortcuts lists them).
+IMAGE_KEYS = (
+    ("Enter / double-click", "Band tool: end the upper edge, then the lower edge"),
+    ("Esc", "Band tool: cancel the band being drawn"),
+    ("Drag", "Rectangle / lasso: replace the mask; brush: paint"),
+    ("Shift+drag", "Rectangle / lasso / brush: add to the mask"),
+    ("Alt+drag", "Rectangle / lasso / brush: subtract from the mask"),
+    ("Wheel", "Zoom (pan / zoom tool)"),
+)
 JCAMP_SUFFIXES = (".jdx", ".dx", ".jcamp")
 HEADLESS_PLATFORMS = ("offscreen", "minimal")
 FILE_FILTER = ("Signals (*.wav *.flac *.ogg *.aif *.aiff *.csv *.txt *.npy *.npz *.jdx *.dx);;"
@@ -63,9 +88,37 @@ MAX_RECENT = 8
 CLOSE_TIMEOUT_MS = 600
 
 
+#: The right column's width and its two groups' heights on first show (the rest of the
+#: height goes to the tabs below): at 1280x800 every control of every dock shows.
+DOCK_WIDTH = 372
+DOCK_HEIGHTS = {"layers": 250, "transform": 440}
+
 #: Why a whole-grid feature is not offered for a long recording (yet).
 _LONG_REASON = ("{what} needs the whole transform in memory, which a recording this long "
                 "does not get (it is shown block by block); {how}.")
+
+
+class _StackToolAction(QAction):
+    """The toolbar's Undo or Redo: one fixed label, so the buttons after it never move
+    ("Undo", where the menu's action reads "Undo Add band"); the tooltip says what it
+    would undo, with the menu action's shortcut."""
+
+    def __init__(self, verb: str, menu_action: QAction, stack, parent):
+        super().__init__(verb, parent)
+        self._verb = verb
+        self._keys = shortcut_text(menu_action)
+        undo = verb == "Undo"
+        self.triggered.connect(stack.undo if undo else stack.redo)
+        (stack.canUndoChanged if undo else stack.canRedoChanged).connect(self.setEnabled)
+        (stack.undoTextChanged if undo else stack.redoTextChanged).connect(self._on_text_changed)
+        self.setEnabled(stack.canUndo() if undo else stack.canRedo())
+        self._on_text_changed(stack.undoText() if undo else stack.redoText())
+
+    def _on_text_changed(self, what: str) -> None:
+        verb = self._verb
+        text = f"{verb} {what}" if what else f"{verb}: nothing to {verb.lower()}"
+        self.setToolTip(tip_with_shortcut(text, keys=self._keys))
+        self.setStatusTip(self.toolTip())
 
 
 class MainWindow(QMainWindow):
@@ -93,6 +146,9 @@ class MainWindow(QMainWindow):
         #: False never (tests, ``--screenshot``), None (default) unless Qt runs
         #: headless (offscreen / minimal platform: no one could answer the box).
         self.confirm_close: bool | None = None
+        #: Ask a file with no x axis for its sample rate or spacing: True always, False
+        #: never (samples), None (default) unless Qt runs headless.
+        self.ask_spacing: bool | None = None
         self.last_error = ""
         #: The ``load_signal`` keywords the current signal was opened with (JCAMP block).
         self.load_options: dict = {}
@@ -119,15 +175,14 @@ class MainWindow(QMainWindow):
         self.layer_panel = LayerPanel(self.doc.layers)
         self.retrieval_panel = RetrievalPanel(self.doc)
         self.docks = {}
-        for key, title, widget, area in (
-                ("layers", "Selection", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea),
-                ("transform", "Transform", self.transform_panel,
-                 Qt.DockWidgetArea.RightDockWidgetArea),
-                ("retrieval", "Phase retrieval", self.retrieval_panel,
-                 Qt.DockWidgetArea.RightDockWidgetArea)):
+        for key, title, widget in (
+                ("layers", "Selection", self.layer_panel),
+                ("transform", "Transform", self.transform_panel),
+                ("retrieval", "Phase retrieval", self.retrieval_panel)):
             d = QDockWidget(title, self)
             d.setObjectName(f"dock-{key}")
-            # Scrollable, so the panels' minimum heights never force the window taller.
+            # Scrollable, so the panels' minimum heights never force the window taller
+            # (at 1280x800 and up everything fits without a scroll bar).
             scroll = QScrollArea()
             scroll.setWidgetResizable(True)
             scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -135,10 +190,7 @@ class MainWindow(QMainWindow):
             d.setWidget(scroll)
             d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                           | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-            self.addDockWidget(area, d)
             self.docks[key] = d
-        self.tabifyDockWidget(self.docks["layers"], self.docks["transform"])
-        self.docks["layers"].raise_()
         # The Selection dock: the layers, and the selection's indices as a table.
         self.indices_view = IndicesView(self.doc.layers)
         self.selection_tabs = QTabWidget()
@@ -155,10 +207,17 @@ class MainWindow(QMainWindow):
         d.setWidget(self.coherence_view)
         d.setToolTip("Wavelet coherence and phase difference of the original and the "
                      "phase-retrieval result")
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d)
-        self.tabifyDockWidget(self.docks["retrieval"], d)
         self.docks["coherence"] = d
-        self.docks["retrieval"].raise_()
+        # The right column: the selection on top (in use while drawing), below it the
+        # settings and results as tabs along the top, never next to the status bar.
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.setTabPosition(right, QTabWidget.TabPosition.North)
+        self.addDockWidget(right, self.docks["layers"])
+        self.addDockWidget(right, self.docks["transform"])
+        for key in ("retrieval", "coherence"):
+            self.addDockWidget(right, self.docks[key])
+            self.tabifyDockWidget(self.docks["transform"], self.docks[key])
+        self.docks["transform"].raise_()
 
         self.playback_bar = PlaybackBar(self.player)
         d = QDockWidget("Listen", self)
@@ -173,11 +232,19 @@ class MainWindow(QMainWindow):
         self.playheads = attach_playhead(self.player, self.signal_view.plot, self.tfr_view.plot)
         follow_document(self.player, self.doc)
         self._docks_sized = False
+        self._help_dialogs: dict = {}
 
         self._make_actions()
+        # The information icon from Qt's style (the default fonts here lack U+24D8).
+        self.notes_icon = QLabel("")
+        size = self.notes_icon.fontMetrics().height()
+        self.notes_icon.setPixmap(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_MessageBoxInformation).pixmap(size, size))
+        self.notes_icon.hide()
         self.notes_label = QLabel("")
         self.notes_label.setStyleSheet("QLabel { color: #b25000; }")
         self.notes_label.setMaximumWidth(420)
+        self.statusBar().addPermanentWidget(self.notes_icon)
         self.statusBar().addPermanentWidget(self.notes_label)
         self.cursor_label = QLabel("")
         self.cursor_label.setToolTip("Time, frequency and magnitude under the mouse")
@@ -198,6 +265,8 @@ class MainWindow(QMainWindow):
         self.doc.tfr_changed.connect(self._on_tfr_changed)
         self.doc.busy_changed.connect(self._on_busy_changed)
         self.doc.retrieval_finished.connect(self._on_retrieval_finished)
+        self.doc.retrieval_started.connect(lambda: self._on_retrieval_running(True))
+        self.doc.retrieval_ended.connect(lambda: self._on_retrieval_running(False))
         self.doc.inversion_changed.connect(self._update_export_actions)
         self.player.failed.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.session.modified_changed.connect(self.setWindowModified)
@@ -243,26 +312,32 @@ class MainWindow(QMainWindow):
         self.export_action = xm.addAction("&Reconstruction…")
         self.export_action.setToolTip("Save the phase-retrieval result as WAV, FLAC or CSV "
                                       "(x, y on the original axis)")
+        self.export_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
         self.export_action.triggered.connect(lambda: self.export_reconstruction())
         self.export_action.setEnabled(False)
         self.export_sel_action = xm.addAction("&Band (selection inverse)…")
         self.export_sel_action.setToolTip("Save the inverse of the selected region as WAV, "
                                           "FLAC or CSV")
+        self.export_sel_action.setShortcut(QKeySequence("Ctrl+Shift+B"))
         self.export_sel_action.triggered.connect(lambda: self.export_selection())
         self.export_res_action = xm.addAction("Re&sidual…")
         self.export_res_action.setToolTip("Save the original minus the selection's inverse")
+        self.export_res_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
         self.export_res_action.triggered.connect(lambda: self.export_residual())
         xm.addSeparator()
         self.export_mask_action = xm.addAction("&Mask (NPZ)…")
         self.export_mask_action.setToolTip("Save the selection (all visible bands and masks) "
                                            "as a boolean mask with its grid, NPZ")
+        self.export_mask_action.setShortcut(QKeySequence("Ctrl+Shift+M"))
         self.export_mask_action.triggered.connect(lambda: self.export_mask())
         self.export_bands_action = xm.addAction("Bands (&JSON)…")
         self.export_bands_action.setToolTip("Save the bands' edges as JSON")
+        self.export_bands_action.setShortcut(QKeySequence("Ctrl+Shift+J"))
         self.export_bands_action.triggered.connect(lambda: self.export_bands())
         self.export_table_action = xm.addAction("Selection &table (TSV)…")
         self.export_table_action.setToolTip("Save the bands as a tab-separated selection table "
                                             "(Raven) or an Audacity label track")
+        self.export_table_action.setShortcut(QKeySequence("Ctrl+Shift+T"))
         self.export_table_action.triggered.connect(lambda: self.export_selection_table())
         xm.addSeparator()
         self.import_table_action = xm.addAction("&Import selection table…")
@@ -282,6 +357,8 @@ class MainWindow(QMainWindow):
         self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
         self.redo_action = stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.undo_action.setIconText("Undo")   # the shortcut list's name; the text names the step
+        self.redo_action.setIconText("Redo")
         em.addAction(self.undo_action)
         em.addAction(self.redo_action)
         em.addSeparator()
@@ -290,6 +367,13 @@ class MainWindow(QMainWindow):
         inv.triggered.connect(self.doc.layers.invert_selection)
         clr = em.addAction("&Clear layers")
         clr.triggered.connect(self.doc.layers.clear)
+        self.delete_layer_action = em.addAction("&Delete layer")
+        self.delete_layer_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        self.delete_layer_action.setToolTip("Remove the selected layer of the Selection dock "
+                                            "(undoable)")
+        self.delete_layer_action.triggered.connect(self.layer_panel.delete_current)
+        self.layer_panel.buttons["delete"].setToolTip(tip_with_shortcut(
+            "Remove the selected layer (undoable)", self.delete_layer_action))
 
         tb = QToolBar("Tools", self)
         tb.setObjectName("tools")
@@ -311,10 +395,14 @@ class MainWindow(QMainWindow):
             self.tool_actions[tool] = act
         self.tool_actions["pan"].setChecked(True)
         tb.addSeparator()
-        self.undo_action.setToolTip("Undo the last edit (Ctrl+Z)")
-        self.redo_action.setToolTip("Redo (Ctrl+Shift+Z)")
-        tb.addAction(self.undo_action)
-        tb.addAction(self.redo_action)
+        self.undo_action.setToolTip("Undo the last edit")
+        self.redo_action.setToolTip("Redo the last undone edit")
+        # The toolbar's Undo / Redo keep one label ("Undo", not "Undo Add band"), so the
+        # buttons after them never move; the tooltip says what would be undone.
+        self.undo_tool_action = _StackToolAction("Undo", self.undo_action, stack, self)
+        self.redo_tool_action = _StackToolAction("Redo", self.redo_action, stack, self)
+        tb.addAction(self.undo_tool_action)
+        tb.addAction(self.redo_tool_action)
         inv.setToolTip("Select everything that is not selected (Ctrl+I)")
         tb.addAction(inv)
         clr.setToolTip("Remove every band and mask")
@@ -344,6 +432,38 @@ class MainWindow(QMainWindow):
         sm.addSeparator()
         sm.addAction(inv)
         sm.addAction(clr)
+        sm.addAction(self.delete_layer_action)
+
+        cm = mb.addMenu("&Compute")
+        cm.setToolTipsVisible(True)
+        self.recompute_action = cm.addAction("&Recompute transform")
+        self.recompute_action.setShortcut(QKeySequence("F5"))
+        self.recompute_action.setToolTip("Compute the transform with the Transform dock's "
+                                         "settings (in the background)")
+        self.recompute_action.triggered.connect(self.recompute)
+        cm.addSeparator()
+        self.run_retrieval_action = cm.addAction("R&un phase retrieval")
+        self.run_retrieval_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.run_retrieval_action.setToolTip("Recover a signal from the magnitudes with the "
+                                             "Phase retrieval dock's settings")
+        self.run_retrieval_action.triggered.connect(self.run_retrieval)
+        self.cancel_retrieval_action = cm.addAction("&Cancel phase retrieval")
+        self.cancel_retrieval_action.setShortcut(QKeySequence("Ctrl+."))
+        self.cancel_retrieval_action.setToolTip("Stop the run; the best estimate so far is kept")
+        self.cancel_retrieval_action.triggered.connect(self.cancel_retrieval)
+        self.cancel_retrieval_action.setEnabled(False)
+        tp, rp = self.transform_panel, self.retrieval_panel
+        tp.apply_button.setToolTip(tip_with_shortcut(tp.apply_button.toolTip(),
+                                                     self.recompute_action))
+        rp.run_button.setToolTip(tip_with_shortcut(rp.run_button.toolTip(),
+                                                   self.run_retrieval_action))
+        rp.cancel_button.setToolTip(tip_with_shortcut(rp.cancel_button.toolTip(),
+                                                      self.cancel_retrieval_action))
+        rp.export_button.setToolTip(tip_with_shortcut(rp.export_button.toolTip()
+                                                      or "Save the phase-retrieval result",
+                                                      self.export_action))
+        self.indices_view.export_button.setToolTip(tip_with_shortcut(
+            self.indices_view.export_button.toolTip(), self.export_indices_action))
 
         pm = mb.addMenu("&Play")
         pm.setToolTipsVisible(True)
@@ -378,11 +498,84 @@ class MainWindow(QMainWindow):
         self.tfr_view.freq_mode_changed.connect(
             lambda m: self.freq_mode_actions[m].setChecked(True))
 
+        hm = mb.addMenu("&Help")
+        hm.setToolTipsVisible(True)
+        self.shortcuts_action = hm.addAction("&Keyboard shortcuts…")
+        self.shortcuts_action.setShortcut(QKeySequence("Ctrl+/"))
+        self.shortcuts_action.setToolTip("Every shortcut, read from the menus' actions")
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        self.maths_action = hm.addAction("The &maths…")
+        self.maths_action.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
+        self.maths_action.setToolTip("The one-integral inverse, what a band or mask is, what "
+                                     "phase retrieval does")
+        self.maths_action.triggered.connect(self.show_maths)
+        hm.addSeparator()
+        self.about_action = hm.addAction("&About PhaseBrush…")
+        self.about_action.setToolTip("Version and the licences of the data shipped with it")
+        self.about_action.triggered.connect(self.show_about)
+        # Every tooltip names its action's shortcut (read from the action, so it stays true).
+        name_shortcuts(self.findChildren(QAction))
+
+    # -- help -----------------------------------------------------------------------
+    def show_shortcuts(self):
+        """Help > Keyboard shortcuts (non-modal); the dialog."""
+        from app.help_dialogs import ShortcutsDialog
+
+        return self._show_help("shortcuts", lambda: ShortcutsDialog(self, IMAGE_KEYS))
+
+    def show_maths(self):
+        """Help > The maths (non-modal); the dialog."""
+        from app.help_dialogs import maths_dialog
+
+        return self._show_help("maths", lambda: maths_dialog(self))
+
+    def show_about(self):
+        """Help > About (non-modal); the dialog."""
+        from app.help_dialogs import about_dialog
+
+        return self._show_help("about", lambda: about_dialog(self))
+
+    def _show_help(self, key: str, make):
+        dlg = self._help_dialogs.get(key)
+        if dlg is None:
+            dlg = self._help_dialogs[key] = make()
+        dlg.show()
+        dlg.raise_()
+        return dlg
+
+    # -- compute --------------------------------------------------------------------
+    def recompute(self) -> None:
+        """Compute the transform with the Transform dock's settings (F5)."""
+        if self.doc.signal is None:
+            self._show_error("Nothing to compute yet: open a signal first")
+            return
+        self.docks["transform"].raise_()
+        self.transform_panel.apply_button.click()
+
+    def run_retrieval(self) -> None:
+        """Start a phase retrieval with the Phase retrieval dock's settings (Ctrl+R)."""
+        button = self.retrieval_panel.run_button
+        if self.doc.signal is None:
+            self._show_error("Nothing to retrieve yet: open a signal first")
+        elif button.isEnabled():
+            button.click()
+
+    def cancel_retrieval(self) -> None:
+        """Stop the running phase retrieval (Ctrl+.); its best estimate is kept."""
+        if self.retrieval_panel.cancel_button.isEnabled():
+            self.retrieval_panel.cancel_button.click()
+
+    def _on_retrieval_running(self, running: bool) -> None:
+        self.run_retrieval_action.setEnabled(not running)
+        self.cancel_retrieval_action.setEnabled(running)
+        if running:   # its progress and loss curve are in the dock
+            self.docks["retrieval"].raise_()
+
     def _on_tool_changed(self, tool: str) -> None:
         act = self.tool_actions.get(tool)
         if act is not None and not act.isChecked():
             act.setChecked(True)
-        self.statusBar().showMessage(TOOL_ACTIONS[tool][2], 4000)
+        self.statusBar().showMessage(TOOL_HINTS.get(tool, TOOL_ACTIONS[tool][2]), 10_000)
 
     # -- files ------------------------------------------------------------------
     def _start_dir(self) -> str:
@@ -398,11 +591,15 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
-    def open_path(self, path, *, block: int | None = None, ask: bool = True) -> bool:
+    def open_path(self, path, *, block: int | None = None, ask: bool = True,
+                  spacing: dict | None = None) -> bool:
         """Load ``path`` with the core loaders; a bad file gives a message, not a traceback.
 
         A JCAMP-DX file with several spectra asks which block to load (unless
-        ``block`` is given). ``ask``: offer to save unsaved work first.
+        ``block`` is given). A file with no x axis (one column) asks for its
+        sample rate or spacing (unless ``spacing``, ``load_signal`` keywords
+        such as ``{"rate": 8000.0}``, is given; see :attr:`ask_spacing`).
+        ``ask``: offer to save unsaved work first.
         """
         from core.io import load_signal
 
@@ -418,6 +615,11 @@ class MainWindow(QMainWindow):
                     return False
             if block is not None:
                 options["block"] = int(block)
+            if spacing is None:
+                spacing = self._ask_spacing(path)
+                if spacing is None:  # cancelled
+                    return False
+            options.update(spacing)
             sig = load_signal(path, **options)
         except PhaseBrushError as exc:
             self._show_error(f"Could not open {path}:\n{exc}")
@@ -432,17 +634,44 @@ class MainWindow(QMainWindow):
         self._show_load_notes(sig)
         return True
 
+    def _ask_spacing(self, path) -> dict | None:
+        """The spacing of a file with no x axis, asked (and remembered in the settings):
+        ``load_signal`` keywords, {} for samples, None when the user cancelled."""
+        from core.io import needs_spacing
+
+        ask = self.ask_spacing
+        if ask is None:
+            ask = QGuiApplication.platformName() not in HEADLESS_PLATFORMS
+        if not ask or not needs_spacing(path):
+            return {}
+        from app import spacing_dialog as sd
+
+        dlg = sd.SpacingDialog(Path(path).name, sd.remembered(self.settings), parent=self)
+        try:
+            if self.exec_dialog(dlg) != QDialog.DialogCode.Accepted:
+                return None
+            options = dlg.options()
+            if options is None:
+                return None
+            sd.remember(self.settings, dlg.state())
+            return options
+        finally:
+            dlg.deleteLater()
+
     def _show_load_notes(self, sig) -> None:
         """Tell the user what loading changed (resampled grid, block chosen, channels mixed)."""
         self.notes_label.setText("")
         self.notes_label.setToolTip("")
+        self.notes_icon.hide()
         if not sig.notes:
             return
         text = "; ".join(sig.notes)
         first = sig.notes[0] if len(sig.notes[0]) <= 60 else sig.notes[0][:57] + "…"
         more = f" (+{len(sig.notes) - 1})" if len(sig.notes) > 1 else ""
-        self.notes_label.setText(f"\u24d8 {first}{more}")
+        self.notes_label.setText(f"{first}{more}")
         self.notes_label.setToolTip("What loading changed:\n" + "\n".join(sig.notes))
+        self.notes_icon.setToolTip(self.notes_label.toolTip())
+        self.notes_icon.show()
         self.statusBar().showMessage(f"Loaded {sig.name}: {text}", 15_000)
         log.info("loaded %s: %s", sig.name, text)
         if not self.error_dialogs:
@@ -753,9 +982,10 @@ class MainWindow(QMainWindow):
         super().showEvent(ev)
         if not self._docks_sized:  # sizes apply only once the layout exists
             self._docks_sized = True
-            self.resizeDocks([self.docks["layers"], self.docks["retrieval"]], [260, 490],
+            self.resizeDocks([self.docks["layers"], self.docks["transform"]],
+                             [DOCK_HEIGHTS["layers"], DOCK_HEIGHTS["transform"]],
                              Qt.Orientation.Vertical)
-            self.resizeDocks([self.docks["retrieval"]], [372], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.docks["transform"]], [DOCK_WIDTH], Qt.Orientation.Horizontal)
 
     # -- shutdown -------------------------------------------------------------------
     def closeEvent(self, ev) -> None:

@@ -16,9 +16,18 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QInputDialog, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.audio import SOURCE_NAMES, PlaybackController
+from app.shortcuts import tip_with_shortcut
 
 __all__ = ["PlaybackBar", "attach_playhead", "follow_document", "format_time"]
 
@@ -99,10 +108,21 @@ class PlaybackBar(QWidget):
                                                                 "1234.56 cm^-1") + 8)
         self.status_label = QLabel("", self)
         self.status_label.setStyleSheet("QLabel { color: #ff9f0a; }")
+        # Why nothing plays (no audio device, no libpulse ...), in words under the controls:
+        # a greyed-out bar with the reason only in a tooltip leaves the user guessing.
+        self.reason_label = QLabel("", self)
+        self.reason_label.setStyleSheet("QLabel { color: #ff9f0a; }")
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.reason_label.hide()
 
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(4, 2, 4, 2)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 2, 4, 2)
+        outer.setSpacing(2)
+        lay = QHBoxLayout()
         lay.setSpacing(4)
+        outer.addLayout(lay)
+        outer.addWidget(self.reason_label)
         lay.addWidget(self.play_button)
         lay.addWidget(self.stop_button)
         lay.addSpacing(6)
@@ -216,14 +236,20 @@ class PlaybackBar(QWidget):
             tip = c.unavailable_reason
             for act in (self.play_action, self.stop_action, self.ab_action,
                         self.loop_action, self.sonify_action):
-                act.setToolTip(tip)
-            self.status_label.setText("playback unavailable")
-            self.status_label.setToolTip(tip)
+                act.setToolTip(tip_with_shortcut(tip, act))
+            self.status_label.setText("")
+            self.status_label.setToolTip("")
+            self.reason_label.setText(tip)
+            self.reason_label.setToolTip(tip)
+            self.reason_label.show()
         else:
-            self.play_action.setToolTip(
-                ("Play / pause (Space)" if ok else why) if sources else "Nothing to play yet")
-            self.ab_action.setToolTip(
-                f"Switch between A ({a}) and B ({b}) at the same position (Shift+Space)")
+            self.reason_label.hide()
+            self.reason_label.setText("")
+            self.play_action.setToolTip(tip_with_shortcut(
+                ("Play / pause" if ok else why) if sources else "Nothing to play yet",
+                self.play_action))
+            self.ab_action.setToolTip(tip_with_shortcut(
+                f"Switch between A ({a}) and B ({b}) at the same position", self.ab_action))
             self.loop_action.setToolTip("Start again at the end")
             self.stop_action.setToolTip("Stop and go back to the start")
             if c.sonify_rate is not None:

@@ -9,7 +9,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
-    QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -26,6 +26,8 @@ __all__ = ["TransformPanel", "KIND_LABELS", "COLORMAPS"]
 
 KIND_LABELS = {"cwt": "CWT", "ssq_cwt": "SSQ-CWT", "stft": "STFT", "ssq_stft": "SSQ-STFT"}
 DB_LIMIT = 7000.0
+#: The narrowest a field gets (the dock is ~370 px wide, two fields a row).
+FIELD_MIN_WIDTH = 64
 COLORMAPS = ("viridis", "inferno", "magma", "plasma", "cividis", "CET-L1")
 
 
@@ -67,7 +69,6 @@ class TransformPanel(QWidget):
     def __init__(self, document, parent=None):
         super().__init__(parent)
         self.doc = document
-        form = QFormLayout()
         self.kind = QComboBox()
         for k in KINDS:
             self.kind.addItem(KIND_LABELS[k], k)
@@ -96,15 +97,35 @@ class TransformPanel(QWidget):
         self.window.setToolTip("STFT window")
         self.hop = _spin(1, 4096, 1, "STFT hop in samples; 1 makes the band inverse exact "
                          "(SSQ-STFT needs 1)")
-        form.addRow("Kind", self.kind)
-        form.addRow("Wavelet", self.wavelet)
-        form.addRow("Time-bandwidth", self.time_bandwidth)
-        form.addRow("Voices / octave", self.nv)
-        form.addRow("f min", self.fmin)
-        form.addRow("f max", self.fmax)
-        form.addRow("n_fft", self.n_fft)
-        form.addRow("Window", self.window)
-        form.addRow("Hop", self.hop)
+        # A compact grid (two label/field pairs a row) so the whole dock fits beside the
+        # image at 1280x800 without scrolling: CWT settings on the left, STFT on the right.
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(4)
+        self._labels: dict[str, QLabel] = {}
+
+        def put(row, col, text, widget, span=1):
+            # Spin boxes size themselves for their largest value (1e9 Hz): far wider than
+            # the values shown, and wider than the dock.
+            widget.setMinimumWidth(FIELD_MIN_WIDTH)
+            label = QLabel(text)
+            label.setToolTip(widget.toolTip())
+            label.setBuddy(widget)
+            self._labels[text] = label
+            grid.addWidget(label, row, 2 * col)
+            grid.addWidget(widget, row, 2 * col + 1, 1, span)
+
+        put(0, 0, "Kind", self.kind, 3)
+        put(1, 0, "Wavelet", self.wavelet)
+        put(1, 1, "n_fft", self.n_fft)
+        put(2, 0, "Time-bandwidth", self.time_bandwidth)
+        put(2, 1, "Window", self.window)
+        put(3, 0, "Voices / octave", self.nv)
+        put(3, 1, "Hop", self.hop)
+        put(4, 0, "f min", self.fmin)
+        put(4, 1, "f max", self.fmax)
+        grid.setColumnStretch(1, 3)
+        grid.setColumnStretch(3, 2)
         self._cwt_rows = (self.wavelet, self.nv, self.fmin, self.fmax)
         self._stft_rows = (self.n_fft, self.window, self.hop)
 
@@ -121,13 +142,12 @@ class TransformPanel(QWidget):
         row.addWidget(self.apply_button)
         row.addWidget(self.busy, 1)
 
-        tgroup = QGroupBox("Transform")
-        tl = QVBoxLayout(tgroup)
-        tl.addLayout(form)
-        tl.addLayout(row)
 
         dgroup = QGroupBox("Display")
-        dform = QFormLayout(dgroup)
+        dgrid = QGridLayout(dgroup)
+        dgrid.setContentsMargins(6, 4, 6, 6)
+        dgrid.setHorizontalSpacing(6)
+        dgrid.setVerticalSpacing(4)
         # +-7000 dB spans every finite float64 magnitude (1e308 is 6160 dB): a spectrum in
         # odd units must not have its levels clipped by the spin boxes.
         self.floor = _dspin(-DB_LIMIT, DB_LIMIT, -80, "Colour bar floor: magnitudes below are "
@@ -137,15 +157,27 @@ class TransformPanel(QWidget):
         self.colormap = QComboBox()
         self.colormap.addItems(list(COLORMAPS))
         self.colormap.setToolTip("Colour map of the time-frequency image")
-        dform.addRow("Floor", self.floor)
-        dform.addRow("Ceiling", self.ceiling)
-        dform.addRow("Colormap", self.colormap)
+        for col, (text, w) in enumerate((("Floor", self.floor), ("Ceiling", self.ceiling))):
+            w.setMinimumWidth(FIELD_MIN_WIDTH)
+            label = QLabel(text)
+            label.setBuddy(w)
+            dgrid.addWidget(label, 0, 2 * col)
+            dgrid.addWidget(w, 0, 2 * col + 1)
+        label = QLabel("Colormap")
+        label.setBuddy(self.colormap)
+        dgrid.addWidget(label, 1, 0)
+        dgrid.addWidget(self.colormap, 1, 1, 1, 3)
+        dgrid.setColumnStretch(1, 1)
+        dgrid.setColumnStretch(3, 1)
         self.info = QLabel("")
         self.info.setWordWrap(True)
         self.info.setToolTip("Size of the current transform and the last inversion time")
 
+        # The dock's title names the settings: no group box around them.
         lay = QVBoxLayout(self)
-        lay.addWidget(tgroup)
+        lay.setSpacing(6)
+        lay.addLayout(grid)
+        lay.addLayout(row)
         lay.addWidget(dgroup)
         lay.addWidget(self.info)
         lay.addStretch(1)
@@ -212,6 +244,8 @@ class TransformPanel(QWidget):
         if self.kind.currentData() == "ssq_stft":
             self.hop.setValue(1)
             self.hop.setEnabled(False)
+        for label in self._labels.values():   # a greyed label says the setting does not apply
+            label.setEnabled(label.buddy().isEnabled())
 
     def _on_apply(self) -> None:
         self.doc.set_spec(self.spec())

@@ -104,8 +104,11 @@ def test_unavailable_audio_disables_buttons_with_the_reason(qtbot):
     b.show()
     for button in (b.play_button, b.stop_button, b.ab_button, b.loop_button):
         assert not button.isEnabled()
-        assert button.toolTip() == reason
-    assert b.status_label.toolTip() == reason and "unavailable" in b.status_label.text()
+        assert button.toolTip().startswith(reason)
+    assert b.play_button.toolTip() == f"{reason} (Space)"     # the key, even when it is idle
+    # The reason is in the bar itself, in words, not only in a tooltip.
+    assert b.reason_label.isVisible() and b.reason_label.text() == reason
+    assert b.reason_label.wordWrap()                          # never wider than the window
     # Space and clicks on a disabled action do nothing and raise nothing.
     b.play_action.trigger()
     qtbot.mouseClick(b.play_button, Qt.MouseButton.LeftButton)
@@ -113,6 +116,17 @@ def test_unavailable_audio_disables_buttons_with_the_reason(qtbot):
     # The rest of the bar still works.
     b.a_combo.setCurrentIndex(2)
     assert b.a_combo.currentData() == "band"
+
+
+def test_reason_line_goes_when_audio_comes(qtbot, sink):
+    c = PlaybackController(None, unavailable_reason="Playback unavailable: no audio output "
+                                                    "device")
+    b = PlaybackBar(c)
+    qtbot.addWidget(b)
+    b.show()
+    assert b.reason_label.isVisible()
+    c.set_sink(sink)
+    assert not b.reason_label.isVisible() and b.reason_label.text() == ""
 
 
 def test_spectrum_needs_sonify_first(qtbot, sink, monkeypatch):
