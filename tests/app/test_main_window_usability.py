@@ -419,3 +419,25 @@ def test_spacing_dialog_refuses_a_bad_number(qtbot):
     assert dlg.options() == {"dx": 2.5, "unit": "nm"} and ok.isEnabled()
     with pytest.raises(ValueError, match="mode"):
         dlg.choose("hz")
+
+
+def test_a_session_reopens_a_column_file_at_its_rate(qtbot, window, tmp_path, monkeypatch,
+                                                     errors):
+    from PySide6.QtWidgets import QFileDialog
+
+    window.ask_spacing = True
+    _answer(window, monkeypatch, [], mode="rate", rate=600.0)
+    with qtbot.waitSignal(window.doc.tfr_changed, timeout=60_000):
+        assert window.open_path(_column(tmp_path))
+    session = tmp_path / "raw.pbsession"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(session), "")))
+    window.save_session_as_action.trigger()
+    assert session.exists()
+    # reopening asks nothing: the rate is in the session's load options
+    monkeypatch.setattr(window, "exec_dialog", lambda dlg: pytest.fail("asked again"))
+    with qtbot.waitSignal(window.doc.tfr_changed, timeout=60_000):
+        assert window.open_session(session)
+    s = window.doc.signal
+    assert s.unit == "s" and s.dx == pytest.approx(1 / 600.0) and not errors
+    assert window.load_options == {"rate": 600.0}
