@@ -23,4 +23,9 @@ Modules:
     memory           memory estimates and the budget work is checked against
     engine/          the bounded-memory engine for long signals (column ranges, streaming
                      inversion, multirate CWT, magnitude images)
+    lean_imports     ssqueezepy imported without torch (torch only for retrieval)
 """
+
+from core import lean_imports as _lean_imports
+
+_lean_imports.install()
