@@ -7,9 +7,10 @@ imported: every transform, CLI call and window paid torch's memory and start-up
 although only phase retrieval (core.retrieval, core.torch_transforms) needs it.
 
 :func:`install` adds an import hook that, the first time ``ssqueezepy`` is
-imported and torch is not yet, makes ``import torch`` fail while ssqueezepy's
-package initialises - exactly the fallback ssqueezepy takes without CuPy - and
-then restores it, so PhaseBrush's own ``import torch`` later works as ever.
+imported and torch is not yet, makes ``import torch`` fail in the importing
+thread while ssqueezepy's package initialises - exactly the fallback ssqueezepy
+takes without CuPy - and nowhere else, so PhaseBrush's own ``import torch``
+later (or in another thread meanwhile) works as ever.
 Installed by ``core/__init__.py``; it imports nothing itself.
 """
 
@@ -18,8 +19,26 @@ from __future__ import annotations
 import importlib.abc
 import importlib.util
 import sys
+import threading
 
 __all__ = ["install"]
+
+
+class _NoTorchHere(importlib.abc.MetaPathFinder):
+    """Refuses ``import torch`` in one thread (the one initialising ssqueezepy).
+
+    No ``sys.modules`` entry is faked: other threads (and scipy's array-API checks,
+    which read ``sys.modules["torch"]``) see torch exactly as before."""
+
+    def __init__(self, thread: int):
+        self.thread = thread
+
+    def find_spec(self, name, path=None, target=None):
+        if (name == "torch" or name.startswith("torch.")) and \
+                threading.get_ident() == self.thread:
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden from ssqueezepy)",
+                                      name=name)
+        return None
 
 
 class _WithoutTorch(importlib.abc.Loader):
@@ -30,14 +49,12 @@ class _WithoutTorch(importlib.abc.Loader):
         return self._inner.create_module(spec)
 
     def exec_module(self, module):
-        blocked = "torch" not in sys.modules
-        if blocked:
-            sys.modules["torch"] = None       # "import torch" raises ImportError
+        guard = _NoTorchHere(threading.get_ident())
+        sys.meta_path.insert(0, guard)
         try:
             self._inner.exec_module(module)
         finally:
-            if blocked and sys.modules.get("torch", 0) is None:
-                del sys.modules["torch"]
+            sys.meta_path.remove(guard)
 
 
 class _Finder(importlib.abc.MetaPathFinder):

@@ -215,7 +215,7 @@ def test_ssq_image_over_the_budget_says_what_to_change(chirp, tmp_path, capsys, 
     code = cli.main(["transform", str(path), str(out), "--image", "50x20", "--kind", "ssq_cwt",
                      "--nv", "8"])
     err = capsys.readouterr().err
-    assert code == 2 and "use kind 'cwt' or 'stft'" in err and "MiB of memory" in err
+    assert code == 2 and "fewer rows" in err and "--nv" in err and "MiB of memory" in err
     assert not out.exists()
 
 

@@ -70,6 +70,11 @@ __all__ = ["DisplaySource", "display_source", "STFTSource", "SSQSource", "WholeS
            "stream_image",
            "resize_rows", "row_groups", "MODES", "DEFAULT_CACHE_BYTES"]
 
+#: What to change when a tile does not fit (the user's terms: the app's settings, the
+#: CLI's options).
+_TILE_HINT = ("use fewer rows (fewer voices per octave, a higher f min or a lower f max; "
+              "--nv / --fmin / --fmax) or free memory")
+
 _DEFAULT_SPEC = T.TransformSpec()
 # values (rows x frames) per STFT tile: ~24 MiB of levels, a few tenths of a second each
 _TILE_VALUES = 1 << 21
@@ -240,7 +245,7 @@ class _TiledSource:
         tiles = list(self.tiles(c0, c1))
         if compute and self.missing(c0, c1):
             check_fits(self._what(), self.estimate_tile_bytes(),
-                       hint="choose fewer rows or a shorter tile_length")
+                       hint=_TILE_HINT)
         acc = _Accumulator(len(self.rows), edges, np.ones(len(self.rows), np.int64), mode)
         for n, t in enumerate(tiles):
             if compute:

@@ -50,6 +50,11 @@ from core.memory import check_fits
 
 __all__ = ["MagnitudePyramid", "magnitude_image", "MODES"]
 
+#: What to change when a tile does not fit (the user's terms: the app's settings, the
+#: CLI's options).
+_TILE_HINT = ("use fewer rows (fewer voices per octave, a higher f min or a lower f max; "
+              "--nv / --fmin / --fmax) or free memory")
+
 MODES = ("peak", "rms")
 _F32 = np.float32
 # ~8 tiles of 2^18 columns at nv 32 (~120 MB each): a 10-s view and its neighbours
@@ -431,7 +436,7 @@ class MagnitudePyramid:
         if compute and self.missing(c0, c1):
             check_fits(f"magnitude image tile ({self.tile_length} columns, "
                        f"{len(self.rows)} rows)", self.estimate_tile_bytes(),
-                       hint="choose fewer rows or a shorter tile_length")
+                       hint=_TILE_HINT)
         hops = np.asarray(self.plan.hops, dtype=np.int64)
         acc = _Accumulator(len(hops), edges, hops, mode)
         for k, t in enumerate(tiles):
