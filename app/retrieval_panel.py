@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
@@ -22,11 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.document import RetrievalParams, retrieval_spec
+from app.document import AUTO_TIME_BANDWIDTH, RetrievalParams, retrieval_spec
 from app.transform_panel import KIND_LABELS
 from core.retrieval import DEFAULT_METHOD, default_method  # numpy only: torch loads on a run
 
-__all__ = ["RetrievalPanel", "METHODS", "OPTIMIZERS"]
+__all__ = ["RetrievalPanel", "METHODS", "OPTIMIZERS", "TRANSFORMS", "METRIC_TIPS", "LogAxis"]
 
 # Names as core.retrieval.retrieve takes them (listed here so the panel never imports
 # torch; tests check them against core.retrieval.METHODS / OPTIMIZERS / INITS).
@@ -44,11 +43,85 @@ METHODS = {"auto": "Best measured for the transform: RAAR, then fast Griffin-Lim
 OPTIMIZERS = ("sgdm", "adam", "rmsprop", "lbfgs")
 HINT_TIME_BANDWIDTH = 60.0  # MATLAB's Morse default, the one the tip recommends
 INITS = ("zeros", "random", "noise", "fgla", "pghi")
+#: The "Transform" choices: (data, label, tooltip); data is RetrievalParams.transform.
+TRANSFORMS = (
+    ("auto", "auto", "The view's transform, except a Morse (GMW) scalogram whose time-bandwidth "
+                     "is above 90 (ssqueezepy's default, 180): it retrieves through the same "
+                     f"CWT at time-bandwidth {AUTO_TIME_BANDWIDTH:g}, from the signal's own "
+                     "transform at 60 (computed for the run). At 180 slow phase drifts of "
+                     "high-frequency components barely change the scalogram and retrieval "
+                     "stalls: seed chirp rel-L2 < 1e-4 at 60 against 0.0096 at 180 (README, "
+                     "Measured). Synchrosqueezed views use their plain CWT / STFT"),
+    ("view", "as view", "The transform shown, as it is (a synchrosqueezed view uses its "
+                        "plain CWT / STFT)"),
+    ("cwt", KIND_LABELS["cwt"], "The CWT with the view's wavelet settings"),
+    ("stft", KIND_LABELS["stft"], "The STFT with the view's window settings"),
+)
+#: What each figure of a finished run means (the status line's tooltip).
+METRIC_TIPS = {
+    "inconsistency": "inconsistency: distance of the estimate's transform magnitudes from the "
+                     "target, relative: ||S - |A x||| / ||S|| (S the target magnitudes, A the "
+                     "transform, x the estimate; 0 = every target magnitude matched)",
+    "sc_db": "SC (spectral convergence, dB): 20 log10 ||S - |A x||| / ||S||, the "
+             "inconsistency in dB (lower is better; -40 dB = 1 %)",
+    "rel_l2": "rel-L2: ||x - x_ref|| / ||x_ref|| against the original signal x_ref (sign-"
+              "aware: magnitudes cannot tell x from -x); only a demo or known signal has one",
+    "rel_l2_region": "rel-L2 vs selection: ||x - x_sel|| / ||x_sel|| over every sample, "
+                     "where x_sel is the selection's inverse (the selected cells with their "
+                     "true phases, inverted: the band's own signal); the estimate was only "
+                     "asked to match the magnitudes of the selected cells, so a value near "
+                     "or above 1 means it matched them with other phases, not that it failed",
+    "region": "a selection target: inconsistency and SC are over the selected cells only",
+}
 #: How the status line names core's stop reasons (a run that stopped early keeps its best).
 STOP_REASONS = {"converged": "converged", "max_iter": "finished",
                 "cancelled": "cancelled, best kept",
                 "non_finite": "diverged (non-finite), best kept",
                 "failed": "failed, best kept", "interrupted": "interrupted, best kept"}
+
+
+class LogAxis(pg.AxisItem):
+    """A log-scale axis that reads: one label per decade (``1e-3``), never an SI
+    prefix ("loss (x0.001)"), and the 2 / 5 steps only when the range spans under
+    two decades."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.enableAutoSIPrefix(False)
+
+    def tickValues(self, minVal, maxVal, size):
+        if not self.logMode or not (math.isfinite(minVal) and math.isfinite(maxVal)):
+            return super().tickValues(minVal, maxVal, size)
+        lo, hi = (minVal, maxVal) if minVal <= maxVal else (maxVal, minVal)
+        span = hi - lo
+        # at most about one label per 22 px
+        room = max(1, int(size // 22))
+        step = max(1, math.ceil((span + 1) / room))
+        decades = [float(d) for d in range(math.floor(lo), math.ceil(hi) + 1)
+                   if lo - 1e-9 <= d <= hi + 1e-9 and d % step == 0]
+        minor = []
+        if span < 2 and room >= 3 * (span + 1):
+            minor = [d + math.log10(k) for d in range(math.floor(lo) - 1, math.ceil(hi) + 1)
+                     for k in (2, 5) if lo <= d + math.log10(k) <= hi]
+        if len(decades) + len(minor) < 2:  # under one decade: a few linear-looking steps
+            minor = [d + math.log10(k) for d in range(math.floor(lo) - 1, math.ceil(hi) + 1)
+                     for k in range(2, 10) if lo <= d + math.log10(k) <= hi]
+            minor = minor[::max(1, math.ceil(len(minor) / max(1, room - len(decades))))]
+        return [(1.0, decades), (0.5, sorted(minor))]
+
+    def tickStrings(self, values, scale, spacing):
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        out = []
+        for v in values:
+            x = 10.0 ** v
+            e = math.floor(v + 1e-9)
+            m = x / 10.0 ** e
+            out.append(f"1e{e}" if abs(m - 1) < 1e-6 else f"{m:.0f}e{e}")
+        return out
+
+    def logTickStrings(self, values, scale, spacing):
+        return self.tickStrings(values, scale, spacing)
 
 
 class RetrievalPanel(QWidget):
@@ -68,11 +141,13 @@ class RetrievalPanel(QWidget):
         self.target.setToolTip("What the estimate must match: every magnitude of the "
                                "transform, or only the cells of the current selection")
         self.kind = QComboBox()
-        self.kind.addItem("as view", None)
-        for k in ("cwt", "stft"):
-            self.kind.addItem(KIND_LABELS[k], k)
-        self.kind.setToolTip("Transform whose magnitudes are the target (default: the one "
-                             "shown; a synchrosqueezed view uses its plain CWT / STFT)")
+        for data, label, tip in TRANSFORMS:
+            self.kind.addItem(label, data)
+            self.kind.setItemData(self.kind.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.kind.setToolTip("Transform whose magnitudes are the target; auto (default): the "
+                             "view's, but a Morse scalogram above time-bandwidth 90 retrieves "
+                             f"through time-bandwidth {AUTO_TIME_BANDWIDTH:g} (far better "
+                             "conditioned); as view: exactly the one shown")
         self.method = QComboBox()
         for key, tip in METHODS.items():
             self.method.addItem(key, key)
@@ -135,7 +210,8 @@ class RetrievalPanel(QWidget):
         row.addWidget(self.cancel_button)
         row.addWidget(self.preview)
 
-        self.loss_plot = pg.PlotWidget(background="#15171a")
+        self.loss_plot = pg.PlotWidget(background="#15171a",
+                                       axisItems={"left": LogAxis(orientation="left")})
         self.loss_plot.setLogMode(x=False, y=True)
         self.loss_plot.setLabel("bottom", "iteration")
         self.loss_plot.setLabel("left", "loss")
@@ -145,21 +221,15 @@ class RetrievalPanel(QWidget):
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#34c759", width=1.5))
         self.status = QLabel("")
         # No word wrap: a wrapping label gives the panel a height-for-width, and the
-        # dock's scroll area would then size it to its (tall) preferred height.
-        self.status.setToolTip("Progress and, when done, spectral convergence (SC, dB: lower "
-                               "is better) and relative L2 error against the original")
+        # dock's scroll area would then size it to its (tall) preferred height. A
+        # finished run's two lines are broken by hand.
+        self.status.setMinimumWidth(1)
+        self.status.setToolTip(self._status_tip())
         self.export_button = QPushButton("Export reconstruction…")
         self.export_button.setToolTip("Save the recovered signal (WAV, CSV, NPY ...)")
         self.export_button.setEnabled(False)
-        self.hint = QLabel(f"Tip: time-bandwidth {HINT_TIME_BANDWIDTH:g} retrieves far better")
+        self.hint = QLabel("")
         self.hint.setMinimumWidth(1)  # clip rather than widen the dock; the tooltip says it all
-        self.hint.setStyleSheet("color: #e0a030;")
-        self.hint.setToolTip(
-            "Morse wavelet time-bandwidth: at ssqueezepy's default (180) slow phase drifts of "
-            "high-frequency components barely change the scalogram, so retrieval stalls; at "
-            "60 (MATLAB's "
-            "default; Transform dock) the seed chirp is recovered to 2e-6 inconsistency "
-            "instead of 1.5e-2")
         self.hint.setVisible(False)
 
         lay = QVBoxLayout(self)
@@ -181,16 +251,94 @@ class RetrievalPanel(QWidget):
         document.retrieval_ended.connect(self._on_ended)
         document.tfr_changed.connect(self._update_hint)
         document.signal_changed.connect(self._on_signal_changed)
+        document.retrieval_settings_restored.connect(self._on_retrieval_settings_restored)
         self.kind.currentIndexChanged.connect(self._update_hint)
+        for w in (self.target, self.kind, self.method, self.optimizer, self.init, self.device):
+            w.currentIndexChanged.connect(self._store_settings)
+        for w in (self.n_iter, self.seed):
+            w.valueChanged.connect(self._store_settings)
+        self.lr.valueChanged.connect(self._store_settings)
+        self.tol.editingFinished.connect(self._store_settings)
         self._update_hint()
+        self._store_settings()
 
     def _update_hint(self) -> None:
-        """Show the time-bandwidth tip when the target is a broad-band Morse scalogram."""
-        kind = self.kind.currentData()
-        spec = retrieval_spec(self.doc.spec if kind is None else replace(self.doc.spec, kind=kind))
+        """Say which transform a run goes through: the auto swap to time-bandwidth 60
+        (neutral), or a tip when "as view" keeps a broad-band Morse scalogram (orange)."""
+        p = self.params()
+        note = self.doc.retrieval_note(p) if self.doc.tfr is not None else ""
+        if note:
+            self.hint.setText(note[0].upper() + note[1:])
+            self.hint.setStyleSheet("color: #8fc7ff;")
+            self.hint.setToolTip(f"Transform: auto. {TRANSFORMS[0][2]}")
+            self.hint.setVisible(True)
+            return
+        spec = self.doc.retrieval_spec_for(p) if self.doc.tfr is not None \
+            else retrieval_spec(self.doc.spec)
         # the tip goes wherever core's "auto" is not the short-wavelet method
-        self.hint.setVisible(spec.kind == "cwt" and spec.wavelet == "gmw"
-                             and default_method(spec) != DEFAULT_METHOD["cwt-short"])
+        broad = (spec.kind == "cwt" and spec.wavelet == "gmw"
+                 and default_method(spec) != DEFAULT_METHOD["cwt-short"])
+        self.hint.setText(f"Tip: Transform auto (time-bandwidth {HINT_TIME_BANDWIDTH:g}) "
+                          "retrieves far better")
+        self.hint.setStyleSheet("color: #e0a030;")
+        self.hint.setToolTip(
+            "Morse wavelet time-bandwidth: at ssqueezepy's default (180) slow phase drifts of "
+            "high-frequency components barely change the scalogram, so retrieval stalls; "
+            "Transform: auto retrieves through time-bandwidth 60 (MATLAB's default): the seed "
+            "chirp's scalogram to rel-L2 < 1e-4 instead of 0.0096 (README, Measured)")
+        self.hint.setVisible(broad)
+
+    # -- settings (kept by the document, saved in sessions) -------------------------
+    def settings(self) -> dict:
+        """The panel's settings as JSON values (what a session stores)."""
+        return {"target": self.target.currentData(), "transform": self.kind.currentData(),
+                "method": self.method.currentData(), "optimizer": self.optimizer.currentText(),
+                "n_iter": self.n_iter.value(), "tol": self.tol.text().strip(),
+                "lr": self.lr.value(), "seed": self.seed.value(),
+                "init": self.init.currentText(), "device": self.device.currentText(),
+                "preview": self.preview.isChecked()}
+
+    def apply_settings(self, settings: dict) -> None:
+        """Show ``settings`` (from :meth:`settings`; unknown or bad values are skipped)."""
+        def pick(box, data=None, text=None):
+            i = box.findData(data) if text is None else box.findText(text)
+            if i >= 0:
+                box.setCurrentIndex(i)
+
+        s = dict(settings or {})
+        widgets = (self.target, self.kind, self.method, self.optimizer, self.init, self.device,
+                   self.n_iter, self.seed, self.lr, self.tol, self.preview)
+        blocked = [w.blockSignals(True) for w in widgets]
+        try:
+            for key, box in (("target", self.target), ("transform", self.kind),
+                             ("method", self.method)):
+                if isinstance(s.get(key), str):
+                    pick(box, s[key])
+            for key, box in (("optimizer", self.optimizer), ("init", self.init),
+                             ("device", self.device)):
+                if isinstance(s.get(key), str):
+                    pick(box, text=s[key])
+            for key, box in (("n_iter", self.n_iter), ("seed", self.seed)):
+                if isinstance(s.get(key), (int, float)) and not isinstance(s[key], bool):
+                    box.setValue(int(s[key]))
+            if isinstance(s.get("lr"), (int, float)) and not isinstance(s["lr"], bool):
+                self.lr.setValue(float(s["lr"]))
+            if isinstance(s.get("tol"), str):
+                self.tol.setText(s["tol"])
+            if isinstance(s.get("preview"), bool):
+                self.preview.setChecked(s["preview"])
+        finally:
+            for w, b in zip(widgets, blocked, strict=True):
+                w.blockSignals(b)
+        self.doc.preview_enabled = self.preview.isChecked()
+        self._update_hint()
+        self._store_settings()
+
+    def _store_settings(self, *_) -> None:
+        self.doc.retrieval_settings = self.settings()
+
+    def _on_retrieval_settings_restored(self, settings) -> None:
+        self.apply_settings(settings)
 
     def params(self) -> RetrievalParams:
         """The parameters the widgets describe."""
@@ -202,11 +350,8 @@ class RetrievalPanel(QWidget):
             self.tol.setText("")
         if tol is not None and not tol > 0:
             tol = None
-        kind = self.kind.currentData()
-        spec = None
-        if kind is not None:
-            spec = replace(self.doc.spec, kind=kind)
-        return RetrievalParams(target=self.target.currentData(), spec=spec,
+        return RetrievalParams(target=self.target.currentData(),
+                               transform=self.kind.currentData(),
                                method=self.method.currentData(),
                                optimizer=self.optimizer.currentText(),
                                n_iter=self.n_iter.value(), tol=tol,
@@ -226,7 +371,11 @@ class RetrievalPanel(QWidget):
         self.loss_curve.setData([], [])
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.status.setText("starting (loading torch)…")
+        p = self.doc.last_retrieval_params
+        note = self.doc.retrieval_note(p) if p is not None else ""
+        self._note = note
+        self.status.setText("starting (loading torch)…" + (f"\n{note}" if note else ""))
+        self.status.setToolTip(self._status_tip())
 
     def _on_progressed(self, report) -> None:
         it, loss = report["iteration"], report["loss"]
@@ -236,7 +385,9 @@ class RetrievalPanel(QWidget):
             self.loss_curve.setData(self._iters, self._losses)
         inc = report.get("inconsistency")
         extra = f", inconsistency {inc:.3g}" if inc is not None else ""
-        self.status.setText(f"iteration {it}: loss {loss:.4g}{extra}")
+        note = getattr(self, "_note", "")
+        self.status.setText(f"iteration {it}: loss {loss:.4g}{extra}"
+                            + (f"\n{note}" if note else ""))
 
     def _on_finished(self, result) -> None:
         hist = getattr(result, "loss_history", None)
@@ -246,17 +397,53 @@ class RetrievalPanel(QWidget):
             it = np.arange(1, h.size + 1)
             self._iters, self._losses = list(it[ok]), list(h[ok])
             self.loss_curve.setData(self._iters, self._losses)
+        elif getattr(result, "restored", False):
+            self._iters, self._losses = [], []
+            self.loss_curve.setData([], [])
         m = self.doc.retrieval_metrics
-        reason = getattr(result, "stop_reason", "done")
-        parts = [f"{STOP_REASONS.get(reason, reason)} after "
-                 f"{getattr(result, 'n_iter', len(self._losses))} it"]
-        if "sc_db" in m:
-            parts.append(f"SC {m['sc_db']:.1f} dB")
-        if "rel_l2" in m:
-            ref = "" if self.doc.last_retrieval_target == "whole" else " vs selection"
-            parts.append(f"rel-L2{ref} {m['rel_l2']:.3g}")
-        self.status.setText(" · ".join(parts))
+        region = self.doc.last_retrieval_target == "region"
+        restored = getattr(result, "restored", False)
+        reason = getattr(result, "stop_reason", None) or "done"
+        n_it = getattr(result, "n_iter", None)
+        if restored and n_it is None:  # a session saved before the run's record was kept
+            head = "restored from the session (saved without its iterations and loss curve)"
+        else:
+            n_it = len(self._losses) if n_it is None else int(n_it)
+            head = f"{STOP_REASONS.get(reason, reason)} after {n_it} it"
+            if restored:
+                head = f"restored from the session: {head}"
+        tb = m.get("time_bandwidth")
+        if isinstance(tb, (int, float)):
+            head += f" (GMW time-bandwidth {tb:g})"
+        figs = []
+        if isinstance(m.get("inconsistency"), (int, float)):
+            figs.append(f"inconsistency {m['inconsistency']:.3g}")
+        if isinstance(m.get("sc_db"), (int, float)):
+            figs.append(f"SC {m['sc_db']:.1f} dB")
+        if isinstance(m.get("rel_l2"), (int, float)):
+            ref = " vs selection's inverse" if region else ""
+            figs.append(f"rel-L2{ref} {m['rel_l2']:.3g}")
+        elif not region:
+            figs.append("rel-L2: no original to compare")
+        if region and isinstance(m.get("n_cells"), int):
+            head += f", {m['n_cells']} selected cells"
+        self.status.setText(head + ("\n" + " · ".join(figs) if figs else ""))
+        self.status.setToolTip(self._status_tip(region=region, metrics=m))
         self.export_button.setEnabled(True)
+
+    def _status_tip(self, *, region: bool = False, metrics: dict | None = None) -> str:
+        """The status line's tooltip: what each figure of a finished run means."""
+        lines = ["Progress while it runs; when it ends, the best estimate's figures:",
+                 METRIC_TIPS["inconsistency"], METRIC_TIPS["sc_db"]]
+        if region:
+            m = metrics or {}
+            n, total = m.get("n_cells"), m.get("n_cells_total")
+            cells = (f" ({n} of {total} cells)" if isinstance(n, int)
+                     and isinstance(total, int) else "")
+            lines += [METRIC_TIPS["region"] + cells, METRIC_TIPS["rel_l2_region"]]
+        else:
+            lines.append(METRIC_TIPS["rel_l2"])
+        return "\n".join(lines)
 
     def _on_ended(self) -> None:
         self.run_button.setEnabled(True)

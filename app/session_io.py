@@ -2,7 +2,8 @@
 
 * :func:`session_from_document` collects a :class:`core.session.Session` from
   a document (signal reference, transform settings, bands, painted masks,
-  the retrieval result).
+  the retrieval result with its loss curve and how it stopped, the retrieval
+  panel's settings in the session's ``view``).
 * :func:`save_session_as` / :func:`save_session_to` write it with
   :func:`core.session.save_session` (atomic: a failed save leaves the
   previous session intact) and report failures in a message box.
@@ -19,7 +20,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ from core.session import (
 __all__ = [
     "SESSION_FILTER", "SessionState", "RestoredRetrieval", "session_from_document",
     "save_session_to", "save_session_as", "open_session", "apply_session", "maybe_save",
-    "ask_locate",
+    "ask_locate", "RETRIEVAL_PANEL_KEY",
 ]
 
 SESSION_FILTER = f"PhaseBrush sessions (*{SESSION_SUFFIX});;All files (*)"
@@ -53,10 +54,22 @@ SIGNAL_FILTER = ("Signals (*.wav *.flac *.ogg *.aif *.aiff *.csv *.txt *.npy *.n
 
 @dataclass(frozen=True, eq=False)
 class RestoredRetrieval:
-    """A retrieval result read back from a session (what the document needs of one)."""
+    """A retrieval result read back from a session (what the document and the
+    retrieval panel read of one: the estimate, its loss curve, how it stopped).
+
+    ``loss_history`` is empty and ``n_iter`` / ``stop_reason`` None for a session
+    saved before they were kept.
+    """
 
     y: np.ndarray
     best_y: np.ndarray | None = None
+    loss_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    n_iter: int | None = None
+    stop_reason: str | None = None
+    restored: bool = True
+
+#: Where a session's ``view`` keeps the retrieval panel's settings.
+RETRIEVAL_PANEL_KEY = "retrieval_panel"
 
 
 class SessionState(QObject):
@@ -157,12 +170,41 @@ def session_from_document(doc, *, load_options=None, view=None,
     results = []
     y = doc.retrieval_y() if hasattr(doc, "retrieval_y") else None
     if y is not None:
-        metrics = {k: v for k, v in dict(getattr(doc, "retrieval_metrics", {}) or {}).items()
-                   if isinstance(v, (int, float, str, bool))}
-        results.append(SessionResult("retrieval", arrays={"y": np.asarray(y, float)},
-                                     metrics=metrics))
+        results.append(_retrieval_result(doc, y))
+    view = dict(view or {})
+    settings = getattr(doc, "retrieval_settings", None)
+    if settings:
+        view.setdefault(RETRIEVAL_PANEL_KEY, dict(settings))
     return Session(signal=ref, spec=doc.spec, bands=bands_from_layers(doc.layers),
-                   masks=masks_from_layers(doc.layers), results=results, view=view or {})
+                   masks=masks_from_layers(doc.layers), results=results, view=view)
+
+
+def _retrieval_result(doc, y) -> SessionResult:
+    """The document's retrieval as a session result: the estimate and its loss curve
+    (arrays), how it ran and stopped (params), its figures (metrics)."""
+    metrics = {k: v for k, v in dict(getattr(doc, "retrieval_metrics", {}) or {}).items()
+               if isinstance(v, (int, float, str, bool))}
+    res = doc.retrieval
+    arrays = {"y": np.asarray(y, float)}
+    hist = getattr(res, "loss_history", None)
+    if hist is not None and np.size(hist):
+        arrays["loss_history"] = np.asarray(hist, float).ravel()
+    params = {"target": getattr(doc, "last_retrieval_target", "whole")}
+    n_iter = getattr(res, "n_iter", None)
+    if isinstance(n_iter, (int, np.integer)) and not isinstance(n_iter, bool):
+        params["n_iter_run"] = int(n_iter)
+    reason = getattr(res, "stop_reason", None)
+    if isinstance(reason, str):
+        params["stop_reason"] = reason
+    run = getattr(doc, "last_retrieval_params", None)
+    if run is not None:
+        run = {k: v for k, v in asdict(run).items()
+               if k not in ("spec", "extra") and (v is None or isinstance(v, (int, float, str)))}
+        params["run"] = run
+    spec = getattr(doc, "last_retrieval_spec", None)
+    if spec is not None:
+        params["spec"] = spec.to_dict()
+    return SessionResult("retrieval", arrays=arrays, params=params, metrics=metrics)
 
 
 def save_session_to(parent, doc, path, *, state: SessionState | None = None,
@@ -355,10 +397,29 @@ def apply_session(doc, session: Session, signal, *, state: SessionState | None =
     doc.failed.connect(give_up)
     doc.set_signal(signal, session.spec)
     owner[0] = doc.key.signal
+    settings = session.view.get(RETRIEVAL_PANEL_KEY) if hasattr(session.view, "get") else None
+    if isinstance(settings, dict) and hasattr(doc, "set_retrieval_settings"):
+        doc.set_retrieval_settings(settings)
     for res in session.results:
         y = res.arrays.get("y") if hasattr(res.arrays, "get") else None
         if res.name == "retrieval" and y is not None and np.size(y) == signal.n:
-            doc.set_retrieval(RestoredRetrieval(np.asarray(y, float)), res.metrics)
+            doc.set_retrieval(_restored_retrieval(doc, res, y), res.metrics)
+
+
+def _restored_retrieval(doc, res: SessionResult, y) -> RestoredRetrieval:
+    """A session's retrieval result (older sessions: the estimate alone)."""
+    params = res.params if isinstance(res.params, dict) else {}
+    hist = res.arrays.get("loss_history")
+    hist = np.zeros(0) if hist is None else np.asarray(hist, float).ravel()
+    n_iter = params.get("n_iter_run")
+    if not isinstance(n_iter, int) or isinstance(n_iter, bool):
+        n_iter = int(hist.size) if hist.size else None
+    reason = params.get("stop_reason")
+    target = params.get("target")
+    if target in ("whole", "region"):
+        doc.last_retrieval_target = target
+    return RestoredRetrieval(np.asarray(y, float), loss_history=hist, n_iter=n_iter,
+                             stop_reason=reason if isinstance(reason, str) else None)
 
 
 def maybe_save(parent, doc, state: SessionState, *, save: Callable[[], bool] | None = None
