@@ -25,9 +25,33 @@ Conventions handled here, not by callers:
 * Long signals: the energy is averaged over blocks of columns down to at
   most ``max_frames`` columns before tracking (the dynamic programme costs
   ``n_frames * n_rows**2``); band edges follow the block values.
+* A column with no energy in any row (silence, or a cleared column) is
+  tracked as flat (ssqueezepy normalises each column by its maximum and
+  would turn it into NaN).
+
+Spectra (``peaks=PeakSearch(...)``)
+-----------------------------------
+A spectrum's rows are peak widths (:mod:`core.feature_width`), and a ridge
+should sit on its peaks. The scalogram itself is a poor guide there: its
+magnitude cannot tell a peak from the hump between two dips, and the long
+default GMW rings (its side lobe one period from a peak is ~99 % of the main
+lobe, so two peaks 6 widths apart light up the row half-way between them).
+For spectra the ridges are therefore tracked on a *peak-matched energy*: the
+response of a non-oscillating peak detector, the Ricker wavelet (the
+negative second derivative of a Gaussian, as in ``scipy.signal``'s
+``find_peaks_cwt``), at each row's calibrated width, keeping only responses
+of the peaks' sign (``max(0, polarity * R)**2``). The Ricker response of a
+Gaussian peak of FWHM ``w`` is strongest at ``w`` exactly (a closed form,
+:data:`RICKER_FWHM_PER_A`), so the rows keep their calibrated meaning.
+Before that, optionally, a rolling baseline is removed
+(:func:`rolling_baseline`), and the search is limited to rows whose widths
+are peak-like (:class:`PeakSearch`: up to 1/20 of the spectrum's span by
+default). The bands are placed on the transform's own rows as usual.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,7 +59,249 @@ from core.bands import PALETTE, Band
 from core.errors import ParameterError
 from core.masks import inner_rows
 
-__all__ = ["default_bandwidth_rows", "ridge_rows", "propose_bands"]
+__all__ = ["default_bandwidth_rows", "ridge_rows", "propose_bands", "PeakSearch",
+           "POLARITIES", "DEFAULT_MAX_WIDTH_FRACTION", "RICKER_FWHM_PER_A", "peak_polarity",
+           "rolling_baseline", "peak_energy", "peak_rows"]
+
+#: Peak directions: "up" (absorbance, counts), "down" (transmittance), "auto".
+POLARITIES = ("up", "down", "auto")
+
+#: Default widest peak searched, as a fraction of the spectrum's span. Measured on
+#: the ethanol demo (tests/core/test_ridges_spectra.py): at 1/33 and 1/20 every one
+#: of 4 ridges peaks within 1.9 cm^-1 of an absorbance maximum; at 1/10 the C-H
+#: stretch envelope (FWHM ~220 cm^-1, centred on the dip between its P and R
+#: branches, 39 cm^-1 from the nearest maximum) takes a ridge.
+DEFAULT_MAX_WIDTH_FRACTION = 0.05
+
+#: FWHM of the Gaussian peak a Ricker wavelet of parameter ``a`` responds to most:
+#: the response to a peak of std ``sigma`` is ``~ b (1 + b^2)^(-3/2)``, ``b = sigma / a``,
+#: largest at ``b = 1 / sqrt(2)``, so ``FWHM = 2 sqrt(2 ln 2) a / sqrt(2) = 1.6651 a``.
+RICKER_FWHM_PER_A = float(2.0 * np.sqrt(np.log(2.0)))
+
+#: Energy floor (relative to the largest) that keeps empty columns finite.
+_FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class PeakSearch:
+    """How ridges are searched on a spectrum (see the module docstring).
+
+    Attributes
+    ----------
+    polarity : {"up", "down", "auto"}
+        Direction of the peaks: "up" for absorbance or counts, "down" for
+        transmittance; "auto" decides from the data (:func:`peak_polarity`).
+    max_width, min_width : float > 0 or None
+        Rows whose calibrated width (FWHM, x-units) lies outside
+        ``[min_width, max_width]`` are not searched. None:
+        :data:`DEFAULT_MAX_WIDTH_FRACTION` of the span, and 3 samples.
+    baseline : bool
+        Remove a rolling baseline first (:func:`rolling_baseline`).
+    baseline_size : float > 0 or None
+        Its window, x-units; None = 3 * max_width (a peak of FWHM w is
+        ~2.5 w wide at its foot).
+    """
+
+    polarity: str = "auto"
+    max_width: float | None = None
+    min_width: float | None = None
+    baseline: bool = True
+    baseline_size: float | None = None
+
+    def resolved(self, tfr, y=None) -> PeakSearch:
+        """This search with every None and "auto" decided for ``tfr``'s spectrum.
+
+        Parameters
+        ----------
+        tfr : TFR
+            A CWT kind.
+        y : np.ndarray [shape=(tfr.n_samples,)] or None
+            The spectrum; None = the transform's full inverse.
+
+        Raises
+        ------
+        ParameterError
+            A bad polarity or width, or an STFT kind.
+        """
+        if self.polarity not in POLARITIES:
+            raise ParameterError(f"polarity={self.polarity!r}: expected one of {POLARITIES}")
+        if not tfr.spec.is_cwt:
+            raise ParameterError("peak search needs a CWT kind (its rows are peak widths), "
+                                 f"got kind={tfr.spec.kind!r}")
+        dx = float(tfr.dx)
+        span = tfr.n_samples * dx
+        hi = DEFAULT_MAX_WIDTH_FRACTION * span if self.max_width is None else self.max_width
+        lo = 3.0 * dx if self.min_width is None else self.min_width
+        size = 3.0 * float(hi) if self.baseline_size is None else self.baseline_size
+        for name, v in (("max_width", hi), ("min_width", lo), ("baseline_size", size)):
+            if not (np.isfinite(float(v)) and float(v) > 0):
+                raise ParameterError(f"{name}={v!r} must be a width > 0")
+        if float(lo) >= float(hi):
+            raise ParameterError(f"min_width={lo!r} must be below max_width={hi!r}")
+        pol = self.polarity
+        if pol == "auto":
+            y = _spectrum_of(tfr) if y is None else np.asarray(y, dtype=np.float64)
+            pol = "up" if peak_polarity(y, size=_samples(min(size, span / 8), dx)) > 0 else "down"
+        return replace(self, polarity=pol, max_width=float(hi), min_width=float(lo),
+                       baseline_size=float(size))
+
+
+def _samples(length: float, dx: float) -> int:
+    """An odd window of about ``length`` x-units, at least 3 samples."""
+    n = max(3, int(round(float(length) / float(dx))))
+    return n | 1
+
+
+def _spectrum_of(tfr) -> np.ndarray:
+    from core.inversion import invert
+
+    return invert(tfr)
+
+
+def peak_polarity(y, *, size: int) -> int:
+    """+1 if the peaks of ``y`` point up, -1 if they point down (dips).
+
+    Compares the tallest peak above a rolling floor (white top-hat,
+    ``y - opening(y)``) with the deepest dip below a rolling ceiling (black
+    top-hat, ``closing(y) - y``), both with a flat window of ``size``
+    samples (``scipy.ndimage``): sparse peaks stand out from the baseline on
+    their own side only. Ties go to "up".
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,), float64]
+    size : int >= 3
+        Window, samples; wider than the peaks, narrower than the baseline's bends.
+
+    Returns
+    -------
+    int, +1 or -1
+    """
+    from scipy import ndimage
+
+    y = np.asarray(y, dtype=np.float64)
+    up = float(np.max(ndimage.white_tophat(y, size=int(size))))
+    down = float(np.max(ndimage.black_tophat(y, size=int(size))))
+    return 1 if up >= down else -1
+
+
+def rolling_baseline(y, *, size: int, polarity: int) -> np.ndarray:
+    """A smooth baseline under (``polarity`` +1) or over (-1) the peaks of ``y``.
+
+    Morphological: the rolling minimum of ``y`` followed by the rolling maximum
+    of that (a grey opening, ``scipy.ndimage.grey_opening``; a closing for dips)
+    with a flat window of ``size`` samples removes every peak narrower than the
+    window and keeps slopes and bends wider than it; a moving average over the
+    same window then smooths the opening's flat steps
+    (``scipy.ndimage.uniform_filter1d``). Both run on ``y`` padded by odd
+    reflection, which continues a slope through the ends. No iteration, no
+    tuning beyond the window, and robust to any baseline that bends on scales
+    longer than it (a bend sharper than the window is cut: the opening lies
+    under a concave baseline by up to its sag over one window).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,), float64]
+    size : int >= 3
+        Window in samples: wider than the widest peak's foot (~2.5 FWHM).
+    polarity : {+1, -1}
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), float64]
+    """
+    from scipy import ndimage
+
+    y = np.asarray(y, dtype=np.float64)
+    size = int(size)
+    if size < 3:
+        raise ParameterError(f"size={size!r}: the baseline window needs >= 3 samples")
+    if polarity not in (1, -1):
+        raise ParameterError(f"polarity={polarity!r} must be +1 or -1")
+    size = min(size, 2 * y.size - 1)
+    # odd reflection continues the ends' slope, so a sloping baseline stays straight there
+    pad = min(size, y.size - 1)
+    yp = np.pad(y, pad, mode="reflect", reflect_type="odd") if pad > 0 else y
+    floor = (ndimage.grey_opening(yp, size=size) if polarity > 0
+             else ndimage.grey_closing(yp, size=size))
+    smooth = ndimage.uniform_filter1d(floor, size=size, mode="nearest")
+    return np.ascontiguousarray(smooth[pad:pad + y.size] if pad > 0 else smooth)
+
+
+def peak_energy(y, widths, *, dx: float, polarity: int, max_frames: int | None = None,
+                block_rows: int = 32) -> np.ndarray:
+    """Peak-matched energy of ``y`` at peak widths ``widths``.
+
+    Row ``i`` is ``max(0, polarity * R_i)**2``, where ``R_i`` is the response
+    to a Ricker wavelet whose best-matched Gaussian has FWHM ``widths[i]``
+    (parameter ``a = widths[i] / RICKER_FWHM_PER_A``), applied in the
+    frequency domain as ``H(omega a) = (omega a)^2 exp(-(omega a)^2 / 2) e / 2``
+    (peak gain 1, zero phase). ``y`` is padded by odd reflection (which
+    continues its slope, so its ends do not look like peaks).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,), float64]
+    widths : np.ndarray [shape=(n_rows,), float64, > 0]
+        FWHM in x-units.
+    dx : float > 0
+        Sample spacing, x-units.
+    polarity : {+1, -1}
+    max_frames : int or None
+        Average the columns over blocks down to this many (as ridge tracking does).
+    block_rows : int
+        Rows filtered at once (memory).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_rows, n or max_frames), float64, >= 0]
+    """
+    from scipy import fft as sp_fft
+
+    from core.transforms import cwt_padding
+
+    y = np.asarray(y, dtype=np.float64)
+    widths = np.asarray(widths, dtype=np.float64)
+    n = y.size
+    n_pad, left = cwt_padding(n)
+    yp = np.pad(y, (left, n_pad - n - left), mode="reflect", reflect_type="odd")
+    Y = sp_fft.rfft(yp)
+    omega = 2.0 * np.pi * sp_fft.rfftfreq(n_pad, d=float(dx))
+    a = widths / RICKER_FWHM_PER_A
+    edges = None
+    if max_frames is not None and n > max_frames:
+        edges = np.linspace(0, n, int(max_frames) + 1).round().astype(np.intp)
+    out = np.empty((widths.size, n if edges is None else edges.size - 1))
+    for i in range(0, widths.size, int(block_rows)):
+        u = omega[None, :] * a[i:i + block_rows, None]
+        H = u * u * np.exp(-0.5 * u * u) * (np.e / 2.0)
+        R = sp_fft.irfft(Y[None, :] * H, n=n_pad, axis=1)[:, left:left + n]
+        e = np.maximum(float(polarity) * R, 0.0) ** 2
+        if edges is not None:
+            e = np.add.reduceat(e, edges[:-1], axis=1) / np.diff(edges)[None, :]
+        out[i:i + block_rows] = e
+    return out
+
+
+def peak_rows(tfr, peaks: PeakSearch) -> tuple[int, int]:
+    """``(lo, hi)``: the ordinary rows whose calibrated widths lie in
+    ``[peaks.min_width, peaks.max_width]`` (a resolved search).
+
+    Raises
+    ------
+    ParameterError
+        Fewer than 2 such rows (the message gives the rows' width range).
+    """
+    from core.feature_width import width_axis
+
+    a, b = inner_rows(tfr)
+    w = width_axis(tfr).widths
+    keep = np.flatnonzero((w[a:b] <= peaks.max_width) & (w[a:b] >= peaks.min_width))
+    if keep.size < 2:
+        raise ParameterError(
+            f"peak widths {peaks.min_width:.4g} to {peaks.max_width:.4g} leave fewer than 2 rows "
+            f"(the rows reach widths {w[b - 1]:.4g} to {w[a]:.4g} {tfr.unit or 'samples'})")
+    return a + int(keep[0]), a + int(keep[-1]) + 1
 
 
 def default_bandwidth_rows(spec) -> int:
@@ -61,7 +327,8 @@ def _block_energy(C: np.ndarray, max_frames: int) -> tuple[np.ndarray, np.ndarra
 
 
 def ridge_rows(tfr, *, k: int = 2, penalty: float = 2.0, bandwidth_rows: int | None = None,
-               max_frames: int = 2048) -> np.ndarray:
+               max_frames: int = 2048, peaks: PeakSearch | None = None,
+               y=None) -> np.ndarray:
     """Row index of each of the ``k`` strongest ridges at every frame.
 
     Parameters
@@ -76,11 +343,19 @@ def ridge_rows(tfr, *, k: int = 2, penalty: float = 2.0, bandwidth_rows: int | N
         None = :func:`default_bandwidth_rows`.
     max_frames : int >= 16
         Columns are block-averaged down to this many before tracking.
+    peaks : PeakSearch or None
+        None: track the scalogram's energy ``|C|^2`` (any signal). A
+        PeakSearch (spectra, CWT kinds): track the peak-matched energy of the
+        spectrum (baseline removed if asked) on the rows of peak-like width
+        only (module docstring).
+    y : np.ndarray [shape=(tfr.n_samples,)] or None
+        The spectrum, for ``peaks``; None = the transform's full inverse.
 
     Returns
     -------
     np.ndarray [shape=(k, n_frames), int64]
-        TFR rows (row 0 = lowest frequency), never an edge row.
+        TFR rows (row 0 = lowest frequency), never an edge row (nor, with
+        ``peaks``, a row outside its widths).
     """
     from ssqueezepy.ridge_extraction import extract_ridges  # numba: imported when used
 
@@ -103,7 +378,14 @@ def ridge_rows(tfr, *, k: int = 2, penalty: float = 2.0, bandwidth_rows: int | N
     if cwt and np.any(f <= 0):
         raise ParameterError("CWT rows must have positive frequencies to track ridges")
 
-    energy, block = _block_energy(tfr.coefficients[a:b], int(max_frames))
+    if peaks is not None:
+        y = _spectrum_of(tfr) if y is None else np.asarray(y, dtype=np.float64)
+        peaks = peaks.resolved(tfr, y)
+        a, b = peak_rows(tfr, peaks)
+        f = np.asarray(tfr.frequencies, dtype=np.float64)[a:b]
+        energy, block = _peak_energy_blocks(tfr, y, peaks, a, b, int(max_frames))
+    else:
+        energy, block = _block_energy(tfr.coefficients[a:b], int(max_frames))
     if cwt:  # ssqueezepy order: scales ascending = frequencies descending
         energy, scales, transform = energy[::-1], 1.0 / f[::-1], "cwt"
     else:
@@ -115,15 +397,36 @@ def ridge_rows(tfr, *, k: int = 2, penalty: float = 2.0, bandwidth_rows: int | N
         if not energy.any():  # nothing left: repeat the last ridge rather than invent one
             out[i:] = out[i - 1] if i else (a + b) // 2
             break
-        tf = np.sqrt(energy).astype(np.complex128)
+        floor = _FLOOR * float(energy.max())   # no all-zero column (0 / 0 in ssqueezepy)
+        tf = np.sqrt(energy + floor).astype(np.complex128)
         idx = np.asarray(extract_ridges(tf, scales, penalty=penalty, n_ridges=1, bw=bw,
                                         transform=transform, parallel=False))[:, 0]
         rows = (n_inner - 1 - idx) if cwt else idx  # back to row 0 = lowest
         out[i] = a + rows[block]
         lo, hi = np.maximum(idx - bw, 0), np.minimum(idx + bw + 1, n_inner)
-        clear = (np.arange(n_inner)[:, None] >= lo) & (np.arange(n_inner)[:, None] < hi)
-        energy[clear] = 0.0
+        cells = (np.arange(n_inner)[:, None] >= lo) & (np.arange(n_inner)[:, None] < hi)
+        energy[cells] = 0.0
     return out
+
+
+def _peak_energy_blocks(tfr, y, peaks: PeakSearch, a: int, b: int, max_frames: int):
+    """Peak-matched energy of rows ``a:b`` (:func:`peak_energy`), block-averaged like
+    :func:`_block_energy`; the baseline removed first when ``peaks.baseline``."""
+    from core.feature_width import width_axis
+
+    if y.shape != (tfr.n_samples,):
+        raise ParameterError(f"y has shape {y.shape}, the transform {tfr.n_samples} samples")
+    pol = 1 if peaks.polarity == "up" else -1
+    if peaks.baseline:
+        y = y - rolling_baseline(y, size=_samples(peaks.baseline_size, tfr.dx), polarity=pol)
+    widths = width_axis(tfr).widths[a:b]
+    n = tfr.n_frames
+    energy = peak_energy(y, widths, dx=tfr.dx, polarity=pol,
+                         max_frames=max_frames if n > max_frames else None)
+    if n <= max_frames:
+        return energy, np.arange(n)
+    edges = np.linspace(0, n, max_frames + 1).round().astype(np.intp)
+    return energy, np.repeat(np.arange(max_frames), np.diff(edges))
 
 
 def _envelope(values: np.ndarray, at: np.ndarray, reduce) -> np.ndarray:
@@ -141,13 +444,14 @@ def _envelope(values: np.ndarray, at: np.ndarray, reduce) -> np.ndarray:
 
 
 def propose_bands(tfr, *, k: int = 2, penalty: float = 2.0, bandwidth_rows: int | None = None,
-                  max_vertices: int = 64, max_frames: int = 2048) -> list[Band]:
+                  max_vertices: int = 64, max_frames: int = 2048,
+                  peaks: PeakSearch | None = None, y=None) -> list[Band]:
     """Bands around the ``k`` strongest ridges, ready to edit.
 
     Parameters
     ----------
     tfr : TFR
-    k, penalty, bandwidth_rows, max_frames
+    k, penalty, bandwidth_rows, max_frames, peaks, y
         As for :func:`ridge_rows`; ``bandwidth_rows`` is also the band's
         half-width in rows (clipped to the ordinary rows).
     max_vertices : int >= 2
@@ -167,7 +471,8 @@ def propose_bands(tfr, *, k: int = 2, penalty: float = 2.0, bandwidth_rows: int 
     if m < 2:
         raise ParameterError(f"max_vertices={max_vertices!r} must be >= 2")
     bw = default_bandwidth_rows(tfr.spec) if bandwidth_rows is None else int(bandwidth_rows)
-    rows = ridge_rows(tfr, k=k, penalty=penalty, bandwidth_rows=bw, max_frames=max_frames)
+    rows = ridge_rows(tfr, k=k, penalty=penalty, bandwidth_rows=bw, max_frames=max_frames,
+                      peaks=peaks, y=y)
     a, b = inner_rows(tfr)
     f = np.asarray(tfr.frequencies, dtype=np.float64)
     t = np.asarray(tfr.times, dtype=np.float64)
