@@ -129,7 +129,13 @@ def test_region_target_runs_on_the_painted_band(qtbot, window):
     with qtbot.waitSignal(doc.retrieval_finished, timeout=120_000):
         qtbot.mouseClick(panel.run_button, LEFT)
     assert doc.retrieval_y().shape == (doc.signal.n,)
-    assert "vs selection" in panel.status.text()
+    m = doc.retrieval_metrics
+    assert f"rel-L2 vs selection's inverse {m['rel_l2']:.3g}" in panel.status.text()
+    assert f"{m['n_cells']} selected cells" in panel.status.text()
+    assert 0 < m["n_cells"] < m["n_cells_total"]
+    tip = panel.status.toolTip()
+    assert "selection's inverse" in tip and "every sample" in tip
+    assert f"over the selected cells only ({m['n_cells']} of {m['n_cells_total']} cells)" in tip
 
 
 def test_closing_window_during_a_transform_waits_for_it(qtbot, window, qtlog):
@@ -150,11 +156,105 @@ def test_hint_suggests_time_bandwidth_60_for_broad_band_scalograms(qtbot, window
     doc, panel = window.doc, window.retrieval_panel
     qtbot.waitUntil(lambda: doc.tfr is not None and not doc.busy, timeout=60_000)
     assert doc.spec.kind in ("cwt", "ssq_cwt") and doc.spec.time_bandwidth is None
-    assert not panel.hint.isHidden()
+    assert panel.kind.currentData() == "auto"         # the default
+    assert not panel.hint.isHidden() and "time-bandwidth 60" in panel.hint.text()
     panel.kind.setCurrentIndex(panel.kind.findData("stft"))
     assert panel.hint.isHidden()                      # the STFT has no wavelet
-    panel.kind.setCurrentIndex(panel.kind.findData(None))
-    assert not panel.hint.isHidden()
+    panel.kind.setCurrentIndex(panel.kind.findData("view"))
+    assert not panel.hint.isHidden() and panel.hint.text().startswith("Tip")
     with qtbot.waitSignal(doc.tfr_changed, timeout=60_000):
         doc.set_spec(replace(doc.spec, time_bandwidth=60.0))
     assert panel.hint.isHidden()
+    panel.kind.setCurrentIndex(panel.kind.findData("auto"))
+    assert panel.hint.isHidden()                      # 60 is kept as it is
+
+
+@pytest.mark.parametrize(("kind", "tb", "expected"), [
+    ("cwt", None, 60.0), ("ssq_cwt", None, 60.0), ("cwt", 180.0, 60.0), ("cwt", 120.0, 60.0),
+    ("cwt", 90.0, 90.0), ("cwt", 30.0, 30.0)])
+def test_auto_spec_swaps_only_broad_band_morse_wavelets(kind, tb, expected):
+    from app.document import retrieval_spec
+    from core.transforms import TransformSpec
+
+    view = TransformSpec(kind=kind, time_bandwidth=tb)
+    spec = retrieval_spec(view, auto=True)
+    assert spec.kind == "cwt" and spec.time_bandwidth == expected
+    assert retrieval_spec(view).time_bandwidth == tb          # "as view" keeps it
+    for other in (TransformSpec(kind="stft"), TransformSpec(kind="cwt", wavelet="morlet")):
+        assert retrieval_spec(other, auto=True) == retrieval_spec(other)
+
+
+def _run(qtbot, doc, panel, transform, n_iter):
+    _setup(panel, n_iter=n_iter)
+    panel.kind.setCurrentIndex(panel.kind.findData(transform))
+    with qtbot.waitSignal(doc.retrieval_finished, timeout=300_000):
+        qtbot.mouseClick(panel.run_button, LEFT)
+    qtbot.waitUntil(lambda: not doc.retrieval_running, timeout=60_000)
+    return dict(doc.retrieval_metrics), doc.last_retrieval_spec, panel.status.text()
+
+
+def test_auto_retrieves_through_time_bandwidth_60_and_beats_as_view(qtbot, window):
+    """The app's default CWT (GMW at 180, nv 32) of the test chirp: auto retrieves
+    through 60, says so, and ends far closer to the original than "as view"."""
+    from core.transforms import TransformSpec
+
+    doc, panel = window.doc, window.retrieval_panel
+    with qtbot.waitSignal(doc.tfr_changed, timeout=60_000):
+        doc.set_spec(TransformSpec(kind="cwt", nv=32))
+    notes = []
+    doc.noted.connect(notes.append)
+    auto, spec, text = _run(qtbot, doc, panel, "auto", 100)
+    assert spec.time_bandwidth == 60.0 and auto["time_bandwidth"] == 60.0
+    assert doc.spec.time_bandwidth is None                      # the view is unchanged
+    assert "time-bandwidth 60" in text
+    assert any("time-bandwidth 60: conditions far better than 180" in n for n in notes)
+    view, spec, text = _run(qtbot, doc, panel, "view", 100)
+    assert spec.time_bandwidth is None and "time-bandwidth 180" in text
+    assert auto["rel_l2"] < 0.1 * view["rel_l2"]
+    assert auto["inconsistency"] < view["inconsistency"]
+
+
+def test_final_status_shows_the_three_figures_with_their_definitions(qtbot, window):
+    doc, panel = window.doc, window.retrieval_panel
+    m, _spec, text = _run(qtbot, doc, panel, "auto", 5)
+    assert {"inconsistency", "sc_db", "rel_l2"} <= set(m)
+    assert f"inconsistency {m['inconsistency']:.3g}" in text
+    assert f"SC {m['sc_db']:.1f} dB" in text and f"rel-L2 {m['rel_l2']:.3g}" in text
+    assert f"after {doc.retrieval.n_iter} it" in text
+    tip = panel.status.toolTip()
+    assert "||S - |A x||| / ||S||" in tip and "20 log10" in tip
+    assert "||x - x_ref|| / ||x_ref||" in tip and "original signal" in tip
+
+
+def test_loss_axis_reads_decades_without_si_prefix(qtbot, window):
+    from app.retrieval_panel import LogAxis
+
+    doc, panel = window.doc, window.retrieval_panel
+    _run(qtbot, doc, panel, "auto", 20)
+    axis = panel.loss_plot.getPlotItem().getAxis("left")
+    assert isinstance(axis, LogAxis) and axis.logMode
+    assert "x0" not in axis.labelString() and "(" not in axis.labelString()
+    assert axis.tickStrings([-3.0, -2.0, float(np.log10(0.02))], 1.0, 1.0) == ["1e-3", "1e-2",
+                                                                                "2e-2"]
+    # ten decades on 120 px: a label at most every 22 px, none of them minor
+    levels = axis.tickValues(-10.0, 0.0, 120.0)
+    assert sum(len(v) for _s, v in levels) <= 120 // 22 + 1
+    # under one decade there are still labels to read
+    assert sum(len(v) for _s, v in axis.tickValues(-2.9, -2.2, 120.0)) >= 2
+
+
+def test_panel_settings_round_trip_through_the_document(qtbot, window):
+    doc, panel = window.doc, window.retrieval_panel
+    want = {"target": "region", "transform": "view", "method": "gd", "optimizer": "adam",
+            "n_iter": 321, "tol": "1e-4", "lr": 0.25, "seed": 7, "init": "random",
+            "device": "cpu", "preview": False}
+    doc.set_retrieval_settings(want)
+    assert panel.settings() == want
+    p = panel.params()
+    assert (p.target, p.transform, p.method, p.optimizer, p.n_iter, p.tol, p.lr, p.seed,
+            p.init, p.device) == ("region", "view", "gd", "adam", 321, 1e-4, 0.25, 7,
+                                  "random", "cpu")
+    panel.n_iter.setValue(12)                 # the panel keeps the document's copy current
+    assert doc.retrieval_settings["n_iter"] == 12
+    doc.set_retrieval_settings({"method": "no such", "n_iter": "x"})   # bad values skipped
+    assert panel.method.currentData() == "gd" and panel.n_iter.value() == 12
