@@ -22,6 +22,15 @@ JSON layout (``version`` 1)::
                   "arrays": {"y": "result_0_0", ...}}, ...],
      "view": {...}}                                              # opaque to core
 
+The GUI's phase retrieval is the result named ``"retrieval"``: arrays ``y`` (the
+best estimate) and ``loss_history`` (one loss per iteration); params
+``n_iter_run`` (iterations run), ``stop_reason``, ``target`` ("whole" /
+"region"), ``run`` (the run's settings) and ``spec`` (the transform it went
+through); metrics ``inconsistency``, ``sc_db``, ``rel_l2``. The retrieval
+panel's settings are ``view["retrieval_panel"]``. Each of these was added
+within version 1 and is optional: a session saved before them has the
+estimate alone and loads as before.
+
 Why a sidecar rather than base64 in the JSON: masks are large (rows x
 samples), NPZ keeps dtype and values exactly and compresses a bool mask
 ~50x, and the JSON stays readable. The sidecar's name carries a random token

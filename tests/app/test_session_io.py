@@ -285,3 +285,86 @@ def test_choose_jcamp_block_on_a_link_file(qtbot, monkeypatch):
 def test_module_exports():
     for name in session_io.__all__:
         assert hasattr(session_io, name)
+
+
+SETTINGS = {"target": "whole", "transform": "view", "method": "fgla", "optimizer": "rmsprop",
+            "n_iter": 250, "tol": "1e-5", "lr": 0.125, "seed": 11, "init": "zeros",
+            "device": "cpu", "preview": False}
+
+
+def test_session_keeps_loss_history_iterations_and_panel_settings(qtbot, tmp_path, errors):
+    from app.document import RetrievalParams
+    from app.retrieval_panel import RetrievalPanel
+
+    sig = Signal(np.cos(np.arange(1024) / 9.0), dx=1 / RATE, name="demo")
+    doc = make_doc(qtbot, sig)
+    panel = RetrievalPanel(doc)
+    qtbot.addWidget(panel)
+    try:
+        panel.apply_settings(SETTINGS)
+        hist = np.geomspace(1.0, 1e-3, 37)
+        doc.last_retrieval_params = RetrievalParams(method="fgla", n_iter=250, seed=11)
+        doc.set_retrieval(RestoredRetrieval(0.9 * sig.y, loss_history=hist, n_iter=37,
+                                            stop_reason="converged", restored=False),
+                          {"inconsistency": 0.01, "sc_db": -40.0, "rel_l2": 0.05})
+        path = tmp_path / "demo.pbsession"
+        assert save_session_to(None, doc, path)
+        opened = open_session(None, path)
+        session, sig2, _ = opened
+        params = session.results[0].params
+        assert params["n_iter_run"] == 37 and params["stop_reason"] == "converged"
+        assert params["run"]["method"] == "fgla" and params["run"]["transform"] == "auto"
+
+        doc2 = DocumentModel()
+        panel2 = RetrievalPanel(doc2)
+        qtbot.addWidget(panel2)
+        done = []
+        apply_session(doc2, session, sig2, on_restored=lambda: done.append(True))
+        qtbot.waitUntil(lambda: bool(done), timeout=60_000)
+        res = doc2.retrieval
+        np.testing.assert_array_equal(res.loss_history, hist)
+        assert res.n_iter == 37 and res.stop_reason == "converged"
+        assert panel2.settings() == SETTINGS and doc2.retrieval_settings == SETTINGS
+        assert len(panel2.loss_data()[1]) == 37
+        text = panel2.status.text()
+        assert "restored from the session: converged after 37 it" in text
+        assert "inconsistency 0.01" in text and "SC -40.0 dB" in text and "rel-L2 0.05" in text
+        doc2.shutdown()
+    finally:
+        doc.shutdown()
+
+
+def test_old_session_without_loss_history_or_settings_loads(qtbot, tmp_path, errors):
+    """A session written before the loss curve and panel settings were kept."""
+    import json
+
+    from app.retrieval_panel import RetrievalPanel
+    from core.session import Session, SessionResult, SignalRef, save_session
+
+    sig = Signal(np.cos(np.arange(1024) / 9.0), dx=1 / RATE, name="demo")
+    y = 0.8 * sig.y
+    path = tmp_path / "old.pbsession"
+    save_session(path, Session(signal=SignalRef.from_signal(sig), spec=SPEC, results=[
+        SessionResult("retrieval", arrays={"y": y}, metrics={"sc_db": -30.0})]))
+    doc_json = json.loads(path.read_text())
+    assert doc_json["results"][0]["params"] == {} and doc_json["view"] == {}
+    assert list(doc_json["results"][0]["arrays"]) == ["y"]
+
+    opened = open_session(None, path)
+    session, sig2, _ = opened
+    doc2 = DocumentModel()
+    panel = RetrievalPanel(doc2)
+    qtbot.addWidget(panel)
+    before = panel.settings()
+    done = []
+    apply_session(doc2, session, sig2, on_restored=lambda: done.append(True))
+    qtbot.waitUntil(lambda: bool(done), timeout=60_000)
+    try:
+        np.testing.assert_array_equal(doc2.retrieval_y(), y)
+        assert doc2.retrieval.n_iter is None and doc2.retrieval.loss_history.size == 0
+        assert panel.settings() == before               # nothing to restore: defaults kept
+        text = panel.status.text()
+        assert "0 it" not in text and "saved without its iterations" in text
+        assert "SC -30.0 dB" in text
+    finally:
+        doc2.shutdown()

@@ -229,3 +229,27 @@ def test_failed_json_write_keeps_previous_session_and_no_orphan(tmp_path, monkey
     loaded = load_session(p)
     assert np.array_equal(loaded.signal.to_signal().y, np.ones(10))
     assert np.array_equal(loaded.masks["m"], np.ones((2, 3), bool))
+
+
+def test_retrieval_result_keeps_loss_history_and_run_record(tmp_path):
+    """The GUI's retrieval result (loss curve, run record, panel settings in the view)
+    round-trips exactly; a result with the estimate alone (older sessions) still loads."""
+    sig = Signal(np.sin(np.arange(256) / 5.0), dx=1e-3, name="x")
+    hist = np.geomspace(1.0, 1e-4, 50)
+    full = SessionResult("retrieval", arrays={"y": sig.y * 0.5, "loss_history": hist},
+                         params={"n_iter_run": 50, "stop_reason": "max_iter", "target": "whole",
+                                 "run": {"method": "auto", "tol": None, "transform": "auto"}},
+                         metrics={"inconsistency": 1e-3, "sc_db": -60.0, "rel_l2": float("nan")})
+    old = SessionResult("retrieval", arrays={"y": sig.y * 0.5})
+    view = {"retrieval_panel": {"method": "gd", "n_iter": 300, "tol": ""}}
+    for res in (full, old):
+        path = save_session(tmp_path / "s.pbsession",
+                            Session(signal=SignalRef.from_signal(sig), results=[res], view=view))
+        (r,) = load_session(path).results
+        assert set(r.arrays) == set(res.arrays) and dict(r.params) == dict(res.params)
+        for k, a in res.arrays.items():
+            np.testing.assert_array_equal(r.arrays[k], a)
+        assert load_session(path).view == view
+        assert set(r.metrics) == set(res.metrics)
+        if res is full:
+            assert r.metrics["sc_db"] == -60.0 and np.isnan(r.metrics["rel_l2"])
