@@ -74,6 +74,30 @@ def window(qtbot, settings):
     win.close()  # closeEvent stops playback and every worker before the next test starts
 
 
+def open_long_window(qtbot, settings, signal, spec, *, block_length: int | None = 6000):
+    """A shown 1280x800 MainWindow whose document treats ``signal`` as a long recording
+    (``long_above_bytes = 0``), its first image done. ``block_length``: the long inverse's
+    blocks (small, so bands and strokes cross their boundaries). Close it when done."""
+    from app.main_window import MainWindow
+
+    win = MainWindow(settings=settings)
+    win.error_dialogs = False
+    win.confirm_close = False
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    doc = win.doc
+    doc.long_above_bytes = 0
+    if block_length is not None:
+        doc.long_inverse.block_length = block_length
+    with qtbot.waitSignal(doc.busy_changed, timeout=120_000,
+                          check_params_cb=lambda busy: not busy):
+        doc.set_signal(signal, spec)
+    assert doc.is_long
+    return win
+
+
 def send_mouse(widget, kind: str, pos, *, buttons=Qt.MouseButton.LeftButton,
                modifiers=Qt.KeyboardModifier.NoModifier) -> None:
     """Deliver one mouse event to ``widget`` with the pressed buttons set (QTest's

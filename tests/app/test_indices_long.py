@@ -15,6 +15,7 @@ from core.bands import Band, band_mask
 from core.indices import FIELDS, SelectionIndices, indices_from_mask, iter_indices, read_indices
 from core.signal import Signal
 from core.transforms import TransformSpec, transform
+from tests.app.conftest import open_long_window
 
 FS = 8000.0
 N = 40_000
@@ -30,22 +31,8 @@ def recording() -> Signal:
 
 @pytest.fixture
 def long_window(qtbot, settings, monkeypatch):
-    from app.main_window import MainWindow
-
     monkeypatch.setattr(iv.IndicesView, "block_cols", 6000)   # blocks cross the band's edges
-    win = MainWindow(settings=settings)
-    win.error_dialogs = False
-    win.confirm_close = False
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    doc = win.doc
-    doc.long_above_bytes = 0
-    with qtbot.waitSignal(doc.busy_changed, timeout=120_000,
-                          check_params_cb=lambda busy: not busy):
-        doc.set_signal(recording(), SPEC)
-    assert doc.is_long
+    win = open_long_window(qtbot, settings, recording(), SPEC, block_length=None)
     yield win
     win.close()
 

@@ -20,6 +20,7 @@ from core.engine.tiled_mask import TiledMask
 from core.inversion import RangeInverter, invert_with_residual
 from core.signal import Signal
 from core.transforms import TransformSpec, transform
+from tests.app.conftest import open_long_window
 
 FS = 8000.0
 N = 40_000
@@ -43,21 +44,7 @@ def reference():
 
 @pytest.fixture
 def long_window(qtbot, settings):
-    from app.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    win.error_dialogs = False
-    win.confirm_close = False
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    doc = win.doc
-    doc.long_above_bytes = 0
-    doc.long_inverse.block_length = 6000     # bands and strokes cross block boundaries
-    with qtbot.waitSignal(doc.busy_changed, timeout=120_000,
-                          check_params_cb=lambda busy: not busy):
-        doc.set_signal(recording(), SPEC)
+    win = open_long_window(qtbot, settings, recording(), SPEC)
     yield win
     win.close()
 
@@ -444,22 +431,11 @@ def test_a_synchrosqueezed_long_recording_shows_paints_and_inverts_like_the_whol
         qtbot, settings, spec):
     from PySide6.QtCore import QRectF
 
-    from app.main_window import MainWindow
-
     sig = recording()
     tfr = transform(sig, spec)
-    win = MainWindow(settings=settings)
-    win.error_dialogs = False
-    win.confirm_close = False
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
+    win = open_long_window(qtbot, settings, sig, spec)
     doc = win.doc
-    doc.long_above_bytes = 0
-    doc.long_inverse.block_length = 6000
-    with qtbot.waitSignal(doc.busy_changed, timeout=120_000, check_params_cb=lambda b: not b):
-        doc.set_signal(sig, spec)
-    assert doc.is_long and doc.tfr.shape == tfr.shape
+    assert doc.tfr.shape == tfr.shape
     np.testing.assert_allclose(doc.tfr.frequencies, tfr.frequencies, rtol=1e-12)
     # the zoomed detail is the exact squeezed magnitude, pixel by pixel
     view = win.tfr_view
