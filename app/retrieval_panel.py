@@ -268,7 +268,8 @@ class RetrievalPanel(QWidget):
         p = self.params()
         note = self.doc.retrieval_note(p) if self.doc.tfr is not None else ""
         if note:
-            self.hint.setText(note[0].upper() + note[1:])
+            head, _, tail = note.partition(": ")   # two lines: the dock is ~55 characters wide
+            self.hint.setText(f"{head[0].upper()}{head[1:]}:\n{tail}" if tail else note)
             self.hint.setStyleSheet("color: #8fc7ff;")
             self.hint.setToolTip(f"Transform: auto. {TRANSFORMS[0][2]}")
             self.hint.setVisible(True)
@@ -373,7 +374,7 @@ class RetrievalPanel(QWidget):
         self.cancel_button.setEnabled(True)
         p = self.doc.last_retrieval_params
         note = self.doc.retrieval_note(p) if p is not None else ""
-        self._note = note
+        self._note = note.partition(": ")[0] if note else ""  # the hint says the rest
         self.status.setText("starting (loading torch)…" + (f"\n{note}" if note else ""))
         self.status.setToolTip(self._status_tip())
 
