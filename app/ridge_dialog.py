@@ -5,6 +5,12 @@
 in the rows), lists the proposals with their time and frequency spans, draws
 them on the image, and returns the checked ones as ordinary
 :class:`~core.bands.Band` objects, which become normal editable bands.
+
+For a spectrum's CWT (rows are calibrated peak widths, :mod:`core.feature_width`)
+the dialog speaks in peak widths (FWHM, in the spectrum's unit) and searches
+peaks (:class:`core.ridges.PeakSearch`): which way they point (detected, or
+chosen), the widest peak width searched, and whether a rolling baseline is
+removed first.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -27,23 +35,29 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.axes import REVERSED_UNITS, x_axis_label
+from app.axes import REVERSED_UNITS, freq_span_text, width_axis_of, width_label, x_axis_label
 from app.document import db_ceiling, db_image
 from app.grid import ImageGrid
 from app.tfr_view import LogFrequencyAxis, format_freq
 from app.worker import Worker
 from core.bands import freq_unit
+from core.errors import PhaseBrushError
 from core.masks import inner_rows
-from core.ridges import default_bandwidth_rows, propose_bands
+from core.ridges import PeakSearch, default_bandwidth_rows, propose_bands
 
 __all__ = ["RidgeDialog", "describe_band"]
 
+#: Peak-direction choices: (combo text, PeakSearch polarity).
+_POLARITY_ITEMS = (("detect", "auto"), ("up (absorbance, counts)", "up"),
+                   ("down (transmittance)", "down"))
 
-def describe_band(band, unit: str) -> str:
-    """One line: "ridge 1: 180-220 Hz, 0-1.02 s"."""
+
+def describe_band(band, unit: str, widths=None) -> str:
+    """One line: "ridge 1: 180–220 Hz, 0–1.02 s"; with calibrated ``widths`` (a
+    core.feature_width.WidthAxis) "ridge 1: FWHM 12.1–45.3 cm^-1, 462–3808 cm^-1"."""
     f0, f1 = band.freq_span
     t0, t1 = band.time_span
-    return (f"{band.name}: {format_freq(f0)}–{format_freq(f1)} {freq_unit(unit)}, "
+    return (f"{band.name}: {freq_span_text(f0, f1, unit, format_freq, widths)}, "
             f"{t0:.4g}–{t1:.4g} {unit or 'samples'}")
 
 
@@ -76,6 +90,10 @@ class RidgeDialog(QDialog):
         self.tfr = tfr
         self.bands: list = []
         self._worker: Worker | None = None
+        #: Calibrated peak widths of the rows (spectra's CWT kinds), else None.
+        self.widths = width_axis_of(None, tfr)
+        #: The resolved PeakSearch of the last proposals (spectra), else None.
+        self._searched: PeakSearch | None = None
         a, b = inner_rows(tfr)
         n_inner = max(1, b - a)
 
@@ -99,6 +117,7 @@ class RidgeDialog(QDialog):
                                 "also the rows cleared before the next ridge is tracked")
         self.bw_label = QLabel(self)
         self.bw_spin.valueChanged.connect(self._describe_bw)
+        self._init_peak_controls(a, b)
         self.propose_button = QPushButton("Propose", self)
         self.propose_button.setToolTip("Track the ridges with these settings")
         self.propose_button.clicked.connect(self.propose)
@@ -135,6 +154,10 @@ class RidgeDialog(QDialog):
         bw.addWidget(self.bw_spin)
         bw.addWidget(self.bw_label, 1)
         form.addRow("Half-width (rows)", bw)
+        if self.widths is not None:
+            form.addRow("Peaks point", self.polarity_combo)
+            form.addRow("Peak widths up to", self.max_width_spin)
+            form.addRow("", self.baseline_check)
         top = QHBoxLayout()
         top.addLayout(form, 1)
         side = QVBoxLayout()
@@ -164,9 +187,12 @@ class RidgeDialog(QDialog):
             return
         tfr = self.tfr
         k, pen, bw = self.k_spin.value(), self.penalty_spin.value(), self.bw_spin.value()
+        peaks = self.peak_search()
 
         def task(progress, cancel):
-            return propose_bands(tfr, k=k, penalty=pen, bandwidth_rows=bw)
+            resolved = None if peaks is None else peaks.resolved(tfr)
+            return (propose_bands(tfr, k=k, penalty=pen, bandwidth_rows=bw, peaks=resolved),
+                    resolved)
 
         w = Worker(task, name="ridge tracking")
         w.succeeded.connect(self._on_done)
@@ -176,6 +202,14 @@ class RidgeDialog(QDialog):
         self.propose_button.setEnabled(False)
         self.status.setText(f"Tracking {k} ridge(s)…")
         w.start()
+
+    def peak_search(self) -> PeakSearch | None:
+        """The peak search the controls describe (spectra), or None (tracking |W|)."""
+        if self.widths is None:
+            return None
+        return PeakSearch(polarity=self.polarity_combo.currentData(),
+                          max_width=float(self.max_width_spin.value()),
+                          baseline=self.baseline_check.isChecked())
 
     def accepted_bands(self) -> list:
         """The checked proposals, as core Bands."""
@@ -187,10 +221,52 @@ class RidgeDialog(QDialog):
                                             else Qt.CheckState.Unchecked)
 
     # -- internals -------------------------------------------------------------------
+    def _init_peak_controls(self, a: int, b: int) -> None:
+        """Peak direction, widest width and baseline controls (used for spectra only)."""
+        unit = self.tfr.unit or "samples"
+        self.polarity_combo = QComboBox(self)
+        detected = None
+        if self.widths is not None:
+            try:
+                detected = PeakSearch().resolved(self.tfr)
+            except PhaseBrushError:
+                detected = None
+        for text, value in _POLARITY_ITEMS:
+            if value == "auto" and detected is not None:
+                text = f"detect ({detected.polarity})"
+            self.polarity_combo.addItem(text, value)
+        self.polarity_combo.setToolTip(
+            "Which way the spectrum's peaks point: up for absorbance or counts, down for "
+            "transmittance. Ridges follow peaks of that sign only (the humps between two "
+            "dips are not peaks).")
+        self.max_width_spin = QDoubleSpinBox(self)
+        self.max_width_spin.setSuffix(f" {unit}")
+        if self.widths is not None:
+            w = self.widths.widths
+            widest = float(w[a])
+            default = min(detected.max_width if detected is not None else widest, widest)
+            digits = int(np.floor(np.log10(default)))          # 167 -> 2, 0.6 ppm -> -1
+            self.max_width_spin.setDecimals(min(6, max(1, 2 - digits)))
+            narrowest = max(float(w[b - 1]), 3.0 * float(self.tfr.dx))   # PeakSearch's floor
+            self.max_width_spin.setRange(2.0 * narrowest, widest)
+            self.max_width_spin.setSingleStep(10.0 ** (digits - 1))
+            self.max_width_spin.setValue(default)
+        self.max_width_spin.setToolTip(
+            "Widest peak (FWHM) the ridges may follow; wider rows hold the baseline's bends, "
+            "not peaks. Default: 1/20 of the spectrum's span.")
+        self.baseline_check = QCheckBox("Remove the baseline first", self)
+        self.baseline_check.setChecked(True)
+        self.baseline_check.setToolTip(
+            "Subtract a rolling baseline before tracking: the rolling minimum then maximum "
+            "(a morphological opening; a closing for dips) over 3 × the widest peak width, "
+            "smoothed over the same window.")
+
     def _describe_bw(self, *_):
         n = self.bw_spin.value()
         spec = self.tfr.spec
-        if spec.is_cwt:
+        if self.widths is not None:
+            self.bw_label.setText(f"≈ ×{2.0 ** (n / spec.nv):.3g} in peak width each side")
+        elif spec.is_cwt:
             self.bw_label.setText(f"≈ {n / spec.nv:.2g} octave each side")
         else:
             df = float(np.median(np.diff(self.tfr.frequencies)))
@@ -209,21 +285,32 @@ class RidgeDialog(QDialog):
         self.plot.setRange(rect=rect, padding=0)
         self.plot.setLabel("bottom", x_axis_label(tfr.unit))
         self.plot.invertX((tfr.unit or "").lower() in REVERSED_UNITS)  # spectra high-to-low
-        self.plot.setLabel("left", f"frequency ({freq_unit(tfr.unit)})")
+        if self.widths is not None:   # rows as calibrated peak widths, like the main image
+            self._axis.period, self._axis.widths = True, self.widths
+            self.plot.setLabel("left", width_label(tfr.unit))
+        else:
+            self.plot.setLabel("left", f"frequency ({freq_unit(tfr.unit)})")
 
-    def _on_done(self, bands) -> None:
+    def _on_done(self, result) -> None:
+        bands, self._searched = result
         self.bands = list(bands)
         self.list.blockSignals(True)
         self.list.clear()
         for b in self.bands:
-            item = QListWidgetItem(describe_band(b, self.tfr.unit))
+            item = QListWidgetItem(describe_band(b, self.tfr.unit, self.widths))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked)
             item.setForeground(QBrush(QColor(b.color).darker(130)))
             self.list.addItem(item)
         self.list.blockSignals(False)
-        self.status.setText(f"{len(self.bands)} proposal(s). Uncheck the ones you do not want; "
-                            "the others become editable bands.")
+        how = "."
+        peaks = self._searched
+        if peaks is not None:
+            how = (f" on peaks pointing {peaks.polarity}, FWHM up to "
+                   f"{format_freq(peaks.max_width)} {self.tfr.unit or 'samples'}"
+                   + (", baseline removed" if peaks.baseline else "") + ".")
+        self.status.setText(f"{len(self.bands)} proposal(s){how} Uncheck the ones you do not "
+                            "want; the others become editable bands.")
         self._draw()
         self.proposals_ready.emit(self.bands)
 

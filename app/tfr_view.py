@@ -29,6 +29,8 @@ from app.axes import (
     display_reversed,
     freq_axis_label,
     freq_value_text,
+    width_axis_of,
+    width_maps,
     x_axis_label,
 )
 from app.document import db_ceiling
@@ -57,28 +59,33 @@ def format_freq(f: float) -> str:
 class LogFrequencyAxis(pg.AxisItem):
     """Left axis whose display values are log10(frequency) when ``log`` is on.
 
-    With ``period`` on, the ticks are labelled with the reciprocal, 1 / frequency
-    (a feature width in the signal's unit), at round values of the width.
+    With ``period`` on, the ticks are labelled with widths in the signal's unit,
+    at round values of the width: the calibrated peak widths (FWHM) of
+    ``widths`` (a core.feature_width.WidthAxis), or 1 / frequency without it.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.log = False
         self.period = False
+        self.widths = None
 
     def tickValues(self, minVal, maxVal, size):
         if not self.log:
             return super().tickValues(minVal, maxVal, size)
-        if self.period:  # log10(width) = -log10(f): round widths, mapped back
-            return [(s, [-v for v in vals])
-                    for s, vals in _log_ticks(-maxVal, -minVal)]
+        if self.period:  # round widths, mapped back to log10(f)
+            to_w, to_f = width_maps(self.widths)
+            lo, hi = (math.log10(to_w(10.0 ** v)) for v in (maxVal, minVal))
+            return [(s, [math.log10(to_f(10.0 ** v)) for v in vals])
+                    for s, vals in _log_ticks(lo, hi)]
         return _log_ticks(minVal, maxVal)
 
     def tickStrings(self, values, scale, spacing):
         if self.period:
+            to_w = width_maps(self.widths)[0]
             if self.log:
-                return [format_freq(10.0 ** -v) for v in values]
-            return [format_freq(1.0 / v) if v > 0 else "\u221e" for v in values]
+                return [format_freq(to_w(10.0 ** v)) for v in values]
+            return [format_freq(to_w(v)) if v > 0 else "\u221e" for v in values]
         if not self.log:
             return super().tickStrings(values, scale, spacing)
         return [format_freq(10.0 ** v) for v in values]
@@ -245,7 +252,8 @@ class TfrView(pg.GraphicsLayoutWidget):
     def _update_axes(self) -> None:
         sig = self.doc.signal
         self._axis.period = self.freq_mode == "width"
-        self._axis.setLabel(freq_axis_label(sig, self.freq_mode))
+        self._axis.widths = width_axis_of(sig, self.doc.tfr)
+        self._axis.setLabel(freq_axis_label(sig, self.freq_mode, self._axis.widths))
         self._axis.picture = None
         self._axis.update()
         self.plot.invertX(display_reversed(sig))
@@ -530,7 +538,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         tfr = self.doc.tfr
         unit = tfr.unit or ""
         ftext = freq_value_text(float(tfr.frequencies[r]), self.doc.signal, self.freq_mode,
-                                format_freq)
+                                format_freq, self._axis.widths)
         if self.doc.is_long:
             t, db = float(tfr.column_times(c, c + 1)[0]), self.long.db_at(r, c)
             mag = "" if db is None else f"|W| = {db:.1f} dB (of the pixel)   "
