@@ -55,18 +55,25 @@ def errors(monkeypatch):
     return seen
 
 
-@pytest.fixture
-def window(qtbot, settings):
-    """A shown MainWindow on a short chirp (CWT, 16 voices), transform finished."""
+def shown_window(qtbot, settings, **kw):
+    """A MainWindow shown at 1280x800 without message boxes (errors go to ``last_error``)
+    and without the "Save changes?" box when the test ends; ``kw`` go to MainWindow."""
     from app.main_window import MainWindow
 
-    win = MainWindow(settings=settings)
+    win = MainWindow(settings=settings, **kw)
     win.error_dialogs = False
-    win.confirm_close = False  # no "Save changes?" box when the test ends
+    win.confirm_close = False
     qtbot.addWidget(win)
     win.resize(1280, 800)
     win.show()
     qtbot.waitExposed(win)
+    return win
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    """A shown MainWindow on a short chirp (CWT, 16 voices), transform finished."""
+    win = shown_window(qtbot, settings)
     win.tfr_view.scene().minDragTime = 0  # a drag starts on the first move, as in pyqtgraph's tests
     with qtbot.waitSignal(win.doc.tfr_changed, timeout=60_000):
         win.doc.set_signal(short_chirp(), TransformSpec(kind="cwt", nv=16))
@@ -78,15 +85,7 @@ def open_long_window(qtbot, settings, signal, spec, *, block_length: int | None 
     """A shown 1280x800 MainWindow whose document treats ``signal`` as a long recording
     (``long_above_bytes = 0``), its first image done. ``block_length``: the long inverse's
     blocks (small, so bands and strokes cross their boundaries). Close it when done."""
-    from app.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    win.error_dialogs = False
-    win.confirm_close = False
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown_window(qtbot, settings)
     doc = win.doc
     doc.long_above_bytes = 0
     if block_length is not None:

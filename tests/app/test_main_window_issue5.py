@@ -19,7 +19,7 @@ from core.io import save_signal
 from core.masks import fill_polygon, inner_rows
 from core.signal import Signal
 from core.transforms import TransformSpec
-from tests.app.conftest import short_chirp
+from tests.app.conftest import short_chirp, shown_window
 
 SPEC = TransformSpec(kind="cwt", nv=16)
 
@@ -27,19 +27,11 @@ SPEC = TransformSpec(kind="cwt", nv=16)
 @pytest.fixture
 def make_window(qtbot, settings):
     """make(signal=None, **MainWindow kwargs) -> a shown window, transform finished."""
-    from app.main_window import MainWindow
-
     made = []
 
     def make(signal=None, *, spec=SPEC, **kw):
         kw.setdefault("audio_sink", NullAudioSink(speed=4.0))
-        win = MainWindow(settings=settings, **kw)
-        win.error_dialogs = False
-        win.confirm_close = False
-        qtbot.addWidget(win)
-        win.resize(1280, 800)
-        win.show()
-        qtbot.waitExposed(win)
+        win = shown_window(qtbot, settings, **kw)
         made.append(win)
         if signal is not None:
             with qtbot.waitSignal(win.doc.tfr_changed, timeout=60_000):
