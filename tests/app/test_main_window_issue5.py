@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from app.audio import NullAudioSink
 from app.playback_bar import PlaybackBar
+from core.feature_width import width_axis
 from core.inversion import invert
 from core.io import save_signal
 from core.masks import fill_polygon, inner_rows
@@ -162,7 +163,7 @@ def test_spectrum_rows_read_as_feature_width_with_a_toggle(qtbot, make_window):
     win = make_window(spectrum())
     tv = win.tfr_view
     assert tv.freq_mode == "width" and win.freq_mode_actions["width"].isChecked()
-    assert tv.plot.getAxis("left").labelText == "feature width (cm^-1)"
+    assert tv.plot.getAxis("left").labelText == "peak width, FWHM (cm^-1)"
     # The read-out under the mouse says the same thing as the axis.
     tfr = win.doc.tfr
     r = (inner_rows(tfr)[0] + inner_rows(tfr)[1]) // 2
@@ -173,11 +174,12 @@ def test_spectrum_rows_read_as_feature_width_with_a_toggle(qtbot, make_window):
         tv._on_mouse_moved(scene)
     text = got.args[0]
     row, col = tv.grid.cell_at(float(x), float(y))
-    width = 1.0 / float(tfr.frequencies[row])
-    assert "width = " in text and "cm^-1" in text
-    value = float(text.split("width = ")[1].split()[0].rstrip("k"))
+    # the calibrated width: the FWHM of the Gaussian peak this row answers most
+    width = float(width_axis(tfr).widths[row])
+    assert "FWHM = " in text and "cm^-1" in text
+    value = float(text.split("FWHM = ")[1].split()[0].rstrip("k"))
     assert value == pytest.approx(width, rel=5e-3)
-    # Tick labels are widths too: 1 / frequency at the tick position.
+    # Tick labels are widths too, at round values.
     axis = tv.plot.getAxis("left")
     ticks = [v for _s, vals in axis.tickValues(*tv.vb.viewRange()[1], 400) for v in vals]
     labels = axis.tickStrings(ticks, 1.0, 1.0)
