@@ -115,7 +115,10 @@ class RetrievalParams:
     lr: float | None = None
     seed: int = 0
     device: str = "auto"
-    init: str = "pghi"
+    #: A name core knows ("pghi" ...) or the initial signal itself [shape=(n_samples,)].
+    init: str | np.ndarray = "pghi"
+    #: Free samples at each end of the unknown (core.retrieval.retrieve's ``padding``).
+    padding: int = 0
     extra: dict = field(default_factory=dict)
 
 
@@ -810,6 +813,8 @@ class DocumentModel(QObject):
                         f"{format_bytes(budget)})")
         part = replace(sig, y=np.array(sig.y[c0:c1], dtype=float), x0=sig.x0 + c0 * sig.dx,
                        notes=())
+        if isinstance(params.init, np.ndarray) and params.init.size == sig.n:
+            params = replace(params, init=np.array(params.init[c0:c1], dtype=float))
         key = self.key
         region = None
         if params.target == "region":
@@ -1082,6 +1087,7 @@ def _retrieve_keeping_best(target, spec, params: RetrievalParams, sig, mask, pro
     kw = dict(n_samples=sig.n, method=params.method, optimizer=params.optimizer,
               lr=params.lr, n_iter=params.n_iter, tol=params.tol, init=params.init,
               seed=params.seed, device=params.device, mask=mask, dx=sig.dx,
+              padding=int(params.padding),
               progress=report, cancel=cancel)
     kw.update(params.extra)
     try:

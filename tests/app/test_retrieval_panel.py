@@ -247,14 +247,52 @@ def test_panel_settings_round_trip_through_the_document(qtbot, window):
     doc, panel = window.doc, window.retrieval_panel
     want = {"target": "region", "transform": "view", "method": "gd", "optimizer": "adam",
             "n_iter": 321, "tol": "1e-4", "lr": 0.25, "seed": 7, "init": "random",
-            "device": "cpu", "preview": False}
+            "init_file": "", "padding": 5, "device": "cpu", "preview": False}
     doc.set_retrieval_settings(want)
     assert panel.settings() == want
     p = panel.params()
     assert (p.target, p.transform, p.method, p.optimizer, p.n_iter, p.tol, p.lr, p.seed,
-            p.init, p.device) == ("region", "view", "gd", "adam", 321, 1e-4, 0.25, 7,
-                                  "random", "cpu")
+            p.init, p.device, p.padding) == ("region", "view", "gd", "adam", 321, 1e-4, 0.25,
+                                             7, "random", "cpu", 5)
     panel.n_iter.setValue(12)                 # the panel keeps the document's copy current
     assert doc.retrieval_settings["n_iter"] == 12
     doc.set_retrieval_settings({"method": "no such", "n_iter": "x"})   # bad values skipped
     assert panel.method.currentData() == "gd" and panel.n_iter.value() == 12
+
+
+def test_initial_signal_from_file_and_padding_reach_core(qtbot, window, tmp_path, monkeypatch,
+                                                         errors):
+    import core.retrieval
+    from core.io import save_signal
+    from core.signal import Signal
+
+    doc, panel = window.doc, window.retrieval_panel
+    start = 0.5 * doc.signal.y[::-1]
+    good = tmp_path / "start.npy"
+    save_signal(doc.signal.with_samples(start), good)
+    short = tmp_path / "short.npy"
+    save_signal(Signal(start[:100], dx=doc.signal.dx), short)
+    assert not panel.set_init_file(short)                   # another length: refused
+    assert errors and "100 samples" in errors[-1] and panel.init.currentText() == "pghi"
+    assert panel.set_init_file(good) and panel.settings()["init"] == "file"
+    assert panel.settings()["init_file"] == str(good)
+    panel.padding.setValue(4)
+    seen = {}
+    real = core.retrieval.retrieve
+
+    def spy(S, spec, **kw):
+        seen.update(kw)
+        return real(S, spec, **kw)
+
+    monkeypatch.setattr(core.retrieval, "retrieve", spy)
+    _run(qtbot, doc, panel, "auto", 3)
+    np.testing.assert_array_equal(seen["init"], start)
+    assert seen["padding"] == 4
+    # a session restores the file choice; a file gone falls back to pghi
+    settings = panel.settings()
+    panel.init.setCurrentText("zeros")
+    doc.set_retrieval_settings(settings)
+    assert panel.init.currentText().startswith("from file")
+    good.unlink()
+    doc.set_retrieval_settings(settings)
+    assert panel.init.currentText() == "pghi"

@@ -289,7 +289,7 @@ def test_module_exports():
 
 SETTINGS = {"target": "whole", "transform": "view", "method": "fgla", "optimizer": "rmsprop",
             "n_iter": 250, "tol": "1e-5", "lr": 0.125, "seed": 11, "init": "zeros",
-            "device": "cpu", "preview": False}
+            "init_file": "", "padding": 3, "device": "cpu", "preview": False}
 
 
 def test_session_keeps_loss_history_iterations_and_panel_settings(qtbot, tmp_path, errors):
