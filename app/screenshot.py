@@ -172,19 +172,23 @@ def _main_scene(win, n_iter: int, timeout_ms: int) -> None:
 
 
 def _spectrum_scene(win) -> None:
+    from core.feature_width import width_axis
+
     doc = win.doc
-    # The C-H stretch of ethanol, ~2900-3000 cm^-1: features 10-500 cm^-1 wide, over
-    # a span wide enough that the band's ends fall on flat baseline (no neighbours
-    # between 2500 and 3600 cm^-1).
-    doc.layers.add_band([(2450.0, 1 / 10.0), (3450.0, 1 / 10.0)],
-                        [(2450.0, 1 / 500.0), (3450.0, 1 / 500.0)], name="C-H stretch")
+    # The C-H stretch of ethanol, ~2900-3000 cm^-1: peaks 5-200 cm^-1 wide (FWHM, the
+    # image's calibrated width axis), over a span wide enough that the band's ends fall
+    # on flat baseline (no neighbours between 2500 and 3600 cm^-1).
+    to_f = width_axis(doc.tfr).to_frequency
+    hi, lo = float(to_f(5.0)), float(to_f(200.0))
+    doc.layers.add_band([(2450.0, hi), (3450.0, hi)], [(2450.0, lo), (3450.0, lo)],
+                        name="C-H stretch")
     win.signal_view.set_visible("residual", False)
     win.player.set_sonify_rate(8000.0)
     bar = win.playback_bar
     bar.a_combo.setCurrentIndex(bar.a_combo.findData("band"))
     win.player.seek_x(2950.0)
-    win.statusBar().showMessage("Band 'C-H stretch': 2450-3450 cm^-1, features 10-500 cm^-1 "
-                                "wide; its inverse is drawn in orange under the spectrum")
+    win.statusBar().showMessage("Band 'C-H stretch': 2450-3450 cm^-1, peaks 5-200 cm^-1 wide "
+                                "(FWHM); its inverse is drawn in orange under the spectrum")
 
 
 def _heatmap_scene(win, tmp: str) -> None:
