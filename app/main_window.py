@@ -483,9 +483,10 @@ class MainWindow(QMainWindow):
         fgroup = QActionGroup(self)
         self.freq_mode_actions: dict[str, QAction] = {}
         for mode, label, tip in (
-                ("width", "Vertical axis: feature &width",
-                 "Label the image's vertical axis with 1 / frequency: the width of a feature "
-                 "in the signal's unit (default for spectra)"),
+                ("width", "Vertical axis: peak &width",
+                 "Label the image's vertical axis with peak widths: the FWHM of the Gaussian "
+                 "peak each CWT row answers most, in the signal's unit (default for spectra; "
+                 "1 / frequency for the STFT kinds)"),
                 ("frequency", "Vertical axis: &frequency",
                  "Label the image's vertical axis with frequency: Hz, or cycles per x-unit")):
             act = vm.addAction(label)
@@ -937,7 +938,7 @@ class MainWindow(QMainWindow):
         self.export_action.setEnabled(False)
         self.retrieval_panel.export_button.setEnabled(False)
         self.coherence_view.clear()   # a comparison with the previous signal means nothing
-        # Each signal starts on its own default axis (feature width for spectra).
+        # Each signal starts on its own default axis (peak width for spectra).
         self.tfr_view.freq_mode_override = None
         self.freq_mode_actions[self.tfr_view.freq_mode].setChecked(True)
         self._update_export_actions()

@@ -24,6 +24,8 @@ Modules:
     engine/          the bounded-memory engine for long signals (column ranges, streaming
                      inversion, multirate CWT, magnitude images)
     lean_imports     ssqueezepy imported without torch (torch only for retrieval)
+    indices          the selection as per-column row intervals ("indices"), CSV / NPZ
+    feature_width    calibrated peak widths (FWHM) of CWT rows, for spectra
 """
 
 from core import lean_imports as _lean_imports
