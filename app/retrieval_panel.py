@@ -109,7 +109,13 @@ class LogAxis(pg.AxisItem):
             minor = [d + math.log10(k) for d in range(math.floor(lo) - 1, math.ceil(hi) + 1)
                      for k in range(2, 10) if lo <= d + math.log10(k) <= hi]
             minor = minor[::max(1, math.ceil(len(minor) / max(1, room - len(decades))))]
-        return [(1.0, decades), (0.5, sorted(minor))]
+        # no two labels closer than 22 px (a 2-5-step next to a decade overlapped it)
+        gap = 22.0 * max(span, 1e-12) / max(size, 1.0)
+        kept = list(decades)
+        for v in sorted(minor):
+            if all(abs(v - k) >= gap for k in kept):
+                kept.append(v)
+        return [(1.0, decades), (0.5, sorted(v for v in kept if v not in decades))]
 
     def tickStrings(self, values, scale, spacing):
         if not self.logMode:

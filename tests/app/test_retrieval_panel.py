@@ -241,6 +241,12 @@ def test_loss_axis_reads_decades_without_si_prefix(qtbot, window):
     assert sum(len(v) for _s, v in levels) <= 120 // 22 + 1
     # under one decade there are still labels to read
     assert sum(len(v) for _s, v in axis.tickValues(-2.9, -2.2, 120.0)) >= 2
+    # and never two closer than 22 px: the screenshot's 1.5 decades on 80 px had
+    # "6e-3" drawn over "1e-2"
+    for lo, hi, size in ((-3.2, -1.7, 80.0), (-2.9, -2.2, 120.0), (-5.0, -1.0, 60.0)):
+        vals = sorted(v for _s, vs in axis.tickValues(lo, hi, size) for v in vs)
+        px = [v * size / (hi - lo) for v in vals]
+        assert all(b - a >= 22.0 - 1e-9 for a, b in zip(px, px[1:], strict=False)), vals
 
 
 def test_panel_settings_round_trip_through_the_document(qtbot, window):
