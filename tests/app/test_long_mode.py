@@ -57,6 +57,17 @@ def band_edges(t0=0.5, t1=4.5):
     return [(t0, 700.0), (2.5, 900.0), (t1, 700.0)], [(t0, 300.0), (2.5, 250.0), (t1, 300.0)]
 
 
+def peak_image_db(tfr, det):
+    """The brute-force image of a detail's columns: each pixel's peak |C| in dB, and the
+    cells within 60 dB of the image's peak."""
+    mag = np.abs(tfr.coefficients[:, det.c0:det.c1])
+    edges = (np.arange(det.width + 1) * (det.c1 - det.c0)) // det.width
+    ref = np.stack([mag[:, a:b].max(axis=1)
+                    for a, b in zip(edges[:-1], edges[1:], strict=True)], axis=1)
+    ref_db = 20 * np.log10(np.maximum(ref, 1e-30))
+    return ref_db, ref_db > ref_db.max() - 60
+
+
 def close(a, b, tol=1e-9):
     a, b = np.asarray(a, float), np.asarray(b, float)
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)) < tol
@@ -106,12 +117,7 @@ def test_zoom_gets_the_exact_detail_of_the_visible_columns(qtbot, long_window, r
         view.vb.setRange(QRectF(1.0, y, 0.5, h), padding=0)
     det = got.args[0]
     assert det.c0 <= int(1.0 * FS) and det.c1 >= int(1.5 * FS)
-    mag = np.abs(tfr.coefficients[:, det.c0:det.c1])
-    edges = (np.arange(det.width + 1) * (det.c1 - det.c0)) // det.width
-    ref = np.stack([mag[:, a:b].max(axis=1)
-                    for a, b in zip(edges[:-1], edges[1:], strict=True)], axis=1)
-    ref_db = 20 * np.log10(np.maximum(ref, 1e-30))
-    strong = ref_db > ref_db.max() - 60
+    ref_db, strong = peak_image_db(tfr, det)
     # the engine reduces each row's samples at its own rate (core.engine.pyramid): the
     # exact display source's image, within a fraction of a dB of every column's peak
     exact = display_source(sig.y, SPEC, dx=sig.dx).image(det.c0, det.c1, width=det.width)
@@ -443,12 +449,7 @@ def test_a_synchrosqueezed_long_recording_shows_paints_and_inverts_like_the_whol
     with qtbot.waitSignal(doc.detail_ready, timeout=120_000) as got:
         view.vb.setRange(QRectF(2.0, y, 0.3, h), padding=0)
     det = got.args[0]
-    mag = np.abs(tfr.coefficients[:, det.c0:det.c1])
-    edges = (np.arange(det.width + 1) * (det.c1 - det.c0)) // det.width
-    ref = np.stack([mag[:, a:b].max(axis=1)
-                    for a, b in zip(edges[:-1], edges[1:], strict=True)], axis=1)
-    ref_db = 20 * np.log10(np.maximum(ref, 1e-30))
-    strong = ref_db > ref_db.max() - 60
+    ref_db, strong = peak_image_db(tfr, det)
     assert np.abs(det.image - ref_db)[strong].max() < 1e-3
     # a band and a painted rectangle: the inverse equals the whole path's to 1e-9
     upper, lower = band_edges()
