@@ -174,6 +174,7 @@ class MainWindow(QMainWindow):
         self.transform_panel = TransformPanel(self.doc)
         self.layer_panel = LayerPanel(self.doc.layers)
         self.retrieval_panel = RetrievalPanel(self.doc)
+        self.retrieval_panel.settings_changed.connect(self.session.settings_changed)
         self.docks = {}
         for key, title, widget in (
                 ("layers", "Selection", self.layer_panel),

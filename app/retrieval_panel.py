@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -136,6 +136,8 @@ class RetrievalPanel(QWidget):
     """Collects RetrievalParams, starts / cancels the document's run, plots the loss."""
 
     export_requested = None  # set by the main window (a callable)
+    #: The settings shown changed (the document holds them; a session saves them).
+    settings_changed = Signal()
 
     def __init__(self, document, parent=None):
         super().__init__(parent)
@@ -409,6 +411,7 @@ class RetrievalPanel(QWidget):
 
     def _store_settings(self, *_) -> None:
         self.doc.retrieval_settings = self.settings()
+        self.settings_changed.emit()
 
     def _on_retrieval_settings_restored(self, settings) -> None:
         self.apply_settings(settings)

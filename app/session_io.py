@@ -76,8 +76,8 @@ class SessionState(QObject):
     """The session file a document belongs to and whether it has unsaved changes.
 
     Changes are: an edit on the layer undo stack, a new retrieval result, other
-    transform settings than those saved. Opening another signal starts a new
-    session with nothing to save yet.
+    transform settings or retrieval-panel settings than those saved. Opening another
+    signal starts a new session with nothing to save yet.
 
     Signals
     -------
@@ -96,6 +96,7 @@ class SessionState(QObject):
         stack = doc.layers.undo_stack
         self._dirty = not stack.isClean()  # edits made before this object existed
         self._saved_spec = doc.spec
+        self._saved_panel = dict(getattr(doc, "retrieval_settings", {}) or {})
         self._was = False
         self._restoring = False
         stack.indexChanged.connect(self._on_index_changed)
@@ -107,13 +108,22 @@ class SessionState(QObject):
     def modified(self) -> bool:
         if self.doc.signal is None:
             return False
-        return self._dirty or self.doc.spec != self._saved_spec
+        return (self._dirty or self.doc.spec != self._saved_spec
+                or self._panel() != self._saved_panel)
+
+    def _panel(self) -> dict:
+        return dict(getattr(self.doc, "retrieval_settings", {}) or {})
+
+    def settings_changed(self) -> None:
+        """The retrieval panel's settings changed (the window's modified mark follows)."""
+        self._emit()
 
     def mark_saved(self, path) -> None:
         """The document now equals the session at ``path``."""
         self.path = None if path is None else Path(path)
         self._dirty = False
         self._saved_spec = self.doc.spec
+        self._saved_panel = self._panel()
         self.path_changed.emit("" if self.path is None else str(self.path))
         self._emit()
 
@@ -138,6 +148,7 @@ class SessionState(QObject):
         self.path = None
         self._dirty = False
         self._saved_spec = self.doc.spec
+        self._saved_panel = self._panel()
         self.path_changed.emit("")
         self._emit()
 

@@ -233,6 +233,16 @@ def test_spec_change_counts_as_a_change(qtbot, doc):
     assert state.modified
 
 
+def test_retrieval_panel_settings_count_as_a_change(qtbot, window):
+    state, panel = window.session, window.retrieval_panel
+    state.mark_saved(None)
+    assert not state.modified and not window.isWindowModified()
+    panel.n_iter.setValue(panel.n_iter.value() + 7)
+    assert state.modified and window.isWindowModified()     # the title's [*] follows
+    state.mark_saved(None)
+    assert not state.modified and not window.isWindowModified()
+
+
 def test_session_from_document_needs_a_signal():
     from core.errors import PhaseBrushError
 
