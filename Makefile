@@ -20,9 +20,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/phasebrush --demo chirp
 
-# One pytest worker per core, at most 4 (each may hold a GB or two).
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n auto --maxprocesses=4 tests
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests
 
 # One BLAS/OpenMP thread: on small machines a second spinning thread distorts the timings.
 bench: $(STAMP)
