@@ -39,12 +39,12 @@ import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from app.layers import LayerModel
 from app.long_inverse import LongInverse
 from app.selection_inverse import SelectionInverse
-from app.soon import Soon
+from app.soon import Throttle
 from app.worker import Worker, describe_error, stop_all
 from core import inversion as cinv
 from core.engine import long_tfr as LT
@@ -234,11 +234,7 @@ class DocumentModel(QObject):
         self._view_range: tuple[float, float] | None = None
         self._live_pending = False       # a live edit changed the selection since the last update
         self._flips: list = []           # the layers' cell flips since the last update
-        self._live_t = 0.0               # when the last live update ran (perf_counter)
-        self._live_timer = QTimer(self)
-        self._live_timer.setSingleShot(True)
-        self._live_timer.timeout.connect(self._on_live_timer)
-        self._live_soon = Soon(self._on_live_timer, self)
+        self._live = Throttle(self._on_live_timer, _LIVE_INTERVAL_S, self)
         self.retrieval = None            # core RetrievalResult
         #: The key the retrieval result was computed under (None: set by hand).
         self.retrieval_key: ResultKey | None = None
@@ -590,29 +586,20 @@ class DocumentModel(QObject):
             # A drag: coalesce its many moves into updates at most ~30 a second
             # (the first one at once); the release does the whole signal.
             self._live_pending = True
-            wait = _LIVE_INTERVAL_S - (time.perf_counter() - self._live_t)
-            if wait <= 0:
-                # Due now: after this event's edits and before its repaint (app.soon),
-                # so one repaint shows the stroke and its inverse; a 0-ms timer ran
-                # after the repaint and needed a second one.
-                self._live_timer.stop()
-                self._live_soon.request()
-            elif not self._live_timer.isActive() and not self._live_soon.pending:
-                self._live_timer.start(int(1e3 * wait))
+            # (when due: after this event's edits and before its repaint, app.soon)
+            self._live.request()
             return
         self.update_inversion()
 
     def _on_live_timer(self) -> None:
         if self._live_pending and self.layers.live:
-            self._live_t = time.perf_counter()
             self._invert(self.visible_cols(), live=True)
 
     def _on_live_edit_ended(self) -> None:
         if self.is_long:
             self.long_inverse.live_edit_ended()
             return
-        self._live_timer.stop()
-        self._live_soon.cancel()
+        self._live.cancel()
         if self._live_pending or self.inversion_cols is not None:
             self.update_inversion()
 
@@ -624,8 +611,7 @@ class DocumentModel(QObject):
         stroke, O(n_frames) for a band), never building the union mask.
         Other transforms: the one-integral inverse of the union mask.
         """
-        self._live_timer.stop()
-        self._live_soon.cancel()
+        self._live.cancel()
         if self.is_long:
             self.long_inverse.selection_changed()
             return

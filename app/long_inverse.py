@@ -25,9 +25,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject
 
-from app.soon import Soon
+from app.soon import Throttle
 from app.worker import Worker
 from core.bands import band_ranges
 from core.errors import ParameterError
@@ -215,11 +215,7 @@ class LongInverse(QObject):
         self._worker: Worker | None = None
         self._live_inv = None
         self._bg_inv = None
-        self._live_t = 0.0
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self._on_live_timer)
-        self._soon = Soon(self._on_live_timer, self)
+        self._live = Throttle(self._on_live_timer, _LIVE_INTERVAL_S, self)
         self.last_ms = 0.0
         self._live_cap = LIVE_MAX_COLUMNS
         #: Columns per block of the background inversion (None: the engine's choice
@@ -238,7 +234,7 @@ class LongInverse(QObject):
         self._state = {}
         self._dirty, self._live_dirty = [], []
         self._live_inv = self._bg_inv = None
-        self._timer.stop()
+        self._live.cancel()
         if self._worker is not None:
             self._worker.cancel()   # its writes go to arrays nobody reads any more
             self._worker = None
@@ -339,19 +335,12 @@ class LongInverse(QObject):
             return
         if self.doc.layers.live:
             self._live_dirty = merge_spans(self._live_dirty + spans)
-            wait = _LIVE_INTERVAL_S - (time.perf_counter() - self._live_t)
-            if wait <= 0:
-                # due now: after this event's edits, before its repaint (app.soon)
-                self._timer.stop()
-                self._soon.request()
-            elif not self._timer.isActive() and not self._soon.pending:
-                self._timer.start(int(1e3 * wait))
+            self._live.request()
             return
         self._queue(spans)
 
     def live_edit_ended(self) -> None:
-        self._timer.stop()
-        self._soon.cancel()
+        self._live.cancel()
         self._queue(self._live_dirty)
         self._live_dirty = []
 
@@ -367,7 +356,6 @@ class LongInverse(QObject):
         doc = self.doc
         if self.grid is None or doc.inversion is None or not self._live_dirty:
             return
-        self._live_t = time.perf_counter()
         vis = doc.visible_cols() or (0, int(self.grid.n_frames))
         todo = _clip_spans(self._live_dirty, *vis)
         cap = self._live_cap

@@ -10,11 +10,12 @@ coalesced into one call that the move's own repaint shows.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
 
-__all__ = ["Soon"]
+__all__ = ["Soon", "Throttle"]
 
 _TYPE = QEvent.Type(QEvent.registerEventType())
 _HIGH = Qt.EventPriority.HighEventPriority.value
@@ -51,3 +52,36 @@ class Soon(QObject):
                 self._fn()
             return True
         return super().event(e)
+
+
+class Throttle(QObject):
+    """``fn()`` at most once per ``interval_s`` while ``request()`` keeps coming: at
+    once (via :class:`Soon`, before the repaint) when the interval has passed since
+    the last call, else when it will have (a timer). The live inverse of a drag."""
+
+    def __init__(self, fn: Callable[[], None], interval_s: float,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self._fn = fn
+        self.interval_s = float(interval_s)
+        self._last = 0.0
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._fire)
+        self._soon = Soon(self._fire, self)
+
+    def request(self) -> None:
+        wait = self.interval_s - (time.perf_counter() - self._last)
+        if wait <= 0:
+            self._timer.stop()
+            self._soon.request()
+        elif not self._timer.isActive() and not self._soon.pending:
+            self._timer.start(int(1e3 * wait))
+
+    def cancel(self) -> None:
+        self._timer.stop()
+        self._soon.cancel()
+
+    def _fire(self) -> None:
+        self._last = time.perf_counter()
+        self._fn()

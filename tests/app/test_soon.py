@@ -46,3 +46,21 @@ def test_a_cancelled_request_calls_nothing_and_a_new_one_calls_once(qtbot):
     soon.request()
     qtbot.waitUntil(lambda: "soon" in log, timeout=2_000)
     assert log == ["timer", "soon"]
+
+
+def test_throttle_calls_at_once_when_due_then_once_per_interval(qtbot):
+    from app.soon import Throttle
+
+    calls = []
+    th = Throttle(lambda: calls.append(len(calls)), 0.2)
+    th.request()                                    # due: at once (after this event)
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=2_000)
+    for _ in range(5):
+        th.request()                                # within the interval: one timer
+    assert len(calls) == 1
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=2_000)
+    th.request()
+    th.cancel()                                     # a cancelled request calls nothing
+    QTimer.singleShot(400, lambda: calls.append("end"))
+    qtbot.waitUntil(lambda: "end" in calls, timeout=2_000)
+    assert calls == [0, 1, "end"]
