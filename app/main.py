@@ -117,7 +117,7 @@ def _application():
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
-    from app.qt_fixes import guard_bool_refcount
+    from app.qt_fixes import collect_garbage_in_gui_thread, guard_bool_refcount
 
     guard_bool_refcount()
 
@@ -125,6 +125,7 @@ def _application():
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("PhaseBrush")
     app.setOrganizationName("PhaseBrush")
+    collect_garbage_in_gui_thread()
     return app
 
 

@@ -11,6 +11,16 @@ bug is harmless; :func:`guard_bool_refcount` gives 3.11 the same protection
 by lending ``True``, ``False`` and ``None`` a huge reference count, and does
 nothing when a probe shows the binding behaves. The real fix is a PySide6
 without the bug (pin ``PySide6-Essentials != 6.12.0``).
+
+Python's cyclic garbage collector runs in whichever thread allocates when a
+threshold is crossed. When that is a worker thread (a retrieval importing
+torch) and the garbage holds a Qt object (a closed window's widgets in a
+reference cycle), the worker destroys it: ``QObject::~QObject`` takes Qt's
+connection mutex and then waits for the GIL, while the GUI thread, holding the
+GIL, destroys a neighbouring object and waits for that mutex - a deadlock seen
+in the test suite (a window's retrieval test hung until CI's time limit).
+:func:`collect_garbage_in_gui_thread` turns automatic collection off and
+collects on a timer in the GUI thread instead (pyqtgraph's GarbageCollector).
 """
 
 from __future__ import annotations
@@ -18,10 +28,11 @@ from __future__ import annotations
 import ctypes
 import sys
 
-__all__ = ["guard_bool_refcount"]
+__all__ = ["guard_bool_refcount", "collect_garbage_in_gui_thread", "automatic_garbage_collection"]
 
 _LENT = 1 << 40
 _applied = False
+_collector = None
 
 
 def guard_bool_refcount() -> bool:
@@ -45,3 +56,25 @@ def guard_bool_refcount() -> bool:
             ctypes.c_ssize_t.from_address(id(obj)).value += _LENT
         _applied = True
     return _applied
+
+
+def collect_garbage_in_gui_thread(interval_s: float = 1.0) -> None:
+    """Cyclic garbage collection only in the GUI thread, every ``interval_s`` (idempotent;
+    needs a QCoreApplication; the thresholds stay Python's)."""
+    global _collector
+    if _collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _collector = GarbageCollector(interval=interval_s)
+
+
+def automatic_garbage_collection() -> None:
+    """Undo :func:`collect_garbage_in_gui_thread` (tests of code without a GUI thread)."""
+    global _collector
+    import gc
+
+    if _collector is not None:
+        _collector.timer.stop()
+        _collector = None
+    gc.collect()
+    gc.enable()

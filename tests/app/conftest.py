@@ -32,6 +32,18 @@ def short_chirp(n: int = 1024, fs: float = 1024.0) -> Signal:
     return Signal(y, dx=1.0 / fs, unit="s", name="test chirp")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def gc_in_gui_thread(qapp):
+    """As in the app (app/main.py): cyclic garbage collection only in the GUI thread, so a
+    worker never destroys a closed window's widgets (a deadlock, app/qt_fixes.py). Per
+    module, so the Qt-free tests after these run with Python's automatic collection."""
+    from app.qt_fixes import automatic_garbage_collection, collect_garbage_in_gui_thread
+
+    collect_garbage_in_gui_thread()
+    yield
+    automatic_garbage_collection()
+
+
 @pytest.fixture
 def settings(tmp_path):
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
