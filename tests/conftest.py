@@ -80,6 +80,14 @@ def _watch(fd: int) -> None:
         os._exit(70)
 
 
+def pytest_runtest_logfinish(nodeid, location):
+    # Once the GUI tests moved cyclic garbage collection to the GUI thread (app/qt_fixes.py),
+    # the main thread collects what is due after every test, event loop or not.
+    fixes = sys.modules.get("app.qt_fixes")
+    if fixes is not None:
+        fixes.collect_due_garbage()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     import time

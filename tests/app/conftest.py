@@ -32,16 +32,15 @@ def short_chirp(n: int = 1024, fs: float = 1024.0) -> Signal:
     return Signal(y, dx=1.0 / fs, unit="s", name="test chirp")
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def gc_in_gui_thread(qapp):
     """As in the app (app/main.py): cyclic garbage collection only in the GUI thread, so a
-    worker never destroys a closed window's widgets (a deadlock, app/qt_fixes.py). Per
-    module, so the Qt-free tests after these run with Python's automatic collection."""
-    from app.qt_fixes import automatic_garbage_collection, collect_garbage_in_gui_thread
+    worker never destroys a closed window's widgets (a deadlock, app/qt_fixes.py). The
+    tests that follow without an event loop collect after each test (tests/conftest.py)."""
+    from app.qt_fixes import collect_garbage_in_gui_thread
 
     collect_garbage_in_gui_thread()
     yield
-    automatic_garbage_collection()
 
 
 @pytest.fixture
