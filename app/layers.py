@@ -515,11 +515,16 @@ class LayerModel(QObject):
         self.live_edit_started.emit()
         return index
 
-    def extend_stroke(self, row: float, col: float) -> None:
-        """Paint the brush from the last position to (``row``, ``col``) (index space)."""
+    def extend_stroke(self, row: float, col: float, *, radius_rows: float | None = None
+                      ) -> None:
+        """Paint the brush from the last position to (``row``, ``col``) (index space);
+        ``radius_rows`` changes the brush's height in rows from here on (rows that
+        are not uniform on screen)."""
         s = self._stroke
         if s is None:
             return
+        if radius_rows is not None:
+            s.radius_rows = float(radius_rows)
         lay, p = s.layer, (float(row), float(col))
         last = s.last if s.last is not None else p
         s.last = p

@@ -83,7 +83,7 @@ class LongDisplay(QObject):
         if img is None:
             self.view.image.clear()
             return
-        self.view.image.setImage(_finite(img), autoLevels=False)
+        self.view.image.setImage(_finite(g.display_image(img)), autoLevels=False)
         self.view.image.setRect(QRectF(*g.rect()))
         if not self.view._levels_for_signal and np.isfinite(img).any():
             self.view._levels_for_signal = True
@@ -152,7 +152,7 @@ class LongDisplay(QObject):
         g = self.view.grid
         img = det.image if det.complete else self._under_overview(det)
         self._detail_cols, self._detail_img = (det.c0, det.c1), img
-        self.detail.setImage(_finite(img), autoLevels=False)
+        self.detail.setImage(_finite(g.display_image(img)), autoLevels=False)
         x, y, _w, h = g.rect()
         self.detail.setRect(QRectF(g.x0 + (det.c0 - 0.5) * g.dx_col, y,
                                    (det.c1 - det.c0) * g.dx_col, h))
@@ -208,6 +208,7 @@ class LongDisplay(QObject):
         c = QColor(lay.color)
         alpha = 70 if lay.is_band else 110
         lut = np.array([[0, 0, 0, 0], [c.red(), c.green(), c.blue(), alpha]], np.uint8)
-        item.setImage(cells.view(np.uint8), levels=(0, 1), lut=lut, autoLevels=False)
+        item.setImage(g.display_image(cells).view(np.uint8), levels=(0, 1), lut=lut,
+                      autoLevels=False)
         _x, y, _w, h = g.rect()
         item.setRect(QRectF(g.x0 + (a - 0.5) * g.dx_col, y, cells.shape[1] * k * g.dx_col, h))

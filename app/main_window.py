@@ -499,6 +499,18 @@ class MainWindow(QMainWindow):
         self.freq_mode_actions["frequency"].setChecked(True)
         self.tfr_view.freq_mode_changed.connect(
             lambda m: self.freq_mode_actions[m].setChecked(True))
+        vm.addSeparator()
+        self.log_freq_action = vm.addAction("&Log-frequency axis (STFT)")
+        self.log_freq_action.setCheckable(True)
+        self.log_freq_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.log_freq_action.setToolTip(
+            "Show the STFT and synchrosqueezed STFT with frequency on a log axis, as the "
+            "CWT kinds are: low frequencies get room, each screen row shows the strongest "
+            "STFT bin it covers. Painting and the indices keep the STFT's own bins")
+        self.log_freq_action.toggled.connect(self._on_log_freq_toggled)
+        self.tfr_view.log_frequency_changed.connect(self.log_freq_action.setChecked)
+        if str(self.settings.value("stft_log_frequency", "false")).lower() == "true":
+            self.log_freq_action.setChecked(True)
 
         hm = mb.addMenu("&Help")
         hm.setToolTipsVisible(True)
@@ -931,6 +943,10 @@ class MainWindow(QMainWindow):
             return n
         finally:
             dlg.deleteLater()
+
+    def _on_log_freq_toggled(self, on: bool) -> None:
+        self.tfr_view.set_log_frequency(on)
+        self.settings.setValue("stft_log_frequency", bool(on))
 
     # -- document -> window -------------------------------------------------------
     def _on_signal_changed(self) -> None:

@@ -149,6 +149,8 @@ class TfrView(pg.GraphicsLayoutWidget):
         The colour bar's dB floor and ceiling moved.
     band_progress(str)
         Instructions while a band is being drawn ("" when done).
+    log_frequency_changed(bool)
+        The STFT's log-frequency axis was turned on or off.
     """
 
     tool_changed = Signal(str)
@@ -156,6 +158,7 @@ class TfrView(pg.GraphicsLayoutWidget):
     levels_changed = Signal(float, float)
     band_progress = Signal(str)
     freq_mode_changed = Signal(str)
+    log_frequency_changed = Signal(bool)
 
     def __init__(self, document, parent=None):
         super().__init__(parent)
@@ -165,6 +168,8 @@ class TfrView(pg.GraphicsLayoutWidget):
         #: Vertical axis: "frequency" or "width" (1 / frequency, in the signal's unit);
         #: None = the default for the signal (width for spectra).
         self.freq_mode_override: str | None = None
+        #: STFT kinds on a log-frequency axis (CWT kinds always are: their rows are).
+        self.log_frequency = False
         self.brush_size_px = 12.0
         self.brush_erase = False
         self.grid: ImageGrid | None = None
@@ -248,6 +253,18 @@ class TfrView(pg.GraphicsLayoutWidget):
         self.freq_mode_override = mode
         self._update_axes()
         self.freq_mode_changed.emit(self.freq_mode)
+
+    def set_log_frequency(self, on: bool) -> None:
+        """Show STFT kinds on a log-frequency axis (or back on a linear one). The rows
+        and the selection stay the STFT's; the image is redrawn (whole view)."""
+        on = bool(on)
+        if on == self.log_frequency:
+            return
+        self.log_frequency = on
+        if self.doc.tfr is not None and not self.doc.tfr.spec.is_cwt:
+            self._shown_tfr = None          # a new grid, not the long overview's refresh
+            self._on_tfr_changed()
+        self.log_frequency_changed.emit(on)
 
     def _update_axes(self) -> None:
         sig = self.doc.signal
@@ -338,7 +355,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         first = self.grid is None or not self._levels_for_signal
         self._levels_for_signal = True
         old_log = None if first else self.grid.log_y
-        self.grid = ImageGrid.from_tfr(tfr)
+        self.grid = ImageGrid.from_tfr(tfr, log_frequency=self.log_frequency)
         self._axis.log = self.grid.log_y
         self._axis.picture = None
         self._axis.update()
@@ -348,7 +365,7 @@ class TfrView(pg.GraphicsLayoutWidget):
                 self._levels_for_signal = False
         else:
             self.long.set_overview(None)
-            self.image.setImage(img, autoLevels=False)
+            self.image.setImage(self.grid.display_image(img), autoLevels=False)
             self.image.setRect(QRectF(*self.grid.rect()))
             if first or old_log != self.grid.log_y:
                 self.choose_levels(img)
@@ -441,7 +458,8 @@ class TfrView(pg.GraphicsLayoutWidget):
         c = QColor(lay.color)
         alpha = 70 if lay.is_band else 110
         lut = np.array([[0, 0, 0, 0], [c.red(), c.green(), c.blue(), alpha]], np.uint8)
-        ov.setImage(pooled.view(np.uint8), levels=(0, 1), lut=lut, autoLevels=False)
+        ov.setImage(self.grid.display_image(pooled).view(np.uint8), levels=(0, 1), lut=lut,
+                    autoLevels=False)
         ov.setRect(QRectF(x, y, w, h))
 
     def _pool(self, index: int, mask: np.ndarray, cols, lay) -> np.ndarray:
@@ -622,10 +640,12 @@ class TfrView(pg.GraphicsLayoutWidget):
             return "add"
         return default
 
-    def _brush_radii(self) -> tuple[float, float]:
+    def _brush_radii(self, y: float) -> tuple[float, float]:
+        """The brush's radii in rows and columns at display ``y`` (rows of an STFT on a
+        log axis grow thinner upwards: the ring's size on screen is what is painted)."""
         px_x, px_y = self.vb.viewPixelSize()   # view units per screen pixel
         r = 0.5 * self.brush_size_px
-        return (max(r * abs(px_y) / self.grid.dy_row, 0.5),
+        return (max(r * abs(px_y) * float(self.grid.rows_per_y(y)), 0.5),
                 max(r * abs(px_x) / self.grid.dx_col, 0.5))
 
     def _tool_drag(self, phase: str, x: float, y: float, mods) -> None:
@@ -633,22 +653,25 @@ class TfrView(pg.GraphicsLayoutWidget):
             return
         row, col = self.grid.to_index(x, y)
         if self.tool == "brush":
-            self._brush(phase, float(row), float(col), mods)
+            self._brush(phase, float(row), float(col), mods, y)
         elif self.tool in ("rect", "lasso"):
             self._shape(phase, x, y, mods)
 
-    def _brush(self, phase, row, col, mods) -> None:
+    def _brush(self, phase, row, col, mods, y) -> None:
         # The model paints; this only forwards pointer positions (one stroke = one step).
         if phase == "start":
             erase = self._op(mods, "subtract" if self.brush_erase else "add") == "subtract"
-            rr, rc = self._brush_radii()
+            rr, rc = self._brush_radii(y)
             index = self.layers.begin_stroke(erase=erase, radius_rows=rr, radius_cols=rc)
             self._stroke = {"index": index}
             if index not in self._overlays:
                 self._on_layers_changed()
         if self._stroke is None:
             return
-        self.layers.extend_stroke(row, col)
+        if self.grid.rows_linear:
+            self.layers.extend_stroke(row, col, radius_rows=self._brush_radii(y)[0])
+        else:
+            self.layers.extend_stroke(row, col)
         if phase == "finish":
             self._stroke = None
             self.layers.end_stroke()
@@ -683,6 +706,8 @@ class TfrView(pg.GraphicsLayoutWidget):
         if phase == "finish":
             self.vb.removeItem(self._drag_item)
             self._drag_item, self._stroke = None, None
+            if self.tool == "lasso" and self.grid.rows_linear:
+                pts = _densified(pts)   # straight on screen is curved in rows
             rows, cols = self.grid.to_index(pts[:, 0], pts[:, 1])
             try:
                 if self.tool == "rect":
@@ -796,6 +821,13 @@ def _or_pool(mask: np.ndarray, k: int) -> np.ndarray:
             acc |= words[:, j::q]
         return acc != 0
     return np.logical_or.reduceat(mask, np.arange(0, n, k), axis=1)
+
+
+def _densified(pts: np.ndarray, per_edge: int = 32) -> np.ndarray:
+    """A closed polygon's vertices with ``per_edge`` points along each edge."""
+    nxt = np.roll(pts, -1, axis=0)
+    t = np.arange(per_edge)[None, :, None] / per_edge
+    return (pts[:, None, :] + t * (nxt - pts)[:, None, :]).reshape(-1, 2)
 
 
 def _pooled_band(ranges, n_rows: int, max_cols: int) -> np.ndarray:

@@ -462,3 +462,35 @@ def test_a_synchrosqueezed_long_recording_shows_paints_and_inverts_like_the_whol
     assert np.abs(band).max() > 0.05
     assert close(doc.inversion, band) and close(doc.residual, res)
     win.close()
+
+
+def test_a_long_stft_on_a_log_frequency_axis_draws_overview_detail_and_layers(qtbot, settings):
+    from PySide6.QtCore import QRectF
+
+    win = open_long_window(qtbot, settings, recording(), TransformSpec(kind="stft", n_fft=256))
+    doc, view = win.doc, win.tfr_view
+    upper, lower = band_edges()
+    doc.layers.add_band(upper, lower)
+    settle(qtbot, doc)
+    win.log_freq_action.setChecked(True)
+    g = view.grid
+    assert g.rows_linear and g.n_rows == doc.tfr.n_rows
+    ov = view.image.image
+    assert ov.shape[0] == g.display_rows(ov.shape[1]) > g.n_rows
+    x, y, w, h = g.rect()
+    with qtbot.waitSignal(doc.detail_ready, timeout=120_000,
+                          check_params_cb=lambda d: d.complete) as got:
+        view.vb.setRange(QRectF(2.0, y, 0.3, h), padding=0)
+    det = got.args[0]
+    shown = view.long.detail.image
+    assert det.image.shape[0] == g.n_rows
+    assert shown.shape == (g.display_rows(det.image.shape[1]), det.image.shape[1])
+    # every drawn row is the strongest of the bins it covers
+    starts = g.display_row_starts(shown.shape[0])
+    i = shown.shape[0] // 2
+    b = max(starts[i], starts[i + 1] - 1)
+    np.testing.assert_allclose(shown[i], np.nanmax(det.image[starts[i]:b + 1], axis=0),
+                               atol=1e-4)
+    band_item = view._overlays[0].image
+    assert band_item.shape[0] == g.display_rows(band_item.shape[1])
+    win.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor
 
 from core import masks as cmasks
@@ -337,3 +337,103 @@ def test_pooled_overlays_follow_every_edit(qtbot, window, monkeypatch):
     for _ in range(4):
         L.undo_stack.redo()
         check()
+
+
+# -- the STFT on a log-frequency axis -----------------------------------------------
+def _stft_window(qtbot, settings, *, kind="stft"):
+    from core.signal import Signal
+    from core.transforms import TransformSpec
+    from tests.app.conftest import shown_window
+
+    fs = 1024.0
+    t = np.arange(4096) / fs
+    y = np.sin(2 * np.pi * 32.0 * t) + np.sin(2 * np.pi * 304.0 * t)   # on bins (8 Hz)
+    win = shown_window(qtbot, settings)
+    win.tfr_view.scene().minDragTime = 0
+    with qtbot.waitSignal(win.doc.tfr_changed, timeout=60_000):
+        win.doc.set_signal(Signal(y, dx=1 / fs, unit="s", name="two tones"),
+                           TransformSpec(kind=kind, n_fft=128, hop=16))
+    return win
+
+
+def test_log_frequency_stft_draws_each_bin_at_its_frequency(qtbot, settings):
+    win = _stft_window(qtbot, settings)
+    doc, view = win.doc, win.tfr_view
+    assert not view.grid.log_y
+    win.log_freq_action.trigger()                  # View > Log-frequency axis (STFT)
+    g = view.grid
+    assert view.log_frequency and g.rows_linear and view._axis.log
+    shown = view.image.image
+    assert shown.shape == (g.display_rows(doc.image_db.shape[1]), doc.image_db.shape[1])
+    # the drawn row at each tone's frequency is as bright as that tone's STFT bin
+    f = np.asarray(doc.tfr.frequencies)
+    x0, y0, w, h = g.rect()
+    for tone in (32.0, 304.0):
+        i = int((np.log10(tone) - y0) / h * shown.shape[0])
+        r = int(np.argmin(np.abs(f - tone)))
+        np.testing.assert_allclose(shown[i], doc.image_db[r], atol=1e-4)
+    # the read-out names the bin under the pointer
+    assert g.cell_at(float(doc.tfr.times[5]), float(g.freq_to_y(290.0)))[0] == \
+        int(np.argmin(np.abs(f - 290.0)))
+    win.log_freq_action.trigger()
+    assert not view.grid.log_y and view.image.image.shape == doc.image_db.shape
+
+
+def test_log_frequency_stft_rectangle_selects_the_bins_between_its_frequencies(qtbot, settings):
+    win = _stft_window(qtbot, settings)
+    doc, view = win.doc, win.tfr_view
+    win.log_freq_action.setChecked(True)
+    view.set_tool("rect")
+    T = doc.signal.x[-1]
+    drag(view.viewport(), _widget_points(view, [0.3 * T, 0.6 * T], [22.0, 50.0]))
+    m = doc.layers[0].mask
+    f = np.asarray(doc.tfr.frequencies)
+    rows = set(np.flatnonzero(m.any(axis=1)).tolist())
+    # (a pixel's worth of slack at each edge)
+    inside = set(np.flatnonzero((f > 23.0) & (f < 49.0)).tolist())
+    near = set(np.flatnonzero((f > 21.0) & (f < 51.0)).tolist())
+    assert inside <= rows <= near and doc.inversion is not None
+
+
+def test_log_frequency_stft_brush_paints_what_its_ring_covers_at_every_height(qtbot, settings):
+    win = _stft_window(qtbot, settings)
+    doc, view = win.doc, win.tfr_view
+    win.log_freq_action.setChecked(True)
+    view.set_tool("brush")
+    view.brush_size_px = 20.0
+    T = doc.signal.x[-1]
+    spans = {}
+    for i, freq in enumerate((40.0, 400.0)):
+        t = (0.25 + 0.4 * i) * T
+        qtbot.mouseClick(view.viewport(), LEFT, pos=view.data_to_widget(t, freq))
+        m = doc.layers[0].mask
+        c = int(np.argmin(np.abs(doc.tfr.times - t)))
+        painted = np.flatnonzero(m[:, c])
+        r = view.grid.cell_at(t, float(view.grid.freq_to_y(freq)))[0]
+        assert r in painted
+        # the painted rows span what the ring spans on screen (20 px), in frequency
+        top = view.widget_to_data(view.data_to_widget(t, freq) + QPoint(0, -10))[1]
+        bottom = view.widget_to_data(view.data_to_widget(t, freq) + QPoint(0, 10))[1]
+        f = np.asarray(doc.tfr.frequencies)
+        expect = np.flatnonzero((f >= bottom) & (f <= top))
+        assert abs(painted.size - expect.size) <= 2
+        spans[freq] = painted.size
+    assert spans[400.0] > 3 * spans[40.0]          # rows are thinner higher up
+
+
+def test_log_frequency_choice_is_remembered_and_leaves_the_cwt_alone(qtbot, settings):
+    from core.transforms import TransformSpec
+    from tests.app.conftest import shown_window
+
+    win = _stft_window(qtbot, settings)
+    win.log_freq_action.setChecked(True)
+    assert str(settings.value("stft_log_frequency")).lower() == "true"
+    with qtbot.waitSignal(win.doc.tfr_changed, timeout=60_000):
+        win.doc.set_spec(TransformSpec(kind="cwt", nv=8))
+    g = win.tfr_view.grid
+    assert g.log_y and not g.rows_linear
+    assert win.tfr_view.image.image.shape == win.doc.image_db.shape
+    win.close()
+    again = shown_window(qtbot, settings)
+    assert again.log_freq_action.isChecked() and again.tfr_view.log_frequency
+    again.close()
