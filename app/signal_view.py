@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from app.axes import display_reversed, x_axis_label
 from app.linked_viewbox import LinkedViewBox
+from app.tfr_view import cache_axes
 from core.engine.envelope import Envelope
 
 __all__ = ["SignalView", "CURVES", "HIDDEN_AT_START"]
@@ -48,6 +49,7 @@ class SignalView(QWidget):
         self.plot.setDownsampling(auto=True, mode="peak")
         self.plot.setClipToView(True)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
+        cache_axes(self.plot)    # (the grid lines are the axes' drawing too)
         self.plot.getAxis("left").setWidth(58)
         for name in ("bottom", "left"):
             self.plot.getAxis(name).enableAutoSIPrefix(False)
