@@ -453,7 +453,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         if ov is None:
             return
         if self.doc.is_long:
-            self.long.draw_overlay(index, ov, lay)
+            self.long.draw_overlay(index, ov, lay, cols=cols)
             return
         x, y, w, h = self.grid.rect()
         if mask is None and lay.is_band:

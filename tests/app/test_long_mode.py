@@ -494,3 +494,58 @@ def test_a_long_stft_on_a_log_frequency_axis_draws_overview_detail_and_layers(qt
     band_item = view._overlays[0].image
     assert band_item.shape[0] == g.display_rows(band_item.shape[1])
     win.close()
+
+
+def test_a_stroke_redraws_only_its_groups_yet_the_drawing_equals_a_fresh_one(
+        qtbot, long_window, monkeypatch):
+    from PySide6.QtCore import QRectF
+
+    win = long_window
+    doc, view, L = win.doc, win.tfr_view, win.doc.layers
+    x, y, w, h = view.grid.rect()
+    view.vb.setRange(QRectF(1.0, y, 2.0, h), padding=0)
+    view.long.refresh()
+    row = 0.5 * doc.tfr.n_rows
+
+    def stroke(c0):
+        L.begin_stroke(erase=False, radius_rows=2.0, radius_cols=40.0)
+        for k in range(12):
+            L.extend_stroke(row + k, c0 + 700 * k)
+        L.end_stroke()
+
+    stroke(1.2 * FS)
+    i = L.active_index
+    first = view._overlays[i].image.copy()
+    widths = []
+    real = TiledMask.pooled
+    monkeypatch.setattr(TiledMask, "pooled",
+                        lambda self, k, c0=0, c1=None: widths.append(c1 - c0) or
+                        real(self, k, c0, c1))
+    stroke(1.5 * FS)
+    v0, v1, _ = view.long.visible_columns()
+    assert widths and max(widths) < (v1 - v0) / 4      # the groups a move touched, not all
+    drawn = view._overlays[i].image.copy()
+    assert drawn.sum() > first.sum()
+    view.long._pooled.clear()                          # a drawing from scratch
+    view.long.draw_overlay(i, view._overlays[i], L[i])
+    np.testing.assert_array_equal(view._overlays[i].image, drawn)
+    L.undo_stack.undo()                                # the second stroke's cells go
+    np.testing.assert_array_equal(view._overlays[i].image, first)
+
+
+def test_the_overview_is_not_drawn_under_a_detail_that_covers_the_view(qtbot, long_window):
+    from PySide6.QtCore import QRectF
+
+    win = long_window
+    doc, view = win.doc, win.tfr_view
+    x, y, w, h = view.grid.rect()
+    assert view.image.isVisible()
+    with qtbot.waitSignal(doc.detail_ready, timeout=120_000):
+        view.vb.setRange(QRectF(2.0, y, 0.5, h), padding=0)
+    qtbot.waitUntil(lambda: not view.image.isVisible(), timeout=10_000)
+    a, b = view.long._detail_cols
+    # a pan past the detail's columns shows the overview at once, before any new tile
+    view.vb.setRange(QRectF(x + (b + 2000) * view.grid.dx_col, y, 0.5, h), padding=0)
+    assert view.image.isVisible()
+    view.vb.setRange(QRectF(x, y, w, h), padding=0)
+    assert view.image.isVisible()
