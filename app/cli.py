@@ -868,54 +868,49 @@ def _print_notes(path, notes) -> None:
         print(f"phasebrush: {path}: {note}", file=sys.stderr)
 
 
+def _tqdm(**options):
+    """A tqdm bar on stderr, redrawn at most ~10 times a second, left on its line at close.
+
+    tqdm is imported here, not at the top: only a command that shows progress pays for it.
+    ``file`` is read when called (tests and the GUI swap sys.stderr); ``miniters=1`` keeps
+    the time check on every update (tqdm's adaptive skipping misjudges irregular updates).
+    """
+    from tqdm import tqdm
+
+    return tqdm(file=options.pop("file", None) or sys.stderr, mininterval=0.1, miniters=1,
+                leave=True, dynamic_ncols=True, **options)
+
+
 class _FractionBar:
-    """A one-line progress bar on stderr for a fraction 0..1, redrawn at most ~10 times a second."""
+    """Progress of a fraction 0..1 (the ``progress`` callback of streaming work), via tqdm."""
+
+    _STEPS = 1000  # integer steps: tqdm redraws only after a change of >= miniters (1)
 
     def __init__(self, label: str, stream=None):
-        # sys.stderr when called, not at import: tests and the GUI swap it
-        self.label, self.stream = label, stream or sys.stderr
-        self._last = 0.0
-        self._drawn = False
+        self._bar = _tqdm(total=self._STEPS, desc=label, file=stream,
+                          bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
 
     def __call__(self, fraction: float):
-        now = time.perf_counter()
-        if now - self._last < 0.1 and fraction < 1.0:
-            return
-        self._last = now
-        bar = "#" * int(30 * fraction)
-        self.stream.write(f"\r[{bar:<30}] {100 * fraction:3.0f}%  {self.label}")
-        self.stream.flush()
-        self._drawn = True
+        step = round(min(max(float(fraction), 0.0), 1.0) * self._STEPS)
+        self._bar.update(step - self._bar.n)
 
     def close(self):
-        # an error after the bar starts goes on its own line
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+        # ends the bar's line, so an error printed after it starts on its own
+        self._bar.close()
 
 
 class _ProgressBar:
-    """A one-line progress bar on stderr, redrawn at most ~10 times a second."""
+    """Progress of an iterative retrieval (its ``progress`` callback), via tqdm."""
 
-    def __init__(self, total: int, stream=sys.stderr):
-        self.total = max(int(total), 1)
-        self.stream = stream
-        self._last = 0.0
+    def __init__(self, total: int, stream=None):
+        self._bar = _tqdm(total=max(int(total), 1), desc="retrieve", unit="it", file=stream)
 
     def __call__(self, iteration, loss, inconsistency, estimate=None):
-        now = time.perf_counter()
-        if now - self._last < 0.1 and iteration < self.total:
-            return
-        self._last = now
-        done = min(iteration / self.total, 1.0)
-        bar = "#" * int(30 * done)
-        self.stream.write(f"\r[{bar:<30}] {iteration}/{self.total}  "
-                          f"inconsistency {inconsistency:.3e}")
-        self.stream.flush()
+        self._bar.set_postfix_str(f"inconsistency {inconsistency:.3e}", refresh=False)
+        self._bar.update(min(int(iteration), self._bar.total) - self._bar.n)
 
     def close(self):
-        self.stream.write("\n")
-        self.stream.flush()
+        self._bar.close()
 
 
 def _retrieval_input(args):

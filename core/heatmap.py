@@ -1,4 +1,4 @@
-"""Read a saliency heatmap (Grad-CAM and the like) from NPY or PNG as a 2-D array.
+"""Read a saliency heatmap (Grad-CAM and the like) from NPY or an image as a 2-D array.
 
 A heatmap is what a classifier's explanation method says about the *image*
 it was shown (an SSQ-CWT scalogram, say): one non-negative weight per pixel.
@@ -12,12 +12,14 @@ HIGHEST frequency. ``origin="upper"`` (the default) says so and the rows are
 flipped; pass ``origin="lower"`` for an array whose row 0 already is the
 lowest frequency.
 
-PNG is decoded here with :mod:`zlib` and :mod:`struct` (no imaging library,
-and no Qt in ``core``): 8-bit and 16-bit grayscale, grayscale + alpha, RGB,
-RGBA, and palette images (1/2/4/8-bit), non-interlaced. Interlaced (Adam7)
-PNGs are refused with a message; re-save them without interlacing.
+Images are decoded by Pillow (no Qt in ``core``): every PNG variant
+(1-16-bit grayscale, grayscale + alpha, RGB, RGBA, 1/2/4/8-bit palettes,
+interlaced or not), and the other formats Pillow reads (TIFF, JPEG, BMP, ...),
+recognised by content. Pillow reads 16-bit colour at 8 bits; 16-bit gray keeps
+its 16 bits. Every failure (truncated, corrupt, too many pixels for a
+decompression-bomb guard) is a :class:`~core.errors.LoadError` naming the file.
 
-Colour-mapped PNGs (a jet or viridis rendering of the heatmap) are mapped
+Colour-mapped images (a jet or viridis rendering of the heatmap) are mapped
 back to scalars by the nearest colour of the named colormap (``"viridis"``,
 ``"jet"``, ``"inferno"``, ``"gray"``); with ``colormap=None`` the Rec. 709
 luminance is used, which is right for grayscale images but NOT monotonic for
@@ -29,23 +31,25 @@ pixel highlights nothing).
 from __future__ import annotations
 
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 from scipy.spatial import cKDTree
 
-from core.errors import LoadError, ParameterError
+from core.errors import LoadError, ParameterError, PhaseBrushError
+from core.memory import check_fits
 
 __all__ = ["COLORMAPS", "load_heatmap", "read_png", "colormap_table", "unmap_colors"]
 
 COLORMAPS = ("viridis", "jet", "inferno", "gray")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# colour type -> samples per pixel
-_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
-_ALLOWED_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
-_MAX_PIXELS = 1 << 26  # refuse absurd IHDR sizes before allocating
+# Refuse absurd sizes before decoding: below Pillow's own bomb limit
+# (Image.MAX_IMAGE_PIXELS, ~89 M), and 2 GiB as float64 RGBA.
+_MAX_PIXELS = 1 << 26
 
 # matplotlib's viridis and inferno (CC0, by N. J. Smith, S. van der Walt, E. Firing),
 # 256 entries rounded to 8 bits, as hex RGB triplets.
@@ -147,74 +151,110 @@ def unmap_colors(rgb, colormap: str | None = None) -> np.ndarray:
     return (best[inverse.reshape(-1)] / 255.0).reshape(rgb.shape[:-1])
 
 
-def _chunks(data: bytes, path):
-    """Yield (type, body) of every chunk, checking lengths and CRCs."""
-    pos = len(_PNG_SIGNATURE)
-    while pos < len(data):
-        if pos + 8 > len(data):
-            raise LoadError(path, "PNG is truncated (incomplete chunk header)")
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
-        end = pos + 8 + length + 4
-        if end > len(data):
-            raise LoadError(path, f"PNG is truncated (chunk {ctype!r} runs past the end)")
-        body = data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[end - 4:end])
-        if zlib.crc32(ctype + body) & 0xFFFFFFFF != crc:
-            name = ctype.decode("latin-1")
-            raise LoadError(path, f"PNG is corrupt (CRC mismatch in chunk {name!r})")
-        yield ctype, body
-        if ctype == b"IEND":
-            return
-        pos = end
-    raise LoadError(path, "PNG is truncated (no IEND chunk)")
+def _ihdr_kind(head: bytes) -> tuple[int, int] | None:
+    """(bit depth, colour type) from a PNG's first 26 bytes; None if they are not a PNG's.
+
+    Pillow hides both (it reads 16-bit gray + alpha as RGBA, and 16-bit gray as
+    "I" or "I;16" depending on its version); the IHDR says what the file holds.
+    """
+    if len(head) < 26 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    return head[24], head[25]
 
 
-def _paeth(a: int, b: int, c: int) -> int:
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    if pa <= pb and pa <= pc:
-        return a
-    return b if pb <= pc else c
+def _pillow_problem(exc: BaseException, kind: str) -> str:
+    """A user-facing sentence for an exception Pillow (or zlib under it) raised."""
+    text = str(exc) or type(exc).__name__
+    low = text.lower()
+    if "truncated" in low or isinstance(exc, EOFError):
+        return f"{kind} is truncated ({text})"
+    if "checksum" in low or "crc" in low:
+        return f"{kind} is corrupt (CRC mismatch: {text})"
+    return f"{kind} is corrupt or unsupported ({text})"
 
 
-def _unfilter(raw: bytes, height: int, row_bytes: int, bpp: int, path) -> np.ndarray:
-    """Undo the PNG per-scanline filters -> uint8 [height, row_bytes]."""
-    stride = row_bytes + 1
-    if len(raw) < height * stride:
-        raise LoadError(path, f"PNG image data is short: {len(raw)} bytes for "
-                              f"{height} rows of {row_bytes}")
-    rows = np.frombuffer(raw, np.uint8, count=height * stride).reshape(height, stride)
-    out = np.zeros((height, row_bytes), np.uint8)
-    prior = np.zeros(row_bytes, np.uint8)
-    for i in range(height):
-        ftype = int(rows[i, 0])
-        f = rows[i, 1:]
-        if ftype == 0:
-            cur = f.copy()
-        elif ftype == 1:  # Sub: running sum per byte-of-pixel, mod 256
-            cur = np.cumsum(f.reshape(-1, bpp), axis=0, dtype=np.uint8).reshape(-1)
-        elif ftype == 2:  # Up
-            cur = f + prior
-        elif ftype in (3, 4):  # Average / Paeth: recursive along the row
-            fl, pl = f.tolist(), prior.tolist()
-            cl = [0] * row_bytes
-            for j in range(row_bytes):
-                a = cl[j - bpp] if j >= bpp else 0
-                if ftype == 3:
-                    cl[j] = (fl[j] + ((a + pl[j]) >> 1)) & 0xFF
-                else:
-                    c = pl[j - bpp] if j >= bpp else 0
-                    cl[j] = (fl[j] + _paeth(a, pl[j], c)) & 0xFF
-            cur = np.array(cl, np.uint8)
-        else:
-            raise LoadError(path, f"PNG is corrupt (unknown filter type {ftype} on row {i})")
-        out[i] = cur
-        prior = cur
-    return out
+def _pixels(im, path, kind: str, ihdr) -> np.ndarray:
+    """A loaded PIL image -> float64 [h, w, c] in [0, 1] (c = 1, 2, 3 or 4)."""
+    mode = im.mode
+    if ihdr is not None and ihdr[1] == 4 and mode == "RGBA":
+        # 16-bit gray + alpha: Pillow widens it to RGBA (gray in R, G and B)
+        return np.asarray(im, dtype=np.float64)[..., [0, 3]] / 255.0
+    if mode == "1":
+        return np.asarray(im, dtype=np.float64)[..., None]
+    if mode.startswith("I;16") or (mode == "I" and ihdr is not None):
+        # 16-bit gray ("I" from Pillow < 10 for a PNG, whose gray is at most 16 bits)
+        return np.asarray(im).astype(np.float64)[..., None] / 65535.0
+    if mode in ("I", "F"):
+        raise LoadError(path, f"{kind} holds 32-bit {'integer' if mode == 'I' else 'float'} "
+                              "values; save the heatmap as an NPY array instead")
+    if mode not in ("L", "LA", "RGB", "RGBA"):
+        # palette (with transparency -> RGBA, as its tRNS says), CMYK, YCbCr, premultiplied ...
+        has_alpha = "transparency" in im.info or "A" in im.getbands()
+        im = im.convert("RGBA" if has_alpha else "RGB")
+    a = np.asarray(im, dtype=np.float64)
+    return (a[..., None] if a.ndim == 2 else a) / 255.0
+
+
+def _read_image(path, *, formats=None, unknown: str = "not an image") -> np.ndarray:
+    """Decode an image file with Pillow; see :func:`read_png`.
+
+    ``formats``: Pillow format names to accept (None = any it reads);
+    ``unknown``: the LoadError's text for a file it does not recognise.
+    """
+    path = Path(path)
+    kind = "PNG" if formats == ("PNG",) else "image"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(26)
+            ihdr = _ihdr_kind(head)
+            if ihdr is None and head.startswith(_PNG_SIGNATURE):
+                raise LoadError(path, f"PNG is truncated (its header ends after {len(head)} "
+                                      "bytes)" if len(head) < 26 else
+                                      "PNG is corrupt (it does not start with an IHDR chunk)")
+            fh.seek(0)
+            if ihdr is not None:
+                # Opened by its plugin, not Image.open, which would hide why a damaged
+                # header was refused behind "cannot identify image file".
+                im = PngImagePlugin.PngImageFile(fh)
+            elif formats == ("PNG",):
+                raise LoadError(path, unknown)
+            else:
+                # Pillow warns between MAX_IMAGE_PIXELS and twice that and raises
+                # above; both become a LoadError, as does our own lower limit below.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    im = Image.open(fh, formats=formats)
+            width, height = im.size
+            if width == 0 or height == 0 or width * height > _MAX_PIXELS:
+                raise LoadError(path, f"{kind} size {width} x {height} is empty or too large "
+                                      f"(at most {_MAX_PIXELS} pixels)")
+            # the float64 result and Pillow's buffer (<= 4 bytes a pixel), RGBA at worst
+            check_fits(f"heatmap {path.name} ({width} x {height} pixels)",
+                       width * height * (4 * 8 + 4), hint="use a smaller image")
+            if ihdr is not None:
+                # Pillow skips the image data's CRCs while decoding; verify() checks
+                # every chunk's, so a damaged file is refused rather than read as pixels.
+                im.verify()
+                fh.seek(0)
+                im = PngImagePlugin.PngImageFile(fh)
+            im.load()
+            return _pixels(im, path, kind, ihdr)
+    except PhaseBrushError:
+        raise
+    except UnidentifiedImageError:
+        raise LoadError(path, unknown) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise LoadError(path, f"{kind} is too large to decode safely ({exc})") from None
+    except MemoryError:
+        raise LoadError(path, f"{kind} is too large: out of memory while decoding") from None
+    except (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise LoadError(path, f"cannot read file ({exc.strerror or exc})") from None
+        raise LoadError(path, _pillow_problem(exc, kind)) from None
 
 
 def read_png(path) -> np.ndarray:
-    """Decode a non-interlaced PNG file.
+    """Decode a PNG file (any variant Pillow reads, interlaced included).
 
     Parameters
     ----------
@@ -224,83 +264,21 @@ def read_png(path) -> np.ndarray:
     -------
     np.ndarray [shape=(height, width, c), float64, in [0, 1]]
         ``c`` = 1 (gray), 2 (gray, alpha), 3 (RGB) or 4 (RGBA); palette images
-        come back as RGB, or RGBA when they carry transparency. Row 0 is the
-        TOP of the picture, as stored.
+        come back as RGB, or RGBA when they carry transparency. Samples are
+        divided by their full scale (1, 3, 15, 255 or 65535). 16-bit gray keeps
+        its 16 bits; 16-bit colour and gray + alpha come through Pillow at 8
+        bits (the high byte). Row 0 is the TOP of the picture, as stored.
 
     Raises
     ------
     LoadError
-        Not a PNG, truncated, corrupt (bad CRC or zlib stream), interlaced, or
-        an IHDR this decoder does not know.
+        Not a PNG, truncated, corrupt (bad CRC or zlib stream), or more than
+        ``2**26`` pixels (a decompression bomb guard).
+    OutOfMemoryError
+        The decoded image would not fit in the memory budget (:mod:`core.memory`).
     """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise LoadError(path, f"cannot read file ({exc.strerror or exc})") from None
-    if not data.startswith(_PNG_SIGNATURE):
-        raise LoadError(path, "not a PNG file (the PNG signature is missing)")
-    header = None
-    palette = None
-    trns = None
-    idat = []
-    for ctype, body in _chunks(data, path):
-        if ctype == b"IHDR":
-            if len(body) != 13:
-                raise LoadError(path, "PNG is corrupt (IHDR is not 13 bytes)")
-            header = struct.unpack(">IIBBBBB", body)
-        elif ctype == b"PLTE":
-            palette = np.frombuffer(body, np.uint8).reshape(-1, 3)
-        elif ctype == b"tRNS":
-            trns = np.frombuffer(body, np.uint8)
-        elif ctype == b"IDAT":
-            idat.append(body)
-    if header is None:
-        raise LoadError(path, "PNG is corrupt (no IHDR chunk)")
-    width, height, depth, ctype_, comp, filt, interlace = header
-    if ctype_ not in _CHANNELS or depth not in _ALLOWED_DEPTHS[ctype_]:
-        raise LoadError(path, f"PNG colour type {ctype_} with bit depth {depth} is not valid")
-    if comp != 0 or filt != 0:
-        raise LoadError(path, f"PNG compression {comp} / filter method {filt} is not valid")
-    if interlace != 0:
-        raise LoadError(path, "interlaced (Adam7) PNG is not supported; re-save it without "
-                              "interlacing")
-    if width == 0 or height == 0 or width * height > _MAX_PIXELS:
-        raise LoadError(path, f"PNG size {width} x {height} is empty or too large")
-    if not idat:
-        raise LoadError(path, "PNG has no image data (IDAT)")
-    try:
-        raw = zlib.decompress(b"".join(idat))
-    except zlib.error as exc:
-        raise LoadError(path, f"PNG image data is corrupt ({exc})") from None
-
-    channels = _CHANNELS[ctype_]
-    bits_per_pixel = channels * depth
-    row_bytes = (width * bits_per_pixel + 7) // 8
-    rows = _unfilter(raw, height, row_bytes, max(1, bits_per_pixel // 8), path)
-
-    if depth == 16:
-        samples = rows.view(">u2").reshape(height, width, channels).astype(np.float64)
-    elif depth == 8:
-        samples = rows.reshape(height, width, channels).astype(np.float64)
-    else:  # 1, 2 or 4 bits, one channel: unpack MSB first
-        bits = np.unpackbits(rows, axis=1).reshape(height, -1, depth)
-        weights = 1 << np.arange(depth - 1, -1, -1)
-        samples = (bits * weights).sum(axis=2)[:, :width, None].astype(np.float64)
-
-    if ctype_ == 3:
-        if palette is None:
-            raise LoadError(path, "palette PNG has no PLTE chunk")
-        index = samples[..., 0].astype(np.intp)
-        if index.max() >= len(palette):
-            raise LoadError(path, "PNG is corrupt (palette index past the palette)")
-        rgb = palette[index] / 255.0
-        if trns is not None and trns.size:
-            alpha = np.ones(len(palette))
-            alpha[:min(trns.size, len(palette))] = trns[:len(palette)] / 255.0
-            return np.concatenate([rgb, alpha[index][..., None]], axis=2)
-        return rgb
-    return samples / float((1 << depth) - 1)
+    return _read_image(path, formats=("PNG",),
+                       unknown="not a PNG file (the PNG signature is missing)")
 
 
 def _to_2d(a: np.ndarray, path) -> np.ndarray:
@@ -360,9 +338,10 @@ def load_heatmap(path, *, colormap: str | None = None, origin: str = "upper") ->
     Parameters
     ----------
     path : str or Path
-        An ``.npy`` array or a PNG image (recognised by content, not name).
+        An ``.npy`` array or an image: PNG, or any other format Pillow reads
+        (TIFF, JPEG, BMP, ...), recognised by content, not name.
     colormap : {"viridis", "jet", "inferno", "gray"} or None
-        PNG only: the colormap the heatmap was rendered with; each pixel
+        Images only: the colormap the heatmap was rendered with; each pixel
         becomes the value of its nearest colour. None = luminance (grayscale
         images).
     origin : {"upper", "lower"}
@@ -378,12 +357,15 @@ def load_heatmap(path, *, colormap: str | None = None, origin: str = "upper") ->
         signed maps min-max scaled. 3-D arrays: singleton axes squeezed; a
         channel axis (first or last) of 3 or 4 is averaged over RGB, of 2 is
         read as gray + alpha (the gray kept).
-        PNG: gray level (times alpha), or the unmapped colour (times alpha).
+        Images: gray level (times alpha), or the unmapped colour (times alpha).
 
     Raises
     ------
     LoadError
-        Not an NPY or PNG file, corrupt, complex or non-finite, not 2-D.
+        Not an NPY or image file, truncated or corrupt, too large, complex or
+        non-finite, not 2-D.
+    OutOfMemoryError
+        The decoded image would not fit in the memory budget.
     ParameterError
         Unknown ``colormap`` or ``origin``.
     """
@@ -399,8 +381,12 @@ def load_heatmap(path, *, colormap: str | None = None, origin: str = "upper") ->
         raise LoadError(path, f"cannot read file ({exc.strerror or exc})") from None
     if magic.startswith(b"\x93NUMPY"):
         heat = _load_npy(path)
-    elif magic.startswith(_PNG_SIGNATURE):
-        img = read_png(path)
+    else:
+        if magic.startswith(_PNG_SIGNATURE):
+            img = read_png(path)
+        else:
+            img = _read_image(path, unknown="not a heatmap file: expected an NPY array or an "
+                                            "image (PNG, TIFF, JPEG, BMP, ...)")
         c = img.shape[2]
         color = img[..., :3] if c >= 3 else np.repeat(img[..., :1], 3, axis=2)
         if colormap is None and c < 3:
@@ -411,8 +397,6 @@ def load_heatmap(path, *, colormap: str | None = None, origin: str = "upper") ->
             heat = heat * img[..., -1]
         if min(heat.shape) < 2:
             raise LoadError(path, f"heatmap of shape {heat.shape} needs at least 2 x 2 pixels")
-    else:
-        raise LoadError(path, "not a heatmap file: expected an NPY array or a PNG image")
     heat = np.clip(heat, 0.0, 1.0)
     if origin == "upper":
         heat = heat[::-1]

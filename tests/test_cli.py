@@ -1,7 +1,9 @@
 """The command-line interface, run in-process through app.cli.main (no Qt)."""
 
+import codecs
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -208,6 +210,22 @@ def small_npy(tmp_path):
 
 
 _STFT_ARGS = ["--tfr", "stft", "--n-fft", "64", "--hop", "16"]
+
+
+def test_retrieve_progress_is_on_stderr_unless_quiet(small_npy, tmp_path, capsys):
+    src, _ = small_npy
+    argv = ["retrieve", str(src), str(tmp_path / "y.npy"), *_STFT_ARGS, "--iters", "5"]
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "retrieve:" not in out and "%|" not in out
+    # the bar (tqdm) ends at its total, with the inconsistency of the last iterate, on a
+    # line of its own: whatever is printed after it starts a new line
+    final = [line for line in err.split("\n") if "%|" in line]
+    assert len(final) == 1
+    last = final[0].split("\r")[-1]
+    assert re.match(r"retrieve: 100%\|.*\| 5/5 \[.*inconsistency \d\.\d{3}e[+-]\d\d\]$", last)
+    assert cli.main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr() == ("", "")
 
 
 def _inconsistency(x, y):
@@ -471,9 +489,11 @@ def test_sigint_writes_the_best_so_far_and_the_report(small_npy, tmp_path):
     chunks = queue.Queue()
 
     def read():
+        # tqdm may draw with multi-byte characters: decode across chunk boundaries
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
         while data := os.read(proc.stderr.fileno(), 4096):
-            chunks.put(data)
-        chunks.put(b"")
+            chunks.put(decoder.decode(data))
+        chunks.put("")
 
     threading.Thread(target=read, daemon=True).start()
     text, seen = "", []
@@ -482,17 +502,17 @@ def test_sigint_writes_the_best_so_far_and_the_report(small_npy, tmp_path):
         while len(seen) < 2 or seen[-1][0] <= seen[0][0]:
             data = chunks.get(timeout=120)
             assert data, f"exited before iterating: {text}"
-            text += data.decode()
+            text += data
+            # a complete tqdm line: "| n/total [elapsed<left, rate, inconsistency x]"
             seen = [(int(a), float(b)) for a, b in
-                    re.findall(r"\] (\d+)/10000000  inconsistency (\S+?)(?=\r|\n|$)", text)
-                    if b[-1].isdigit()]
+                    re.findall(r"\| (\d+)/10000000 \[[^]]*inconsistency (\S+)\]", text)]
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
     while (data := chunks.get(timeout=10)):
-        text += data.decode()
+        text += data
     assert code == 130, text
     assert "Traceback" not in text
     rep = json.loads(report.read_text())
