@@ -7,7 +7,7 @@ STAMP := $(VENV)/.phasebrush-installed
 
 export QT_API := pyside6
 
-.PHONY: run test bench lint clean venv
+.PHONY: run test bench lint clean venv wheel-check
 
 venv: $(STAMP)
 
@@ -29,7 +29,12 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m tests.benchmarks
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check app core tests
+	$(VENV)/bin/ruff check app core tests packaging
+
+# Build the sdist and wheel, install the wheel into a fresh venv, use it from elsewhere
+# (packaging/check_wheel.sh; `--reuse-deps` there takes the dependencies from $(VENV)).
+wheel-check: $(STAMP)
+	PYTHON=$(PY) bash packaging/check_wheel.sh $(WHEEL_CHECK_ARGS)
 
 clean:
-	rm -rf build *.egg-info .pytest_cache .ruff_cache
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

@@ -32,8 +32,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
-from core.errors import ParameterError, PhaseBrushError
-from core.playback import (
+from phasebrush.core.errors import ParameterError, PhaseBrushError
+from phasebrush.core.playback import (
     ABState,
     PlaySource,
     device_rate_candidates,

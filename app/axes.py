@@ -52,8 +52,8 @@ def width_axis_of(signal, tfr):
 
     ``signal`` may be None (then ``tfr.unit`` decides); cheap (scales are cached).
     """
-    from core.errors import PhaseBrushError
-    from core.feature_width import has_width_axis, width_axis
+    from phasebrush.core.errors import PhaseBrushError
+    from phasebrush.core.feature_width import has_width_axis, width_axis
 
     if tfr is None:
         return None
@@ -115,7 +115,7 @@ def freq_span_text(f0: float, f1: float, unit: str, fmt, widths=None) -> str:
     """A frequency span for lists and dialogs: "180–220 Hz", or with calibrated
     ``widths`` the peak widths it covers, narrowest first: "FWHM 12.1–45.3 cm^-1"."""
     if widths is None:
-        from core.bands import freq_unit
+        from phasebrush.core.bands import freq_unit
 
         return f"{fmt(f0)}–{fmt(f1)} {freq_unit(unit)}"
     to_width = width_maps(widths)[0]

@@ -62,7 +62,7 @@ def _add_rate_option(p: argparse.ArgumentParser) -> None:
 
 
 def _add_transform_options(p: argparse.ArgumentParser, *, kinds, default_kind) -> None:
-    from core.transforms import WAVELETS
+    from phasebrush.core.transforms import WAVELETS
 
     g = p.add_argument_group("transform")
     g.add_argument("--kind", "--tfr", dest="kind", choices=kinds, default=default_kind,
@@ -86,7 +86,7 @@ def _add_transform_options(p: argparse.ArgumentParser, *, kinds, default_kind) -
 
 
 def _spec_from_args(args, *, default_hop: int):
-    from core.transforms import TransformSpec
+    from phasebrush.core.transforms import TransformSpec
 
     return TransformSpec(
         kind=args.kind, wavelet=args.wavelet, time_bandwidth=args.time_bandwidth,
@@ -101,8 +101,8 @@ def _channel(value: str):
 
 
 def _load(args):
-    from core.errors import ParameterError
-    from core.io import load_signal, needs_spacing
+    from phasebrush.core.errors import ParameterError
+    from phasebrush.core.io import load_signal, needs_spacing
 
     dx, unit, rate = args.dx, args.unit, getattr(args, "rate", None)
     input_rate = args.command == "transform"   # invert / retrieve: --rate is the outputs'
@@ -157,9 +157,9 @@ def _check_outputs(args, outputs, *, signal=None) -> None:
     before loading (``signal`` None) and once the input is loaded, when its axis
     says whether audio needs ``--rate``.
     """
-    from core.atomic import SaveError
-    from core.errors import ParameterError
-    from core.io import check_save_target
+    from phasebrush.core.atomic import SaveError
+    from phasebrush.core.errors import ParameterError
+    from phasebrush.core.io import check_save_target
 
     seen = {}
     for option, path, kind in outputs:
@@ -171,7 +171,7 @@ def _check_outputs(args, outputs, *, signal=None) -> None:
         elif kind == "npz":
             check_save_target(path, refuse=args.input, suffixes=(".npz",))
         elif kind == "indices":
-            from core.indices import INDEX_SUFFIXES
+            from phasebrush.core.indices import INDEX_SUFFIXES
 
             check_save_target(path, refuse=args.input, suffixes=INDEX_SUFFIXES)
         elif kind == "image":
@@ -194,8 +194,8 @@ def _check_outputs(args, outputs, *, signal=None) -> None:
 def _save(signal, y, out: Path, name: str, rate=None) -> None:
     import numpy as np
 
-    from core.atomic import SaveError
-    from core.io import save_signal
+    from phasebrush.core.atomic import SaveError
+    from phasebrush.core.io import save_signal
 
     if not np.all(np.isfinite(y)):
         # never write what no reader can use (core.io refuses it too)
@@ -264,8 +264,8 @@ def _range_columns(args, signal, spec):
     for an empty or reversed range, one outside the signal, or one shorter than
     ``core.transforms.min_samples``.
     """
-    from core.errors import ParameterError
-    from core.transforms import min_samples
+    from phasebrush.core.errors import ParameterError
+    from phasebrush.core.transforms import min_samples
 
     t0, t1 = args.start, args.end
     if t0 is None and t1 is None:
@@ -312,7 +312,7 @@ def _columns_bytes(signal, spec, c0: int, c1: int) -> int:
     batches of ~1 Mi elements, at least one row). Low rows of a long signal may
     need the whole padded grid, so ``M`` is asked of the engine, not assumed.
     """
-    from core.engine.cwt_blocks import block_grid, cwt_geometry, row_support
+    from phasebrush.core.engine.cwt_blocks import block_grid, cwt_geometry, row_support
 
     B = c1 - c0
     if spec.kind == "cwt":
@@ -332,8 +332,8 @@ def _range_tfr(args, signal, spec, c0: int, c1: int):
     padding from the true neighbours), else the transform of the excerpt, with a note."""
     import numpy as np
 
-    from core.memory import check_fits
-    from core.transforms import TFR, stft_row_weights, transform
+    from phasebrush.core.memory import check_fits
+    from phasebrush.core.transforms import TFR, stft_row_weights, transform
 
     B = c1 - c0
     if spec.kind == "cwt" or (spec.kind == "stft" and int(spec.hop) == 1):
@@ -343,14 +343,14 @@ def _range_tfr(args, signal, spec, c0: int, c1: int):
                    hint="use a shorter --start/--end range, fewer voices per octave (--nv), "
                         "a higher --fmin or a smaller --n-fft")
         if spec.kind == "cwt":
-            from core.engine.cwt_blocks import cwt_columns, cwt_geometry
+            from phasebrush.core.engine.cwt_blocks import cwt_columns, cwt_geometry
 
             geom = cwt_geometry(spec, signal.n, dx=signal.dx)
             C = cwt_columns(signal.y, c0, c1, spec=spec, dx=signal.dx)
             freqs, weights, edges = geom.frequencies, geom.row_weights, geom.edge_row_indices
             offset = 0.0 if spec.edge_rows else float(signal.y.mean())
         else:
-            from core.engine.stft_blocks import stft_columns
+            from phasebrush.core.engine.stft_blocks import stft_columns
 
             C = stft_columns(signal.y, c0, c1, spec=spec)
             n_fft = int(spec.n_fft)
@@ -413,7 +413,7 @@ def _terminate_as_interrupt(signum, frame):
 
 def _transform_output(args):
     """OUTPUT or --out (one of them, or both naming the same file)."""
-    from core.errors import ParameterError
+    from phasebrush.core.errors import ParameterError
 
     out, opt = args.output, args.out
     if out is None and opt is None:
@@ -443,8 +443,8 @@ _MAX_IMAGE_SIDE = 32768
 
 def _full_resolution_check(args, signal, spec, cols, out) -> None:
     """Refuse, before computing, a full-resolution transform that exceeds the memory budget."""
-    from core.memory import check_fits, estimate_transform_bytes
-    from core.transforms import _check_spec
+    from phasebrush.core.memory import check_fits, estimate_transform_bytes
+    from phasebrush.core.transforms import _check_spec
 
     # the spec's own errors first, as the transform would report them
     _check_spec(spec)
@@ -465,9 +465,9 @@ def _full_resolution_check(args, signal, spec, cols, out) -> None:
 
 
 def cmd_transform(args) -> int:
-    from core.errors import ParameterError
-    from core.tfr_io import save_tfr
-    from core.transforms import transform
+    from phasebrush.core.errors import ParameterError
+    from phasebrush.core.tfr_io import save_tfr
+    from phasebrush.core.transforms import transform
 
     out = Path(_transform_output(args))
     label = "OUTPUT" if args.output is not None else "--out"
@@ -509,7 +509,7 @@ def _image_colours(args):
     """
     import numpy as np
 
-    from core.errors import ParameterError
+    from phasebrush.core.errors import ParameterError
 
     if args.image is None or Path(args.output or args.out).suffix.lower() != ".png":
         return None
@@ -556,7 +556,7 @@ def _db_levels(image, args) -> tuple[float, float]:
     """(floor, top) of the PNG's colour scale in dB: top = the image's peak."""
     import numpy as np
 
-    from core.errors import ParameterError
+    from phasebrush.core.errors import ParameterError
 
     finite = image[np.isfinite(image)]
     top = float(finite.max()) if len(finite) else 0.0
@@ -571,10 +571,10 @@ def _transform_image(args, signal, spec, cols, out: Path) -> int:
     """``transform --image WxH``: the display image of the (range of the) signal."""
     import numpy as np
 
-    from core.atomic import atomic_write, atomic_write_bytes, atomic_write_text
-    from core.engine.display import display_source, resize_rows, row_groups, stream_image
-    from core.engine.overview import SPECTRAL_ABOVE_SAMPLES, spectral_overview
-    from core.errors import ParameterError
+    from phasebrush.core.atomic import atomic_write, atomic_write_bytes, atomic_write_text
+    from phasebrush.core.engine.display import display_source, resize_rows, row_groups, stream_image
+    from phasebrush.core.engine.overview import SPECTRAL_ABOVE_SAMPLES, spectral_overview
+    from phasebrush.core.errors import ParameterError
 
     width, height = args.image
     mode = args.image_mode or "peak"
@@ -663,8 +663,8 @@ _STREAM_ABOVE_SAMPLES = 1 << 21
 def _whole_invert_fits(signal, spec) -> bool:
     """Whether the whole-signal transform plus RangeInverter's cumulative sum fit the
     memory budget."""
-    from core.errors import OutOfMemoryError, ParameterError
-    from core.memory import budget_bytes, estimate_transform_bytes
+    from phasebrush.core.errors import OutOfMemoryError, ParameterError
+    from phasebrush.core.memory import budget_bytes, estimate_transform_bytes
 
     try:
         n_bytes = estimate_transform_bytes(signal.n, spec, signal.dx)
@@ -695,9 +695,9 @@ def _band_intervals(bands, signal, spec, notes=None):
 
     import numpy as np
 
-    from core.bands import band_ranges
-    from core.engine.cwt_blocks import cwt_geometry
-    from core.masks import merge_ranges
+    from phasebrush.core.bands import band_ranges
+    from phasebrush.core.engine.cwt_blocks import cwt_geometry
+    from phasebrush.core.masks import merge_ranges
 
     if spec.kind == "cwt":
         geom = cwt_geometry(spec, signal.n, dx=signal.dx)
@@ -731,10 +731,10 @@ def _band_intervals(bands, signal, spec, notes=None):
 def cmd_invert(args) -> int:
     import numpy as np
 
-    from core.bands import band_ranges, load_bands
-    from core.inversion import RangeInverter
-    from core.masks import merge_ranges
-    from core.transforms import transform
+    from phasebrush.core.bands import band_ranges, load_bands
+    from phasebrush.core.inversion import RangeInverter
+    from phasebrush.core.masks import merge_ranges
+    from phasebrush.core.transforms import transform
 
     outputs = [("--out", args.out, "signal"), ("--residual", args.residual, "signal"),
                ("--indices-out", args.indices_out, "indices")]
@@ -749,7 +749,7 @@ def cmd_invert(args) -> int:
     cols = _range_columns(args, signal, spec)
     streamable = spec.kind == "cwt" or (spec.kind == "stft" and int(spec.hop) == 1)
     if _streams(signal, spec) or (cols is not None and streamable):
-        from core.engine import stream_band
+        from phasebrush.core.engine import stream_band
 
         bar = None if args.quiet else _FractionBar("invert")
         try:
@@ -800,7 +800,7 @@ def cmd_invert(args) -> int:
 def _whole_indices_writer(args, signal, tfr, start, end, cols):
     """A callable writing ``--indices-out`` from the whole transform's merged ranges
     (restricted to the frames inside ``--start/--end``); returns (records, columns)."""
-    from core.indices import indices_from_ranges, write_indices
+    from phasebrush.core.indices import indices_from_ranges, write_indices
 
     def write():
         s, e = start, end
@@ -821,8 +821,8 @@ def _streamed_indices_writer(args, signal, spec, intervals, cols):
     """A callable streaming ``--indices-out`` block by block from ``intervals`` (the
     callable the streamed inverse used), over ``--start/--end``'s columns only; returns
     (records, columns). Memory: one block, whatever the length."""
-    from core.engine.long_tfr import long_tfr
-    from core.indices import iter_indices, write_indices
+    from phasebrush.core.engine.long_tfr import long_tfr
+    from phasebrush.core.indices import iter_indices, write_indices
 
     def write():
         grid = long_tfr(signal, spec)
@@ -918,9 +918,9 @@ def _retrieval_input(args):
     NPZ from `transform`, or any signal file (a signal NPZ included)."""
     import numpy as np
 
-    from core.errors import ParameterError
-    from core.signal import Signal
-    from core.tfr_io import load_magnitude, npz_kind
+    from phasebrush.core.errors import ParameterError
+    from phasebrush.core.signal import Signal
+    from phasebrush.core.tfr_io import load_magnitude, npz_kind
 
     if Path(args.input).suffix.lower() == ".npz" and npz_kind(args.input) == "magnitude":
         if args.start is not None or args.end is not None:
@@ -947,8 +947,8 @@ def _retrieval_input(args):
 def _check_retrieval_memory(args, spec, n: int, dx: float) -> None:
     """Estimate the retrieval's peak before it starts; say it (unless -q) and refuse it
     when it exceeds the budget."""
-    from core.errors import format_bytes
-    from core.memory import budget_bytes, check_fits, estimate_retrieval_bytes
+    from phasebrush.core.errors import format_bytes
+    from phasebrush.core.memory import budget_bytes, check_fits, estimate_retrieval_bytes
 
     n_bytes = estimate_retrieval_bytes(n, spec, dx)
     what = f"retrieval of {args.input} ({n} samples, {spec.kind})"
@@ -964,10 +964,10 @@ def _check_retrieval_memory(args, spec, n: int, dx: float) -> None:
 def cmd_retrieve(args) -> int:
     import numpy as np
 
-    from core.atomic import atomic_write_text
-    from core.metrics import rel_l2, spectral_convergence_db
-    from core.retrieval import check_options, retrieve
-    from core.transforms import transform
+    from phasebrush.core.atomic import atomic_write_text
+    from phasebrush.core.metrics import rel_l2, spectral_convergence_db
+    from phasebrush.core.retrieval import check_options, retrieve
+    from phasebrush.core.transforms import transform
 
     outputs = [("OUTPUT", args.output, "signal"), ("--report", args.report, "report")]
     _check_outputs(args, outputs)
@@ -1030,7 +1030,7 @@ def cmd_retrieve(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.transforms import KINDS
+    from phasebrush.core.transforms import KINDS
 
     parser = argparse.ArgumentParser(
         prog="phasebrush",
@@ -1111,7 +1111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run one command; returns the exit status (0, 2 for an error, 130 when interrupted)."""
-    from core.errors import PhaseBrushError
+    from phasebrush.core.errors import PhaseBrushError
 
     parser = build_parser()
     args = parser.parse_args(argv)

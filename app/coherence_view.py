@@ -18,14 +18,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from app.axes import display_reversed
-from app.grid import ImageGrid
-from app.tfr_view import LogFrequencyAxis
-from app.worker import Worker
-from core.coherence import coherence_from_tfrs
-from core.errors import Cancelled
-from core.masks import inner_rows
-from core.transforms import TransformSpec, transform
+from phasebrush.app.axes import display_reversed
+from phasebrush.app.grid import ImageGrid
+from phasebrush.app.tfr_view import LogFrequencyAxis
+from phasebrush.app.worker import Worker
+from phasebrush.core.coherence import coherence_from_tfrs
+from phasebrush.core.errors import Cancelled
+from phasebrush.core.masks import inner_rows
+from phasebrush.core.transforms import TransformSpec, transform
 
 __all__ = ["CoherenceResult", "compute_coherence", "energy_opacity", "CoherenceView",
            "FLOOR_DB"]

@@ -41,14 +41,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.layers import LayerModel
-from app.long_inverse import LongInverse
-from app.selection_inverse import SelectionInverse
-from app.soon import Throttle
-from app.worker import Worker, describe_error, stop_all
-from core import inversion as cinv
-from core.engine import long_tfr as LT
-from core.transforms import TransformSpec, spec_for_signal, transform
+from phasebrush.app.layers import LayerModel
+from phasebrush.app.long_inverse import LongInverse
+from phasebrush.app.selection_inverse import SelectionInverse
+from phasebrush.app.soon import Throttle
+from phasebrush.app.worker import Worker, describe_error, stop_all
+from phasebrush.core import inversion as cinv
+from phasebrush.core.engine import long_tfr as LT
+from phasebrush.core.transforms import TransformSpec, spec_for_signal, transform
 
 __all__ = ["DetailImage", "DocumentModel", "PartialRetrieval", "ResultKey", "RetrievalParams",
            "db_ceiling", "db_image", "retrieval_spec", "needs_auto_time_bandwidth",
@@ -350,8 +350,8 @@ class DocumentModel(QObject):
         if LT.needs_long_mode(sig.n, spec, sig.dx, above_bytes=self.long_above_bytes):
             self._start_long_transform(spec)
             return
-        from core.errors import OutOfMemoryError
-        from core.memory import budget_bytes
+        from phasebrush.core.errors import OutOfMemoryError
+        from phasebrush.core.memory import budget_bytes
 
         try:
             need = LT.document_bytes(sig.n, spec, sig.dx)
@@ -390,8 +390,12 @@ class DocumentModel(QObject):
     def _start_long_transform(self, spec: TransformSpec) -> None:
         """The grid, the display sources and the overview, in a worker; the overview's
         parts reach the view as they are computed."""
-        from core.engine.display import display_source
-        from core.engine.overview import OVERVIEW_FFT, row_power_filters, spectral_overview
+        from phasebrush.core.engine.display import display_source
+        from phasebrush.core.engine.overview import (
+            OVERVIEW_FFT,
+            row_power_filters,
+            spectral_overview,
+        )
 
         key, sig = self.key, self.signal
         width = OVERVIEW_WIDTH
@@ -502,7 +506,7 @@ class DocumentModel(QObject):
                 self.detail_progressed.emit(det)
 
     def _on_detail_failed(self, message, exc, key) -> None:
-        from core.errors import Cancelled
+        from phasebrush.core.errors import Cancelled
 
         if self.is_current(key) and not isinstance(exc, Cancelled):
             self.failed.emit(message)
@@ -533,7 +537,7 @@ class DocumentModel(QObject):
         self.tfr_changed.emit()
 
     def _on_transform_failed(self, message: str, exc, key: ResultKey) -> None:
-        from core.errors import Cancelled
+        from phasebrush.core.errors import Cancelled
 
         # A superseded transform's error (its cancel included) is about settings gone.
         if self.is_current(key) and not isinstance(exc, Cancelled):
@@ -689,7 +693,7 @@ class DocumentModel(QObject):
         S = None if S is None else S.copy()   # the worker owns its copy
         mask = None if mask is None else mask.copy()
         if mask is not None and not same_grid:
-            from core.masks import map_mask
+            from phasebrush.core.masks import map_mask
             mask = None  # remapped in the worker once the target grid exists
             region_src = (self.layers.selection_mask().copy(), self.tfr)
         else:
@@ -768,9 +772,9 @@ class DocumentModel(QObject):
     def _start_range_retrieval(self, params: RetrievalParams) -> bool:
         """A long recording's retrieval: on the visible columns or the selection's
         extent, as a signal of its own, its memory estimate said first (or refused)."""
-        from core.errors import OutOfMemoryError, format_bytes
-        from core.masks import map_mask
-        from core.memory import budget_bytes, estimate_retrieval_bytes
+        from phasebrush.core.errors import OutOfMemoryError, format_bytes
+        from phasebrush.core.masks import map_mask
+        from phasebrush.core.memory import budget_bytes, estimate_retrieval_bytes
 
         cols = self.retrieval_columns(params.target)
         if cols is None:
@@ -858,7 +862,7 @@ class DocumentModel(QObject):
                              f"(inconsistency {result.inconsistency:.3g}) is kept.")
 
     def _on_retrieval_failed(self, message: str, exc, key: ResultKey) -> None:
-        from core.errors import Cancelled
+        from phasebrush.core.errors import Cancelled
 
         # A cancel is what the user asked for; a retired run's error is about a file gone.
         if self.is_current(key, transform=False) and not isinstance(exc, Cancelled):
@@ -928,7 +932,7 @@ class _DetailSource:
     def image(self, c0, c1, *, width, mode="peak", cancel=None, partial=None):
         """The dB image of columns [c0, c1) at ``width`` pixels; ``partial(img)`` (if
         given) gets the image after each exact tile, NaN where a tile is still missing."""
-        from core.engine.overview import SPECTRAL_ABOVE_SAMPLES, spectral_overview
+        from phasebrush.core.engine.overview import SPECTRAL_ABOVE_SAMPLES, spectral_overview
 
         if (c1 - c0) / max(1, width) >= SPECTRAL_ABOVE_SAMPLES:
             return spectral_overview(self.y, self.spec, dx=self.dx, width=width, c0=c0, c1=c1,
@@ -1046,7 +1050,7 @@ class _BestSoFar:
             self.inconsistency = np.nan if inconsistency is None else float(inconsistency)
 
     def result(self, exc: BaseException) -> PartialRetrieval | None:
-        from core.errors import Cancelled
+        from phasebrush.core.errors import Cancelled
 
         if self.y is None or isinstance(exc, Cancelled):
             return None
@@ -1059,7 +1063,7 @@ def _retrieve_keeping_best(target, spec, params: RetrievalParams, sig, mask, pro
     """``core.retrieval.retrieve`` of ``target`` (magnitudes on ``spec``'s grid of ``sig``)
     with throttled reports through ``progress``; a run that raises mid-way returns the
     best estimate it reported (:class:`PartialRetrieval`). Runs in the worker thread."""
-    from core.retrieval import retrieve  # torch loads here, not at start-up
+    from phasebrush.core.retrieval import retrieve  # torch loads here, not at start-up
 
     best = _BestSoFar()
 
@@ -1104,7 +1108,7 @@ def _metrics(result, target, spec, sig, mask, reference, cancel=None) -> dict:
 
     Runs in the worker thread (it needs one more transform).
     """
-    from core import metrics as cmet
+    from phasebrush.core import metrics as cmet
 
     out = {}
     if spec.kind == "cwt" and spec.wavelet == "gmw":

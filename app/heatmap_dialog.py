@@ -37,14 +37,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.axes import REVERSED_UNITS, display_reversed, x_axis_label
-from app.document import db_ceiling, db_image
-from app.grid import ImageGrid
-from app.tfr_view import LogFrequencyAxis
-from core.attribution import attribution_curve, heatmap_to_mask, threshold_mask
-from core.errors import PhaseBrushError
-from core.heatmap import COLORMAPS, load_heatmap
-from core.inversion import invert
+from phasebrush.app.axes import REVERSED_UNITS, display_reversed, x_axis_label
+from phasebrush.app.document import db_ceiling, db_image
+from phasebrush.app.grid import ImageGrid
+from phasebrush.app.tfr_view import LogFrequencyAxis
+from phasebrush.core.attribution import attribution_curve, heatmap_to_mask, threshold_mask
+from phasebrush.core.errors import PhaseBrushError
+from phasebrush.core.heatmap import COLORMAPS, load_heatmap
+from phasebrush.core.inversion import invert
 
 __all__ = ["HeatmapDialog", "smoothing_samples"]
 

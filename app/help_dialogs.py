@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.shortcuts import shortcut_rows
+from phasebrush.app.shortcuts import shortcut_rows
 
 __all__ = ["app_version", "SHIPPED_DATA", "about_html", "MATHS_HTML", "TextDialog",
            "about_dialog", "maths_dialog", "ShortcutsDialog"]
@@ -66,7 +66,7 @@ def _versions() -> str:
 
 def about_html() -> str:
     """The About box's text: version, licence, and each shipped data file's licence."""
-    from core.demo import RESOURCES
+    from phasebrush.core.demo import RESOURCES
 
     esc = html.escape
     rows = []

@@ -32,11 +32,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.worker import Worker
-from core.bands import freq_unit
-from core.errors import Cancelled
-from core.indices import FIELDS, IntervalIndex, iter_indices, union_intervals, write_indices
-from core.masks import mask_intervals
+from phasebrush.app.worker import Worker
+from phasebrush.core.bands import freq_unit
+from phasebrush.core.errors import Cancelled
+from phasebrush.core.indices import (
+    FIELDS,
+    IntervalIndex,
+    iter_indices,
+    union_intervals,
+    write_indices,
+)
+from phasebrush.core.masks import mask_intervals
 
 __all__ = ["SelectionBlocks", "IndicesTableModel", "IndicesView", "IndicesExport",
            "INDEX_FILTER"]
@@ -77,7 +83,7 @@ class SelectionBlocks:
         return not (self._ranges or self._bands or self._dense or self._tiled)
 
     def __call__(self, c0: int, c1: int):
-        from app.long_inverse import band_block
+        from phasebrush.app.long_inverse import band_block
 
         parts = [(s[c0:c1], e[c0:c1]) for s, e in self._ranges]
         parts += [band_block(b, self.grid, c0, c1) for b in self._bands]

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from core.jcamp_io import jcamp_blocks
+from phasebrush.core.jcamp_io import jcamp_blocks
 
 __all__ = ["JcampBlockDialog", "choose_jcamp_block", "describe_block"]
 
@@ -99,7 +99,7 @@ def choose_jcamp_block(parent, path, *, blocks=None) -> int | None:
     core.errors.LoadError
         The file cannot be parsed, or has no block with x/y data.
     """
-    from core.errors import LoadError
+    from phasebrush.core.errors import LoadError
 
     blocks = list(jcamp_blocks(path) if blocks is None else blocks)
     with_xy = [b for b in blocks if b.has_xy]

@@ -40,11 +40,11 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from core import masks as cmasks
-from core.bands import Band, band_ranges
-from core.engine.tiled_mask import TiledMask
-from core.errors import ParameterError
-from core.masks import ranges_to_mask
+from phasebrush.core import masks as cmasks
+from phasebrush.core.bands import Band, band_ranges
+from phasebrush.core.engine.tiled_mask import TiledMask
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.masks import ranges_to_mask
 
 __all__ = ["Layer", "LayerModel", "PALETTE", "changed_cells"]
 
@@ -328,7 +328,7 @@ class LayerModel(QObject):
         """Band ``lay``'s half-open row ranges in columns ``[c0, c1)`` [int64, (c1 - c0,)]."""
         if lay.ranges is not None:
             return lay.ranges[0][c0:c1], lay.ranges[1][c0:c1]
-        from app.long_inverse import band_block
+        from phasebrush.app.long_inverse import band_block
 
         return band_block(lay.band(), self._tfr, c0, c1)
 

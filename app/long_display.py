@@ -21,9 +21,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, QTimer
 from PySide6.QtGui import QColor
 
-from core.bands import band_ranges
-from core.errors import ParameterError
-from core.masks import ranges_to_mask
+from phasebrush.core.bands import band_ranges
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.masks import ranges_to_mask
 
 __all__ = ["LongDisplay", "SETTLE_MS", "OVERLAY_PX"]
 

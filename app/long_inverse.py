@@ -27,11 +27,11 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject
 
-from app.soon import Throttle
-from app.worker import Worker
-from core.bands import band_ranges
-from core.errors import ParameterError
-from core.masks import mask_to_runs
+from phasebrush.app.soon import Throttle
+from phasebrush.app.worker import Worker
+from phasebrush.core.bands import band_ranges
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.masks import mask_to_runs
 
 __all__ = ["LongInverse", "SelectionSnapshot", "edge_diff_span", "merge_spans",
            "LIVE_MAX_COLUMNS"]
@@ -243,7 +243,7 @@ class LongInverse(QObject):
         self.reset()
 
     def _engine(self, which: str):
-        from core.engine.column_inverse import ColumnInverter
+        from phasebrush.core.engine.column_inverse import ColumnInverter
 
         sig = self.doc.signal
         # SSQ kinds: one block engine for the display and both inverters (its probe,
@@ -436,7 +436,7 @@ class LongInverse(QObject):
         self.doc.inversion_changed.emit()
 
     def _on_failed(self, message, exc, key, spans) -> None:
-        from core.errors import Cancelled
+        from phasebrush.core.errors import Cancelled
 
         if not self.doc.is_current(key) or isinstance(exc, Cancelled):
             return

@@ -52,14 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     standalone = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in CLI_COMMANDS:
-        from app import cli  # no Qt on this path
+        from phasebrush.app import cli  # no Qt on this path
 
         return cli.main(argv)
     args = build_parser().parse_args(argv)
     if args.screenshot:
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from app.screenshot import render_file_screenshot, render_screenshot
+        from phasebrush.app.screenshot import render_file_screenshot, render_screenshot
 
         app = _application()
         if args.file:
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     app = _application()
-    from app.main_window import MainWindow
+    from phasebrush.app.main_window import MainWindow
 
     win = MainWindow()
     win.show()
@@ -104,7 +104,7 @@ def _end_process(rc: int) -> None:
     then os._exit ends the process without destroying its QThread (which is
     what makes Qt abort).
     """
-    from app.worker import running_workers, stop_all
+    from phasebrush.app.worker import running_workers, stop_all
 
     stop_all(running_workers(), timeout_ms=150)
     sys.stdout.flush()
@@ -117,7 +117,7 @@ def _application():
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
-    from app.qt_fixes import collect_garbage_in_gui_thread, guard_bool_refcount
+    from phasebrush.app.qt_fixes import collect_garbage_in_gui_thread, guard_bool_refcount
 
     guard_bool_refcount()
 

@@ -26,21 +26,21 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
-from app import export as ex
-from app import session_io as sio
-from app import slot_guard
-from app.audio import PlaybackController
-from app.coherence_view import CoherenceView
-from app.document import DocumentModel
-from app.indices_view import IndicesView
-from app.layer_panel import LayerPanel
-from app.playback_bar import PlaybackBar, attach_playhead, follow_document
-from app.retrieval_panel import RetrievalPanel
-from app.shortcuts import name_shortcuts, shortcut_text, tip_with_shortcut
-from app.signal_view import SignalView
-from app.tfr_view import TfrView
-from app.transform_panel import TransformPanel
-from core.errors import PhaseBrushError
+from phasebrush.app import export as ex
+from phasebrush.app import session_io as sio
+from phasebrush.app import slot_guard
+from phasebrush.app.audio import PlaybackController
+from phasebrush.app.coherence_view import CoherenceView
+from phasebrush.app.document import DocumentModel
+from phasebrush.app.indices_view import IndicesView
+from phasebrush.app.layer_panel import LayerPanel
+from phasebrush.app.playback_bar import PlaybackBar, attach_playhead, follow_document
+from phasebrush.app.retrieval_panel import RetrievalPanel
+from phasebrush.app.shortcuts import name_shortcuts, shortcut_text, tip_with_shortcut
+from phasebrush.app.signal_view import SignalView
+from phasebrush.app.tfr_view import TfrView
+from phasebrush.app.transform_panel import TransformPanel
+from phasebrush.core.errors import PhaseBrushError
 
 __all__ = ["MainWindow", "TOOL_ACTIONS"]
 
@@ -288,7 +288,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = fm.addMenu("Open &recent")
         self.recent_menu.setToolTipsVisible(True)
         demos = fm.addMenu("Open &demo")
-        from core.demo import DEMOS
+        from phasebrush.core.demo import DEMOS
         for name, desc in DEMOS.items():
             d = demos.addAction(name)
             d.setToolTip(desc)
@@ -533,19 +533,19 @@ class MainWindow(QMainWindow):
     # -- help -----------------------------------------------------------------------
     def show_shortcuts(self):
         """Help > Keyboard shortcuts (non-modal); the dialog."""
-        from app.help_dialogs import ShortcutsDialog
+        from phasebrush.app.help_dialogs import ShortcutsDialog
 
         return self._show_help("shortcuts", lambda: ShortcutsDialog(self, IMAGE_KEYS))
 
     def show_maths(self):
         """Help > The maths (non-modal); the dialog."""
-        from app.help_dialogs import maths_dialog
+        from phasebrush.app.help_dialogs import maths_dialog
 
         return self._show_help("maths", lambda: maths_dialog(self))
 
     def show_about(self):
         """Help > About (non-modal); the dialog."""
-        from app.help_dialogs import about_dialog
+        from phasebrush.app.help_dialogs import about_dialog
 
         return self._show_help("about", lambda: about_dialog(self))
 
@@ -615,14 +615,14 @@ class MainWindow(QMainWindow):
         such as ``{"rate": 8000.0}``, is given; see :attr:`ask_spacing`).
         ``ask``: offer to save unsaved work first.
         """
-        from core.io import load_signal
+        from phasebrush.core.io import load_signal
 
         if ask and not self.maybe_save():
             return False
         options: dict = {}
         try:
             if block is None and Path(path).suffix.lower() in JCAMP_SUFFIXES:
-                from app.jcamp_block_dialog import choose_jcamp_block
+                from phasebrush.app.jcamp_block_dialog import choose_jcamp_block
 
                 block = choose_jcamp_block(self, path)
                 if block is None:  # the user cancelled the choice
@@ -651,14 +651,14 @@ class MainWindow(QMainWindow):
     def _ask_spacing(self, path) -> dict | None:
         """The spacing of a file with no x axis, asked (and remembered in the settings):
         ``load_signal`` keywords, {} for samples, None when the user cancelled."""
-        from core.io import needs_spacing
+        from phasebrush.core.io import needs_spacing
 
         ask = self.ask_spacing
         if ask is None:
             ask = QGuiApplication.platformName() not in HEADLESS_PLATFORMS
         if not ask or not needs_spacing(path):
             return {}
-        from app import spacing_dialog as sd
+        from phasebrush.app import spacing_dialog as sd
 
         dlg = sd.SpacingDialog(Path(path).name, sd.remembered(self.settings), parent=self)
         try:
@@ -699,7 +699,7 @@ class MainWindow(QMainWindow):
         self._notes_box.show()
 
     def open_demo(self, name: str) -> None:
-        from core.demo import demo_signal
+        from phasebrush.core.demo import demo_signal
 
         if not self.maybe_save():
             return
@@ -888,7 +888,7 @@ class MainWindow(QMainWindow):
 
     def import_heatmap_mask(self) -> bool:
         """Threshold a saliency map into a mask layer (dialog with a preview)."""
-        from app.heatmap_dialog import HeatmapDialog
+        from phasebrush.app.heatmap_dialog import HeatmapDialog
 
         if self.doc.tfr is None:
             self._show_error("Wait for the image to appear before importing a heatmap")
@@ -918,7 +918,7 @@ class MainWindow(QMainWindow):
 
     def propose_ridge_bands(self) -> int:
         """Propose bands around the strongest ridges; the accepted ones are added."""
-        from app.ridge_dialog import RidgeDialog
+        from phasebrush.app.ridge_dialog import RidgeDialog
 
         if self.doc.tfr is None:
             self._show_error("Wait for the image to appear before tracking ridges")

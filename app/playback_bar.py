@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.audio import SOURCE_NAMES, PlaybackController
-from app.shortcuts import tip_with_shortcut
+from phasebrush.app.audio import SOURCE_NAMES, PlaybackController
+from phasebrush.app.shortcuts import tip_with_shortcut
 
 __all__ = ["PlaybackBar", "attach_playhead", "follow_document", "format_time"]
 

@@ -21,9 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.document import AUTO_TIME_BANDWIDTH, RetrievalParams, retrieval_spec
-from app.transform_panel import KIND_LABELS
-from core.retrieval import DEFAULT_METHOD, default_method  # numpy only: torch loads on a run
+from phasebrush.app.document import AUTO_TIME_BANDWIDTH, RetrievalParams, retrieval_spec
+from phasebrush.app.transform_panel import KIND_LABELS
+from phasebrush.core.retrieval import (  # numpy only: torch loads on a run
+    DEFAULT_METHOD,
+    default_method,
+)
 
 __all__ = ["RetrievalPanel", "METHODS", "OPTIMIZERS", "TRANSFORMS", "METRIC_TIPS", "LogAxis"]
 
@@ -387,8 +390,8 @@ class RetrievalPanel(QWidget):
         """Start the next run from the samples of the signal file ``path`` (same number of
         samples as the open signal). False, with a message (``quiet``: a status note),
         when it cannot be read or has another length; the Init choice is then unchanged."""
-        from core.errors import PhaseBrushError
-        from core.io import load_signal
+        from phasebrush.core.errors import PhaseBrushError
+        from phasebrush.core.io import load_signal
 
         sig = self.doc.signal
         try:

@@ -35,15 +35,21 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.axes import REVERSED_UNITS, freq_span_text, width_axis_of, width_label, x_axis_label
-from app.document import db_ceiling, db_image
-from app.grid import ImageGrid
-from app.tfr_view import LogFrequencyAxis, format_freq
-from app.worker import Worker
-from core.bands import freq_unit
-from core.errors import PhaseBrushError
-from core.masks import inner_rows
-from core.ridges import PeakSearch, default_bandwidth_rows, propose_bands
+from phasebrush.app.axes import (
+    REVERSED_UNITS,
+    freq_span_text,
+    width_axis_of,
+    width_label,
+    x_axis_label,
+)
+from phasebrush.app.document import db_ceiling, db_image
+from phasebrush.app.grid import ImageGrid
+from phasebrush.app.tfr_view import LogFrequencyAxis, format_freq
+from phasebrush.app.worker import Worker
+from phasebrush.core.bands import freq_unit
+from phasebrush.core.errors import PhaseBrushError
+from phasebrush.core.masks import inner_rows
+from phasebrush.core.ridges import PeakSearch, default_bandwidth_rows, propose_bands
 
 __all__ = ["RidgeDialog", "describe_band"]
 

@@ -62,7 +62,7 @@ def saliency_map(tfr, *, centre: float = 0.6, shape=(14, 14)) -> np.ndarray:
     block-averaged to ``shape`` cells (row 0 = top = highest frequency, the
     way image files store it), values in [0, 1].
     """
-    from core.masks import inner_rows
+    from phasebrush.core.masks import inner_rows
 
     a, b = inner_rows(tfr)
     f = np.asarray(tfr.frequencies[a:b], float)
@@ -91,8 +91,8 @@ def render_screenshot(path, *, size=(1280, 800), n_iter: int = 40,
     """Build the window for ``scene`` (see :data:`SCENES`), save a PNG of it at ``size``."""
     if scene not in SCENES:
         raise ValueError(f"scene {scene!r} is not one of {SCENES}")
-    from app.audio import NullAudioSink
-    from app.main_window import MainWindow
+    from phasebrush.app.audio import NullAudioSink
+    from phasebrush.app.main_window import MainWindow
 
     tmp = tempfile.mkdtemp(prefix="phasebrush-shot-")
     win = MainWindow(settings=QSettings(str(Path(tmp) / "settings.ini"),
@@ -122,8 +122,8 @@ def render_file_screenshot(file, path, *, size=(1280, 800), timeout_ms: int = 60
     tile by tile). Raises RuntimeError when the file cannot be opened or the
     image does not come within ``timeout_ms``.
     """
-    from app.audio import NullAudioSink
-    from app.main_window import MainWindow
+    from phasebrush.app.audio import NullAudioSink
+    from phasebrush.app.main_window import MainWindow
 
     tmp = tempfile.mkdtemp(prefix="phasebrush-shot-")
     win = MainWindow(settings=QSettings(str(Path(tmp) / "settings.ini"),
@@ -172,7 +172,7 @@ def _main_scene(win, n_iter: int, timeout_ms: int) -> None:
 
 
 def _spectrum_scene(win) -> None:
-    from core.feature_width import width_axis
+    from phasebrush.core.feature_width import width_axis
 
     doc = win.doc
     # The C-H stretch of ethanol, ~2900-3000 cm^-1: peaks 5-200 cm^-1 wide (FWHM, the

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.masks import merge_ranges
+from phasebrush.core.masks import merge_ranges
 
 __all__ = ["SelectionInverse"]
 

@@ -27,10 +27,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.export import bands_from_layers, masks_from_layers, show_error
-from core.engine.tiled_mask import TiledMask
-from core.errors import LoadError, PhaseBrushError
-from core.session import (
+from phasebrush.app.export import bands_from_layers, masks_from_layers, show_error
+from phasebrush.core.engine.tiled_mask import TiledMask
+from phasebrush.core.errors import LoadError, PhaseBrushError
+from phasebrush.core.session import (
     SESSION_SUFFIX,
     MissingSourceError,
     Session,

@@ -7,10 +7,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.axes import display_reversed, x_axis_label
-from app.linked_viewbox import LinkedViewBox
-from app.tfr_view import cache_axes
-from core.engine.envelope import Envelope
+from phasebrush.app.axes import display_reversed, x_axis_label
+from phasebrush.app.linked_viewbox import LinkedViewBox
+from phasebrush.app.tfr_view import cache_axes
+from phasebrush.core.engine.envelope import Envelope
 
 __all__ = ["SignalView", "CURVES", "HIDDEN_AT_START"]
 
@@ -141,8 +141,8 @@ class SignalView(QWidget):
         if not self.toggles["attribution"].isChecked():
             self.toggles["attribution"].setEnabled(True)
             return
-        from app.heatmap_dialog import smoothing_samples
-        from core.attribution import attribution_curve
+        from phasebrush.app.heatmap_dialog import smoothing_samples
+        from phasebrush.core.attribution import attribution_curve
 
         mask = doc.layers.selection_mask()
         n = smoothing_samples(doc.tfr, mask) if mask is not None else 1

@@ -24,7 +24,7 @@ _previous = None
 
 def describe_unexpected(exc: BaseException) -> str:
     """What the user reads about an exception no code expected."""
-    from core.errors import PhaseBrushError
+    from phasebrush.core.errors import PhaseBrushError
 
     if isinstance(exc, PhaseBrushError):
         return str(exc)

@@ -24,7 +24,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsRectItem
 
-from app.axes import (
+from phasebrush.app.axes import (
     default_freq_mode,
     display_reversed,
     freq_axis_label,
@@ -33,12 +33,12 @@ from app.axes import (
     width_maps,
     x_axis_label,
 )
-from app.document import db_ceiling
-from app.grid import ImageGrid
-from app.linked_viewbox import LinkedViewBox
-from app.long_display import LongDisplay
-from core.errors import PhaseBrushError
-from core.masks import ranges_to_mask
+from phasebrush.app.document import db_ceiling
+from phasebrush.app.grid import ImageGrid
+from phasebrush.app.linked_viewbox import LinkedViewBox
+from phasebrush.app.long_display import LongDisplay
+from phasebrush.core.errors import PhaseBrushError
+from phasebrush.core.masks import ranges_to_mask
 
 __all__ = ["TfrView", "LogFrequencyAxis", "TOOLS", "format_freq"]
 

@@ -158,7 +158,7 @@ def _wait_at_exit() -> None:
 
 def _is_bug(exc: BaseException) -> bool:
     try:
-        from core.errors import PhaseBrushError
+        from phasebrush.core.errors import PhaseBrushError
     except ImportError:  # pragma: no cover
         return True
     return not isinstance(exc, PhaseBrushError)

@@ -28,6 +28,6 @@ Modules:
     feature_width    calibrated peak widths (FWHM) of CWT rows, for spectra
 """
 
-from core import lean_imports as _lean_imports
+from phasebrush.core import lean_imports as _lean_imports
 
 _lean_imports.install()

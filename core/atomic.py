@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from core.errors import PhaseBrushError
+from phasebrush.core.errors import PhaseBrushError
 
 __all__ = ["SaveError", "atomic_write", "atomic_write_bytes", "atomic_write_text"]
 

@@ -42,8 +42,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from core.errors import ParameterError, ShapeError
-from core.masks import freq_to_row, inner_rows, threshold, time_to_col
+from phasebrush.core.errors import ParameterError, ShapeError
+from phasebrush.core.masks import freq_to_row, inner_rows, threshold, time_to_col
 
 __all__ = ["heatmap_to_mask", "threshold_mask", "attribution_curve"]
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_write_text
-from core.errors import LoadError, ParameterError
-from core.masks import as_grid, inner_rows, ranges_to_mask
+from phasebrush.core.atomic import atomic_write_text
+from phasebrush.core.errors import LoadError, ParameterError
+from phasebrush.core.masks import as_grid, inner_rows, ranges_to_mask
 
 __all__ = [
     "PALETTE", "Band", "freq_unit", "band_ranges", "map_band", "band_mask",

@@ -32,9 +32,9 @@ import numpy as np
 import scipy.fft as sp_fft
 from scipy.ndimage import uniform_filter1d
 
-from core.errors import ParameterError, ShapeError
-from core.signal import Signal
-from core.transforms import TFR, TransformSpec, transform
+from phasebrush.core.errors import ParameterError, ShapeError
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TFR, TransformSpec, transform
 
 __all__ = ["default_scale_rows", "coherence_from_tfrs", "wavelet_coherence"]
 

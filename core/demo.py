@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 import scipy.signal
 
-from core.errors import LoadError, ParameterError
-from core.io import load_signal
-from core.signal import Signal
+from phasebrush.core.errors import LoadError, ParameterError
+from phasebrush.core.io import load_signal
+from phasebrush.core.signal import Signal
 
 __all__ = ["DEMOS", "demo_signal", "resource_path", "RESOURCES"]
 
-#: The ``resources/`` folder at the repository root, next to ``core/``.
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+#: The shipped ``resources/`` folder: the repository's, or the installed package
+#: ``phasebrush.resources`` (a plain folder on disk in both: files() gives its path).
+RESOURCES = Path(str(files("phasebrush.resources")))
 
 #: name -> one-line description, for menus and ``--demo``.
 DEMOS = {
@@ -36,7 +38,8 @@ def resource_path(*parts: str) -> Path:
     p = RESOURCES.joinpath(*parts)
     if not p.is_file():
         raise LoadError(p, "shipped resource file is missing; the installation is "
-                           "incomplete (it should be under the repository's resources/ folder)")
+                           "incomplete (it belongs in the phasebrush.resources package, the "
+                           "repository's resources/ folder)")
     return p
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from core.errors import ParameterError
+from phasebrush.core.errors import ParameterError
 
 __all__ = ["resolve_device", "resolve_dtype", "cpu_threads", "DEVICES", "DTYPES"]
 

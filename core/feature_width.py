@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import ParameterError
+from phasebrush.core.errors import ParameterError
 
 __all__ = ["FWHM_PER_SIGMA", "scale_width_ratio", "width_constant", "frequency_to_width",
            "width_to_frequency", "WidthAxis", "width_axis", "has_width_axis"]
@@ -60,19 +60,19 @@ FWHM_PER_SIGMA = float(2.0 * np.sqrt(2.0 * np.log(2.0)))
 
 
 def _cwt_spec(spec):
-    from core.transforms import _check_spec
+    from phasebrush.core.transforms import _check_spec
 
     _check_spec(spec)
     if not spec.is_cwt:
         raise ParameterError(f"feature widths need a CWT kind, got kind={spec.kind!r}")
-    from core.transforms import _wavelet_key
+    from phasebrush.core.transforms import _wavelet_key
 
     return _wavelet_key(spec)
 
 
 def _overlap(wk: str):
     """``b -> b h(b)`` (see the module docstring) for wavelet key ``wk``, and ``omega_p``."""
-    from core.transforms import _SSQ_LOCK, _peak_radian, _wavelet
+    from phasebrush.core.transforms import _SSQ_LOCK, _peak_radian, _wavelet
 
     wav = _wavelet(wk)
     wp = _peak_radian(wk)
@@ -153,7 +153,7 @@ def width_constant(spec) -> float:
     ParameterError
         Not a CWT kind, or a bad spec.
     """
-    from core.transforms import _peak_radian
+    from phasebrush.core.transforms import _peak_radian
 
     wk = _cwt_spec(spec)
     return _ratio(wk) * _peak_radian(wk) / (2.0 * np.pi)
@@ -300,7 +300,7 @@ def width_axis(tfr) -> WidthAxis:
     ParameterError
         An STFT kind, or a row frequency <= 0.
     """
-    from core.transforms import _selected_scales
+    from phasebrush.core.transforms import _selected_scales
 
     spec = tfr.spec
     c = width_constant(spec)

@@ -39,8 +39,8 @@ import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 from scipy.spatial import cKDTree
 
-from core.errors import LoadError, ParameterError, PhaseBrushError
-from core.memory import check_fits
+from phasebrush.core.errors import LoadError, ParameterError, PhaseBrushError
+from phasebrush.core.memory import check_fits
 
 __all__ = ["COLORMAPS", "load_heatmap", "read_png", "colormap_table", "unmap_colors"]
 

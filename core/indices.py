@@ -59,10 +59,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_write
-from core.bands import freq_unit
-from core.errors import Cancelled, LoadError, ParameterError, ShapeError
-from core.masks import mask_intervals, merge_ranges, ranges_intervals, ranges_to_mask
+from phasebrush.core.atomic import atomic_write
+from phasebrush.core.bands import freq_unit
+from phasebrush.core.errors import Cancelled, LoadError, ParameterError, ShapeError
+from phasebrush.core.masks import mask_intervals, merge_ranges, ranges_intervals, ranges_to_mask
 
 __all__ = [
     "SelectionIndices", "FIELDS", "indices_from_intervals", "indices_from_mask",
@@ -383,7 +383,7 @@ def indices_from_bands(bands, grid, *, interp: str | None = None,
                        notes: list | None = None) -> SelectionIndices:
     """Records of the union of ``bands`` (one :class:`core.bands.Band` or a list) on a
     whole grid (Grid or TFR); ``interp`` and ``notes`` as in :func:`core.bands.band_ranges`."""
-    from core.bands import Band, band_ranges
+    from phasebrush.core.bands import Band, band_ranges
 
     if isinstance(bands, Band):
         bands = [bands]

@@ -39,8 +39,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft as sp_fft
 
-from core.errors import ParameterError, ShapeError
-from core.transforms import TFR, stft_window
+from phasebrush.core.errors import ParameterError, ShapeError
+from phasebrush.core.transforms import TFR, stft_window
 
 __all__ = ["invert", "invert_with_residual", "RangeInverter", "check_row_ranges"]
 

@@ -18,9 +18,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.atomic import SaveError, atomic_write, atomic_write_text
-from core.errors import LoadError, OutOfMemoryError, ParameterError, PhaseBrushError, format_bytes
-from core.signal import Signal
+from phasebrush.core.atomic import SaveError, atomic_write, atomic_write_text
+from phasebrush.core.errors import (
+    LoadError,
+    OutOfMemoryError,
+    ParameterError,
+    PhaseBrushError,
+    format_bytes,
+)
+from phasebrush.core.signal import Signal
 
 __all__ = [
     "load_signal",
@@ -265,7 +271,7 @@ def load_signal(path, *, channel="first", block: int | None = None,
     elif kind == "npy" or kind == "npz":
         sig = _load_numpy(p, kind, dx=dx, unit=unit, bare_unit=bare_unit)
     elif kind == "jcamp":
-        from core.jcamp_io import load_jcamp  # jcamp_io builds on this module
+        from phasebrush.core.jcamp_io import load_jcamp  # jcamp_io builds on this module
 
         sig = load_jcamp(p, block=block)
     else:
@@ -331,7 +337,7 @@ def _text_columns(head: bytes) -> int | None:
 
 def list_jcamp_blocks(path) -> list[str]:
     """Titles of the blocks of a JCAMP-DX file, in order (index = ``block``)."""
-    from core.jcamp_io import list_jcamp_blocks as _list
+    from phasebrush.core.jcamp_io import list_jcamp_blocks as _list
 
     return _list(path)
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import jcamp
 import numpy as np
 
-from core.errors import LoadError
-from core.io import decode_text, read_input_bytes, signal_from_xy
-from core.signal import Signal
+from phasebrush.core.errors import LoadError
+from phasebrush.core.io import decode_text, read_input_bytes, signal_from_xy
+from phasebrush.core.signal import Signal
 
 __all__ = ["JcampBlock", "jcamp_blocks", "list_jcamp_blocks", "load_jcamp", "jcamp_unit"]
 

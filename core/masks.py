@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_write_bytes
-from core.errors import LoadError, ParameterError, ShapeError
+from phasebrush.core.atomic import atomic_write_bytes
+from phasebrush.core.errors import LoadError, ParameterError, ShapeError
 
 __all__ = [
     "Grid", "as_grid", "rows_are_log",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 
-from core.errors import OutOfMemoryError, ParameterError, format_bytes
+from phasebrush.core.errors import OutOfMemoryError, ParameterError, format_bytes
 
 __all__ = [
     "DEFAULT_FRACTION", "ENV_VAR", "available_bytes", "set_budget", "budget_bytes",
@@ -145,7 +145,7 @@ def estimate_transform_bytes(n_samples: int, spec, dx: float = 1.0) -> int:
     dx : float
         Sample spacing (the CWT's rows depend on it only through fmin/fmax).
     """
-    from core import transforms as T
+    from phasebrush.core import transforms as T
 
     n = int(n_samples)
     c16, f8 = 16, 8

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.errors import ShapeError
+from phasebrush.core.errors import ShapeError
 
 __all__ = ["inconsistency", "spectral_convergence_db", "rel_l2", "snr_db"]
 

@@ -24,8 +24,8 @@ from fractions import Fraction
 import numpy as np
 from scipy.signal import resample_poly
 
-from core.errors import ParameterError
-from core.signal import Signal, valid_samples
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.signal import Signal, valid_samples
 
 __all__ = [
     "COMMON_RATES", "device_rate_candidates", "nearest_rate", "resample_for_device",

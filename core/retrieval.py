@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import ParameterError, ShapeError
+from phasebrush.core.errors import ParameterError, ShapeError
 
 __all__ = [
     "METHODS",
@@ -264,7 +264,7 @@ def check_options(spec, *, method: str = "auto", optimizer: str = "sgdm",
     ParameterError
         A bad option; the message repeats its value.
     """
-    from core.device import resolve_device, resolve_dtype
+    from phasebrush.core.device import resolve_device, resolve_dtype
 
     _validate_options(n_samples=2, n_iter=n_iter, tol=tol, optimizer=optimizer, lr=lr,
                       momentum=momentum, alpha=alpha, beta=beta, init=init, seed=seed,
@@ -393,8 +393,8 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
     """
     import torch
 
-    from core import retrieval_methods as RM
-    from core.device import cpu_threads, resolve_device, resolve_dtype
+    from phasebrush.core import retrieval_methods as RM
+    from phasebrush.core.device import cpu_threads, resolve_device, resolve_dtype
 
     o = _validate_options(n_samples=n_samples, n_iter=n_iter, tol=tol, optimizer=optimizer,
                           lr=lr, momentum=momentum, alpha=alpha, beta=beta, init=init,
@@ -457,7 +457,7 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
 
 
 def _run(stages, counts, select_after, problem, state, loop, **opts):
-    from core import retrieval_methods as RM
+    from phasebrush.core import retrieval_methods as RM
 
     for i, ((stage, _), count) in enumerate(zip(stages, counts, strict=True)):
         if count > 0:

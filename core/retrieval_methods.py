@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from core.torch_transforms import TiedCWTOperator, operator_for
+from phasebrush.core.torch_transforms import TiedCWTOperator, operator_for
 
 __all__ = ["Problem", "Loop", "History", "State", "initial_state", "select_start", "run_stage",
            "pghi_phase", "cwt_phase"]
@@ -56,7 +56,7 @@ class Problem:
                                dtype=dtype, modulated=False)
         expected = self.op.shape
         if tuple(S.shape) != tuple(expected):
-            from core.errors import ShapeError
+            from phasebrush.core.errors import ShapeError
 
             raise ShapeError(
                 f"magnitude shape {tuple(S.shape)} does not match the {spec.kind} of "
@@ -397,7 +397,7 @@ def initial_state(P, init, seed, loop, n_starts=1) -> State:
         if init == "pghi":
             S_np = P.S.detach().cpu().numpy()
             if P.is_cwt:
-                from core.transforms import cwt_filterbank
+                from phasebrush.core.transforms import cwt_filterbank
 
                 fb = cwt_filterbank(P.spec, P.n_samples, dx=P.dx)
                 ph = np.zeros(P.Sp.shape)
@@ -430,12 +430,12 @@ def initial_state(P, init, seed, loop, n_starts=1) -> State:
     else:
         x = np.asarray(init, dtype=np.float64)
         if x.shape != (P.n_samples,):
-            from core.errors import ShapeError
+            from phasebrush.core.errors import ShapeError
 
             raise ShapeError(f"init signal shape {x.shape} does not match n_samples="
                              f"{P.n_samples}")
         if not np.all(np.isfinite(x)):
-            from core.errors import ParameterError
+            from phasebrush.core.errors import ParameterError
 
             raise ParameterError("init signal holds NaN or infinite values")
         x = torch.as_tensor(x.copy(), device=P.device, dtype=P.dtype)

@@ -57,9 +57,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.bands import PALETTE, Band
-from core.errors import ParameterError
-from core.masks import inner_rows
+from phasebrush.core.bands import PALETTE, Band
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.masks import inner_rows
 
 __all__ = ["default_bandwidth_rows", "ridge_rows", "propose_bands", "PeakSearch",
            "POLARITIES", "DEFAULT_MAX_WIDTH_FRACTION", "RICKER_FWHM_PER_A", "peak_polarity",
@@ -160,7 +160,7 @@ def _samples(length: float, dx: float) -> int:
 
 
 def _spectrum_of(tfr) -> np.ndarray:
-    from core.inversion import invert
+    from phasebrush.core.inversion import invert
 
     return invert(tfr)
 
@@ -265,7 +265,7 @@ def peak_energy(y, widths, *, dx: float, polarity: int, max_frames: int | None =
     """
     from scipy import fft as sp_fft
 
-    from core.transforms import cwt_padding
+    from phasebrush.core.transforms import cwt_padding
 
     y = np.asarray(y, dtype=np.float64)
     widths = np.asarray(widths, dtype=np.float64)
@@ -299,7 +299,7 @@ def peak_rows(tfr, peaks: PeakSearch) -> tuple[int, int]:
     ParameterError
         Fewer than 2 such rows (the message gives the rows' width range).
     """
-    from core.feature_width import width_axis
+    from phasebrush.core.feature_width import width_axis
 
     a, b = inner_rows(tfr)
     w = width_axis(tfr).widths
@@ -420,7 +420,7 @@ def ridge_rows(tfr, *, k: int = 2, penalty: float = 2.0, bandwidth_rows: int | N
 def _peak_energy_blocks(tfr, y, peaks: PeakSearch, a: int, b: int, max_frames: int):
     """Peak-matched energy of rows ``a:b`` (:func:`peak_energy`), block-averaged like
     :func:`_block_energy`; the baseline removed first when ``peaks.baseline``."""
-    from core.feature_width import width_axis
+    from phasebrush.core.feature_width import width_axis
 
     if y.shape != (tfr.n_samples,):
         raise ParameterError(f"y has shape {y.shape}, the transform {tfr.n_samples} samples")

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_write_text
-from core.bands import PALETTE, Band, freq_unit
-from core.errors import LoadError, ParameterError
+from phasebrush.core.atomic import atomic_write_text
+from phasebrush.core.bands import PALETTE, Band, freq_unit
+from phasebrush.core.errors import LoadError, ParameterError
 
 __all__ = [
     "band_boxes", "save_selection_table", "load_selection_table",

@@ -61,11 +61,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_write_bytes, atomic_write_text
-from core.bands import Band, bands_from_dict, bands_to_dict
-from core.errors import LoadError, ParameterError, PhaseBrushError
-from core.signal import Signal
-from core.transforms import TransformSpec
+from phasebrush.core.atomic import atomic_write_bytes, atomic_write_text
+from phasebrush.core.bands import Band, bands_from_dict, bands_to_dict
+from phasebrush.core.errors import LoadError, ParameterError, PhaseBrushError
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec
 
 __all__ = [
     "SESSION_FORMAT", "SESSION_VERSION", "SESSION_SUFFIX",
@@ -167,7 +167,9 @@ class SignalRef:
         if self.samples is not None:
             return Signal(self.samples, dx=self.dx, x0=self.x0, unit=self.unit, name=self.name,
                           y_unit=self.y_unit, descending=self.descending)
-        from core.io import load_signal  # io pulls in soundfile / jcamp; only when needed
+        from phasebrush.core.io import (
+            load_signal,  # io pulls in soundfile / jcamp; only when needed
+        )
 
         try:
             sig = load_signal(self.path, **self.options)
@@ -495,7 +497,7 @@ def load_session(path, *, source=None) -> Session:
         name = _need(item, "name", str, f"mask {i}", path)
         m = _array(arrays, item.get("key"), f"mask {name!r}", path)
         if item.get("format") == "intervals":
-            from core.engine.tiled_mask import TiledMask
+            from phasebrush.core.engine.tiled_mask import TiledMask
 
             shape = item.get("shape")
             if (not isinstance(shape, list) or len(shape) != 2 or m.ndim != 2

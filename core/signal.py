@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import ParameterError
+from phasebrush.core.errors import ParameterError
 
 __all__ = ["Signal", "valid_samples"]
 

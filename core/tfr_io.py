@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import LoadError, ParameterError
-from core.feature_width import has_width_axis, width_axis
-from core.transforms import TFR, TransformSpec
+from phasebrush.core.errors import LoadError, ParameterError
+from phasebrush.core.feature_width import has_width_axis, width_axis
+from phasebrush.core.transforms import TFR, TransformSpec
 
 __all__ = ["save_tfr", "load_magnitude", "MagnitudeTarget", "npz_kind"]
 
@@ -37,7 +37,7 @@ def save_tfr(path, tfr: TFR) -> Path:
         The coefficients hold NaN or infinite values (nothing is written: a
         later retrieval from them could only fail), or the write failed.
     """
-    from core.atomic import SaveError, atomic_write
+    from phasebrush.core.atomic import SaveError, atomic_write
 
     path = Path(path)
     bad = ~np.isfinite(tfr.coefficients)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.device import resolve_device, resolve_dtype
+from phasebrush.core.device import resolve_device, resolve_dtype
 
 __all__ = [
     "STFTOperator",
@@ -118,7 +118,7 @@ class STFTOperator:
         np.add.at(diag, pad_idx[pos].ravel(), np.broadcast_to(window**2, pos.shape).ravel())
         diag *= n_fft
         if diag.min() <= 0:
-            from core.errors import ParameterError
+            from phasebrush.core.errors import ParameterError
 
             raise ParameterError(
                 f"STFT window (n_fft={n_fft}) with hop={hop} leaves samples uncovered (NOLA fails)"
@@ -453,7 +453,7 @@ def _as_tensor(x, device, dtype):
 
 
 def _check_kind(spec):
-    from core.errors import ParameterError
+    from phasebrush.core.errors import ParameterError
 
     if spec.kind not in ("stft", "cwt"):
         raise ParameterError(
@@ -487,7 +487,7 @@ def operator_for(spec, n_samples: int, *, dx: float = 1.0, padding: int = 0, dev
     ParameterError
         ssq kinds, or a spec core.transforms rejects.
     """
-    from core import transforms as T
+    from phasebrush.core import transforms as T
 
     _check_kind(spec)
     if spec.kind == "stft":

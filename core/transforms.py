@@ -37,9 +37,9 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import scipy.fft as sp_fft
 
-from core.errors import Cancelled, OutOfMemoryError, ParameterError
-from core.memory import available_bytes, check_fits, estimate_transform_bytes
-from core.signal import Signal
+from phasebrush.core.errors import Cancelled, OutOfMemoryError, ParameterError
+from phasebrush.core.memory import available_bytes, check_fits, estimate_transform_bytes
+from phasebrush.core.signal import Signal
 
 __all__ = [
     "KINDS", "WAVELETS", "TIME_BANDWIDTH", "SCALE_KINDS", "TransformSpec", "TFR", "transform",

@@ -16,7 +16,7 @@ if os.environ.get("CI"):
 @pytest.fixture
 def no_transform(monkeypatch):
     """Every call of core.transforms.transform (args), recorded; the calls still run."""
-    import core.transforms as T
+    import phasebrush.core.transforms as T
 
     calls = []
     real = T.transform
@@ -83,7 +83,7 @@ def _watch(fd: int) -> None:
 def pytest_runtest_logfinish(nodeid, location):
     # Once the GUI tests moved cyclic garbage collection to the GUI thread (app/qt_fixes.py),
     # the main thread collects what is due after every test, event loop or not.
-    fixes = sys.modules.get("app.qt_fixes")
+    fixes = sys.modules.get("phasebrush.app.qt_fixes")
     if fixes is not None:
         fixes.collect_due_garbage()
 

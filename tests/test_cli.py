@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app import cli
-from core.io import load_signal, save_signal
-from core.signal import Signal
-from core.tfr_io import load_magnitude
-from core.transforms import TransformSpec, transform
+from phasebrush.app import cli
+from phasebrush.core.io import load_signal, save_signal
+from phasebrush.core.signal import Signal
+from phasebrush.core.tfr_io import load_magnitude
+from phasebrush.core.transforms import TransformSpec, transform
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_entry_point_runs_cli_without_qt(two_tones, tmp_path):
     """`phasebrush transform` must not pull Qt in: scripts run headless and fast."""
     path, _, _ = two_tones
     out = tmp_path / "t.npz"
-    code = ("import sys; from app.main import main; "
+    code = ("import sys; from phasebrush.app.main import main; "
             f"rc = main(['transform', '-q', {str(path)!r}, '--out', {str(out)!r}]); "
             "print(rc, any(m.startswith('PySide6') for m in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -178,8 +178,8 @@ def test_time_bandwidth_out_of_range_is_a_clear_error(two_tones, tmp_path, capsy
 
 
 def test_retrieve_padding_defaults_to_core_and_is_passed_through(monkeypatch, tmp_path):
-    import core.retrieval as R
-    from app import cli
+    import phasebrush.core.retrieval as R
+    from phasebrush.app import cli
 
     seen = []
     real = R.retrieve
@@ -237,7 +237,7 @@ def _inconsistency(x, y):
 def test_retrieve_writes_the_best_estimate_not_the_last(small_npy, tmp_path, monkeypatch):
     import dataclasses
 
-    import core.retrieval as R
+    import phasebrush.core.retrieval as R
 
     real, results = R.retrieve, []
 
@@ -274,7 +274,7 @@ def test_retrieve_that_diverges_writes_its_best_finite_estimate(small_npy, tmp_p
 def test_retrieve_with_nothing_finite_writes_nothing(small_npy, tmp_path, capsys, monkeypatch):
     import torch
 
-    import core.retrieval_methods as RM
+    import phasebrush.core.retrieval_methods as RM
 
     real = RM.Problem.misfit
     monkeypatch.setattr(RM.Problem, "misfit",
@@ -323,7 +323,7 @@ def test_retrieve_from_a_signal_npz(tmp_path):
 
 
 def test_cli_output_suffixes_are_what_save_signal_writes():
-    from core.io import SAVE_EXTENSIONS
+    from phasebrush.core.io import SAVE_EXTENSIONS
 
     assert set(cli.SIGNAL_SUFFIXES) == set(SAVE_EXTENSIONS.values())
 
@@ -442,7 +442,7 @@ def test_same_file_for_two_outputs_is_refused(spectrum_csv, tmp_path, capsys, no
 @pytest.mark.parametrize("command", ["transform", "invert"])
 def test_memory_error_and_interrupt_are_one_line(spectrum_csv, tmp_path, capsys, monkeypatch,
                                                  error, code, text, command):
-    import core.transforms as T
+    import phasebrush.core.transforms as T
 
     def fail(*a, **k):
         raise error()
@@ -483,7 +483,7 @@ def test_sigint_writes_the_best_so_far_and_the_report(small_npy, tmp_path):
     out, report = tmp_path / "y.npy", tmp_path / "r.json"
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.main", "retrieve", str(src), str(out), *_STFT_ARGS,
+        [sys.executable, "-m", "phasebrush.app.main", "retrieve", str(src), str(out), *_STFT_ARGS,
          "--iters", "10000000", "--report", str(report)],
         cwd=root, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
     chunks = queue.Queue()

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app import cli
-from core.io import load_signal, save_signal
-from core.signal import Signal
+from phasebrush.app import cli
+from phasebrush.core.io import load_signal, save_signal
+from phasebrush.core.signal import Signal
 
 FS = 1000.0
 N = 1024

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app import cli
-from core import memory
-from core.engine.display import display_source, resize_rows, row_groups, stream_image
-from core.io import load_signal, save_signal
-from core.signal import Signal
-from core.transforms import TransformSpec
+from phasebrush.app import cli
+from phasebrush.core import memory
+from phasebrush.core.engine.display import display_source, resize_rows, row_groups, stream_image
+from phasebrush.core.io import load_signal, save_signal
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec
 
 FS = 1000.0
 REPO = Path(__file__).resolve().parents[1]
@@ -249,7 +249,7 @@ def test_long_signal_image_in_bounded_memory(tmp_path, kind_args, n_rows):
     argv = ["transform", "-q", str(path), str(out), "--image", "400x64", *kind_args]
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over an exec, so a child forked from
     # a large pytest process would report the parent's size
-    code = ("import sys; from app.cli import main; "
+    code = ("import sys; from phasebrush.app.cli import main; "
             f"rc = main({argv!r}); "
             "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]; "
             "print(rc, int(hwm.split()[1]) * 1024)")
@@ -259,8 +259,8 @@ def test_long_signal_image_in_bounded_memory(tmp_path, kind_args, n_rows):
     rc, rss = res.stdout.split()
     assert rc == "0", res.stderr
     assert np.load(out).shape == (64, 400)
-    from core.memory import estimate_transform_bytes
-    from core.transforms import TransformSpec as TS
+    from phasebrush.core.memory import estimate_transform_bytes
+    from phasebrush.core.transforms import TransformSpec as TS
 
     spec = TS(nv=4, fmin=200) if n_rows is None else TS(kind="stft", n_fft=128)
     full = estimate_transform_bytes(n, spec, 1 / fs)

@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from app import cli
-from core.bands import load_bands
-from core.indices import indices_from_bands, read_indices, write_indices_csv
-from core.io import save_signal
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.app import cli
+from phasebrush.core.bands import load_bands
+from phasebrush.core.indices import indices_from_bands, read_indices, write_indices_csv
+from phasebrush.core.io import save_signal
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 FS, N = 4000.0, 4000
 
@@ -38,7 +38,7 @@ def _run(path, bands, tmp_path, idx, *extra):
 
 
 def _expected(path, bands, spec):
-    from core.io import load_signal
+    from phasebrush.core.io import load_signal
 
     return indices_from_bands(load_bands(bands), transform(load_signal(path), spec))
 
@@ -65,7 +65,8 @@ def test_streamed_indices_equal_the_whole_path(recording, tmp_path, monkeypatch,
     monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 10**12)
     whole = _run(path, bands, tmp_path, tmp_path / f"whole{suffix}")
     monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 0)
-    import core.indices
+    import phasebrush.core.indices  # noqa: F401 (loaded for the name below)
+    from phasebrush import core
 
     blocks = []
     real = core.indices.iter_indices
@@ -104,7 +105,8 @@ def test_indices_of_a_range_are_those_columns_only(recording, tmp_path, monkeypa
 
 def test_indices_out_is_checked_before_any_work(recording, tmp_path, monkeypatch, capsys):
     path, bands = recording
-    import core.transforms
+    import phasebrush.core.transforms  # noqa: F401 (loaded for the name below)
+    from phasebrush import core
 
     monkeypatch.setattr(core.transforms, "transform",
                         lambda *a, **k: pytest.fail("transformed before checking --indices-out"))

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from app import cli
-from core.io import load_signal, save_signal
-from core.signal import Signal
+from phasebrush.app import cli
+from phasebrush.core.io import load_signal, save_signal
+from phasebrush.core.signal import Signal
 
 FS, N = 8000.0, 16000
 
@@ -30,9 +30,9 @@ def recording(tmp_path):
 
 
 def test_blocks_a_band_does_not_reach_get_nothing_of_it(recording, monkeypatch):
-    from core.bands import load_bands
-    from core.signal import Signal as S
-    from core.transforms import TransformSpec
+    from phasebrush.core.bands import load_bands
+    from phasebrush.core.signal import Signal as S
+    from phasebrush.core.transforms import TransformSpec
 
     monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 0)
     _, bands = recording
@@ -42,7 +42,7 @@ def test_blocks_a_band_does_not_reach_get_nothing_of_it(recording, monkeypatch):
     assert (end > start).any(axis=1).sum() == 1
     far = [{"upper": [[5, 900], [6, 900]], "lower": [[5, 200], [6, 200]]}]
     bands.write_text(json.dumps({"bands": far}))
-    from core.errors import ParameterError
+    from phasebrush.core.errors import ParameterError
 
     with pytest.raises(ParameterError, match="outside the transform"):
         cli._band_intervals(load_bands(bands), sig, TransformSpec())
@@ -74,14 +74,15 @@ def test_streamed_invert_equals_the_whole_signal_path(recording, tmp_path, monke
 def test_a_budget_too_small_for_the_whole_transform_streams(recording, tmp_path, monkeypatch,
                                                             capsys):
     path, bands = recording
-    from core import memory
-    from core.transforms import TransformSpec
+    from phasebrush.core import memory
+    from phasebrush.core.transforms import TransformSpec
 
     whole_bytes = memory.estimate_transform_bytes(N, TransformSpec(), 1 / FS)
     # the transform alone fits, with RangeInverter's cumulative sum it does not
     monkeypatch.setenv(memory.ENV_VAR, str(int(whole_bytes)))
     called = []
-    import core.engine
+    import phasebrush.core.engine  # noqa: F401 (loaded for the name below)
+    from phasebrush import core
 
     real = core.engine.stream_band
     monkeypatch.setattr(core.engine, "stream_band",
@@ -94,7 +95,8 @@ def test_a_budget_too_small_for_the_whole_transform_streams(recording, tmp_path,
 def test_outputs_are_checked_before_any_streaming(recording, tmp_path, monkeypatch, capsys):
     path, bands = recording
     monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 0)
-    import core.engine
+    import phasebrush.core.engine  # noqa: F401 (loaded for the name below)
+    from phasebrush import core
 
     def boom(*a, **k):
         raise AssertionError("streamed before checking the outputs")
@@ -110,8 +112,8 @@ def test_outputs_are_checked_before_any_streaming(recording, tmp_path, monkeypat
 
 
 def test_ssq_kinds_keep_the_whole_signal_path(recording):
-    from core.signal import Signal as S
-    from core.transforms import TransformSpec
+    from phasebrush.core.signal import Signal as S
+    from phasebrush.core.transforms import TransformSpec
 
     sig = S(np.zeros(10), dx=1.0)
     assert not cli._streams(sig, TransformSpec(kind="ssq_cwt"))
@@ -145,7 +147,8 @@ def test_invert_of_a_range_equals_that_part_of_the_whole_inverse(recording, tmp_
     whole_band, whole_res = _invert(path, bands, tmp_path, f"w{kind}", "-q", "--kind", kind)
     called = []
     if kind != "ssq_cwt":   # the range must not need the whole transform
-        import core.transforms
+        import phasebrush.core.transforms  # noqa: F401 (loaded for the name below)
+        from phasebrush import core
 
         monkeypatch.setattr(core.transforms, "transform",
                             lambda *a, **k: called.append(1) or None)

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from app import cli
-from core.io import load_signal, save_signal
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.app import cli
+from phasebrush.core.io import load_signal, save_signal
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 FS = 1000.0
 
@@ -60,7 +60,7 @@ def test_range_is_the_whole_transforms_own_columns_and_records_its_axis(tones, t
 
 
 def test_a_range_never_builds_the_whole_transform(tones, tmp_path, monkeypatch):
-    import core.transforms as T
+    import phasebrush.core.transforms as T
 
     def whole(*a, **k):
         raise AssertionError("the whole-signal transform ran")
@@ -116,7 +116,7 @@ def test_bad_ranges_name_the_file_and_the_values(tones, tmp_path, capsys, args, 
 
 def test_range_over_the_budget_is_refused_with_the_estimate_before_any_work(
         tones, tmp_path, capsys, monkeypatch):
-    import core.engine.cwt_blocks as CB
+    import phasebrush.core.engine.cwt_blocks as CB
 
     def columns(*a, **k):
         raise AssertionError("computed before refusing")
@@ -133,7 +133,7 @@ def test_range_over_the_budget_is_refused_with_the_estimate_before_any_work(
 
 
 def test_range_outputs_are_checked_before_loading(tones, tmp_path, capsys, monkeypatch):
-    import app.cli as C
+    import phasebrush.app.cli as C
 
     monkeypatch.setattr(C, "_load", lambda args: pytest.fail("loaded first"))
     path, _ = tones
@@ -168,7 +168,7 @@ def test_retrieve_quiet_prints_no_estimate(tones, tmp_path, capsys):
 
 def test_retrieve_over_the_budget_is_refused_before_any_transform(tones, tmp_path, capsys,
                                                                   monkeypatch):
-    import core.transforms as T
+    import phasebrush.core.transforms as T
 
     monkeypatch.setattr(T, "transform", lambda *a, **k: pytest.fail("transformed first"))
     monkeypatch.setenv("PHASEBRUSH_MEMORY_BUDGET", "100K")

@@ -21,10 +21,15 @@ Modules:
   (:func:`ssq_blocks`, :func:`ssq_cwt_columns`, :func:`ssq_stft_columns`).
 """
 
-from core.engine.blocks import BlockPlan, plan_blocks
-from core.engine.cwt_blocks import CWTGeometry, cwt_columns, cwt_geometry, row_support
-from core.engine.stft_blocks import stft_columns
-from core.engine.stream import StreamResult, choose_block_length, estimate_stream_bytes, stream_band
+from phasebrush.core.engine.blocks import BlockPlan, plan_blocks
+from phasebrush.core.engine.cwt_blocks import CWTGeometry, cwt_columns, cwt_geometry, row_support
+from phasebrush.core.engine.stft_blocks import stft_columns
+from phasebrush.core.engine.stream import (
+    StreamResult,
+    choose_block_length,
+    estimate_stream_bytes,
+    stream_band,
+)
 
 __all__ = [
     "BlockPlan", "plan_blocks", "CWTGeometry", "cwt_geometry", "cwt_columns", "row_support",
@@ -33,7 +38,7 @@ __all__ = [
 ]
 
 # multirate CWT (each row at its own hop) and the display magnitude image
-from core.engine.multirate import (  # noqa: E402
+from phasebrush.core.engine.multirate import (  # noqa: E402
     MultirateCWT,
     MultiratePlan,
     cwt_multirate,
@@ -43,19 +48,19 @@ from core.engine.multirate import (  # noqa: E402
 
 __all__ += ["MultirateCWT", "MultiratePlan", "cwt_multirate", "estimate_multirate_bytes",
             "plan_multirate"]
-from core.engine.pyramid import MagnitudePyramid, magnitude_image  # noqa: E402
+from phasebrush.core.engine.pyramid import MagnitudePyramid, magnitude_image  # noqa: E402
 
 __all__ += ["MagnitudePyramid", "magnitude_image"]
 
 # synchrosqueezed columns block by block, and the SSQ kinds' stream estimate
-from core.engine.ssq_blocks import (  # noqa: E402
+from phasebrush.core.engine.ssq_blocks import (  # noqa: E402
     SSQBlocks,
     estimate_ssq_block_bytes,
     ssq_blocks,
     ssq_cwt_columns,
     ssq_stft_columns,
 )
-from core.engine.stream import choose_ssq_block_length, estimate_ssq_stream_bytes  # noqa: E402
+from phasebrush.core.engine.stream import choose_ssq_block_length, estimate_ssq_stream_bytes  # noqa: E402
 
 __all__ += ["SSQBlocks", "ssq_blocks", "ssq_cwt_columns", "ssq_stft_columns",
             "estimate_ssq_block_bytes", "estimate_ssq_stream_bytes", "choose_ssq_block_length"]

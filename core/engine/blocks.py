@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import Cancelled, ParameterError
+from phasebrush.core.errors import Cancelled, ParameterError
 
 __all__ = ["BlockPlan", "plan_blocks", "padded_indices", "padded_segment", "Steps"]
 

@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import transforms as T
-from core.engine import cwt_blocks as CB
-from core.engine import stream as ST
-from core.engine.blocks import Steps
-from core.engine.ssq_blocks import (
+from phasebrush.core import transforms as T
+from phasebrush.core.engine import cwt_blocks as CB
+from phasebrush.core.engine import stream as ST
+from phasebrush.core.engine.blocks import Steps
+from phasebrush.core.engine.ssq_blocks import (
     SSQ_TOL,
     WHOLE_ROWS_BYTES,
     SSQBlocks,
     check_engine,
     ssq_blocks,
 )
-from core.errors import ParameterError
+from phasebrush.core.errors import ParameterError
 
 __all__ = ["ColumnInverter"]
 

@@ -46,9 +46,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.fft as sp_fft
 
-from core import transforms as T
-from core.engine.blocks import Steps, padded_segment
-from core.errors import ParameterError
+from phasebrush.core import transforms as T
+from phasebrush.core.engine.blocks import Steps, padded_segment
+from phasebrush.core.errors import ParameterError
 
 __all__ = ["CWTGeometry", "cwt_geometry", "row_filters", "row_filters_real", "row_support",
            "block_grid", "cwt_columns", "DEFAULT_TOL", "NYQUIST_OVERLAP"]

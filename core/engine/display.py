@@ -47,10 +47,12 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from core import transforms as T
-from core.engine import cwt_blocks as CB
-from core.engine.blocks import Steps, padded_segment
-from core.engine.pyramid import (  # the levels and their reduction, shared with the pyramid
+from phasebrush.core import transforms as T
+from phasebrush.core.engine import cwt_blocks as CB
+from phasebrush.core.engine.blocks import Steps, padded_segment
+
+# the levels and their reduction, shared with the pyramid
+from phasebrush.core.engine.pyramid import (
     _F32,
     DEFAULT_CACHE_BYTES,
     MODES,
@@ -61,10 +63,10 @@ from core.engine.pyramid import (  # the levels and their reduction, shared with
     _Levels,
     _to_db,
 )
-from core.engine.ssq_blocks import WHOLE_ROWS_BYTES, SSQBlocks, check_engine, ssq_blocks
-from core.errors import ParameterError
-from core.memory import check_fits, estimate_transform_bytes
-from core.signal import Signal
+from phasebrush.core.engine.ssq_blocks import WHOLE_ROWS_BYTES, SSQBlocks, check_engine, ssq_blocks
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.memory import check_fits, estimate_transform_bytes
+from phasebrush.core.signal import Signal
 
 __all__ = ["DisplaySource", "display_source", "STFTSource", "SSQSource", "WholeSource",
            "stream_image",

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import transforms as T
-from core.errors import ParameterError
-from core.masks import Grid
+from phasebrush.core import transforms as T
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.masks import Grid
 
 __all__ = ["LongTFR", "long_tfr", "document_bytes", "needs_long_mode", "long_spec",
            "LONG_KINDS", "DEFAULT_LONG_ABOVE_BYTES", "SSQ_LONG_FRACTION", "LONG_AUDIO_FMIN"]
@@ -148,8 +148,8 @@ def long_tfr(signal, spec: T.TransformSpec) -> LongTFR:
         A kind the engine does not compute block by block, or settings the
         whole transform would refuse too.
     """
-    from core.engine import cwt_blocks as CB
-    from core.engine.ssq_blocks import ssq_grid
+    from phasebrush.core.engine import cwt_blocks as CB
+    from phasebrush.core.engine.ssq_blocks import ssq_grid
 
     T._check_spec(spec)
     n, dx = int(signal.n), float(signal.dx)
@@ -187,7 +187,7 @@ def document_bytes(n_samples: int, spec: T.TransformSpec, dx: float = 1.0) -> in
     one bool paint mask, each rows x columns. The 4-s speech demo in SSQ-CWT:
     2.15 GiB (the GUI measured 2.31 GB).
     """
-    from core.memory import estimate_transform_bytes
+    from phasebrush.core.memory import estimate_transform_bytes
 
     n = int(n_samples)
     if spec.is_cwt:

@@ -63,11 +63,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sp_fft
 
-from core import transforms as T
-from core.engine import cwt_blocks as CB
-from core.engine.blocks import Steps, padded_segment
-from core.errors import ParameterError
-from core.memory import check_fits
+from phasebrush.core import transforms as T
+from phasebrush.core.engine import cwt_blocks as CB
+from phasebrush.core.engine.blocks import Steps, padded_segment
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.memory import check_fits
 
 __all__ = ["MultirateCWT", "MultiratePlan", "plan_multirate", "cwt_multirate",
            "estimate_multirate_bytes", "WHOLE_GRID", "DEFAULT_MAX_HOP"]

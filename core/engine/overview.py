@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.engine.blocks import Steps
+from phasebrush.core.engine.blocks import Steps
 
 __all__ = ["overview_image", "pixel_edges", "spectral_overview", "row_power_filters",
            "OVERVIEW_FFT", "SPECTRAL_ABOVE_SAMPLES"]
@@ -126,8 +126,8 @@ def row_power_filters(spec, n_samples: int, *, dx: float = 1.0, M: int = OVERVIE
     -------
     np.ndarray [shape=(n_rows, M // 2 + 1), float32]
     """
-    from core import transforms as T
-    from core.engine import cwt_blocks as CB
+    from phasebrush.core import transforms as T
+    from phasebrush.core.engine import cwt_blocks as CB
 
     M = int(M)
     k = np.arange(M // 2 + 1)
@@ -165,7 +165,7 @@ def row_power_filters(spec, n_samples: int, *, dx: float = 1.0, M: int = OVERVIE
 
 def _ssq_power_filters(spec, n: int, dx: float, M: int, rows) -> np.ndarray:
     """:func:`row_power_filters` of a synchrosqueezed transform (the bins' rule)."""
-    from core.engine.ssq_blocks import SSQ_TOL, _CWTFilters, _rows_of, ssq_grid
+    from phasebrush.core.engine.ssq_blocks import SSQ_TOL, _CWTFilters, _rows_of, ssq_grid
 
     K = M // 2 + 1
     df = 1.0 / (M * dx)

@@ -41,12 +41,12 @@ import threading
 
 import numpy as np
 
-from core import transforms as T
-from core.engine import cwt_blocks as CB
-from core.engine import multirate as MR
-from core.engine.blocks import Steps
-from core.errors import ParameterError
-from core.memory import check_fits
+from phasebrush.core import transforms as T
+from phasebrush.core.engine import cwt_blocks as CB
+from phasebrush.core.engine import multirate as MR
+from phasebrush.core.engine.blocks import Steps
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.memory import check_fits
 
 __all__ = ["MagnitudePyramid", "magnitude_image", "MODES"]
 

@@ -62,10 +62,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.fft as sp_fft
 
-from core import transforms as T
-from core.engine import cwt_blocks as CB
-from core.engine.blocks import Steps, padded_segment
-from core.errors import ParameterError
+from phasebrush.core import transforms as T
+from phasebrush.core.engine import cwt_blocks as CB
+from phasebrush.core.engine.blocks import Steps, padded_segment
+from phasebrush.core.errors import ParameterError
 
 __all__ = ["SSQBlocks", "ssq_blocks", "ssq_grid", "check_engine", "ssq_cwt_columns",
            "ssq_stft_columns", "SSQ_TOL", "WHOLE_ROWS_BYTES", "estimate_ssq_block_bytes"]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft as sp_fft
 
-from core import transforms as T
-from core.engine.blocks import Steps, padded_segment
-from core.errors import ParameterError
+from phasebrush.core import transforms as T
+from phasebrush.core.engine.blocks import Steps, padded_segment
+from phasebrush.core.errors import ParameterError
 
 __all__ = ["stft_columns"]
 

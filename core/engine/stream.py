@@ -43,14 +43,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sp_fft
 
-from core import transforms as T
-from core.engine import cwt_blocks as CB
-from core.engine import ssq_blocks as SB
-from core.engine.blocks import Steps, padded_segment, plan_blocks
-from core.engine.stft_blocks import stft_columns
-from core.errors import OutOfMemoryError, ParameterError, ShapeError
-from core.inversion import check_row_ranges
-from core.memory import available_bytes, budget_bytes, check_fits
+from phasebrush.core import transforms as T
+from phasebrush.core.engine import cwt_blocks as CB
+from phasebrush.core.engine import ssq_blocks as SB
+from phasebrush.core.engine.blocks import Steps, padded_segment, plan_blocks
+from phasebrush.core.engine.stft_blocks import stft_columns
+from phasebrush.core.errors import OutOfMemoryError, ParameterError, ShapeError
+from phasebrush.core.inversion import check_row_ranges
+from phasebrush.core.memory import available_bytes, budget_bytes, check_fits
 
 __all__ = ["StreamResult", "stream_band", "ssq_band", "estimate_stream_bytes",
            "choose_block_length", "estimate_ssq_stream_bytes", "choose_ssq_block_length",

@@ -28,9 +28,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from core.errors import ParameterError, ShapeError
-from core.masks import _radii, mask_intervals, valid_mask
-from core.memory import check_fits
+from phasebrush.core.errors import ParameterError, ShapeError
+from phasebrush.core.masks import _radii, mask_intervals, valid_mask
+from phasebrush.core.memory import check_fits
 
 __all__ = ["TiledMask", "DEFAULT_TILE", "OPS"]
 

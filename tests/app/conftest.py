@@ -14,9 +14,9 @@ from PySide6.QtCore import QEvent, QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.qt_fixes import guard_bool_refcount  # noqa: E402
-from core.signal import Signal  # noqa: E402
-from core.transforms import TransformSpec  # noqa: E402
+from phasebrush.app.qt_fixes import guard_bool_refcount  # noqa: E402
+from phasebrush.core.signal import Signal  # noqa: E402
+from phasebrush.core.transforms import TransformSpec  # noqa: E402
 
 # Synthetic moves arrive within microseconds; pyqtgraph would drop all but one per 10 ms.
 pg.setConfigOptions(imageAxisOrder="row-major", mouseRateLimit=-1)
@@ -37,7 +37,7 @@ def gc_in_gui_thread(qapp):
     """As in the app (app/main.py): cyclic garbage collection only in the GUI thread, so a
     worker never destroys a closed window's widgets (a deadlock, app/qt_fixes.py). The
     tests that follow without an event loop collect after each test (tests/conftest.py)."""
-    from app.qt_fixes import collect_garbage_in_gui_thread
+    from phasebrush.app.qt_fixes import collect_garbage_in_gui_thread
 
     collect_garbage_in_gui_thread()
     yield
@@ -69,7 +69,7 @@ def errors(monkeypatch):
 def shown_window(qtbot, settings, **kw):
     """A MainWindow shown at 1280x800 without message boxes (errors go to ``last_error``)
     and without the "Save changes?" box when the test ends; ``kw`` go to MainWindow."""
-    from app.main_window import MainWindow
+    from phasebrush.app.main_window import MainWindow
 
     win = MainWindow(settings=settings, **kw)
     win.error_dialogs = False

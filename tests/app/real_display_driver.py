@@ -27,7 +27,7 @@ def _xdo(*args) -> None:
 def _window():
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
+    from phasebrush.app.main_window import MainWindow
 
     for w in QApplication.topLevelWidgets():
         if isinstance(w, MainWindow):
@@ -38,7 +38,7 @@ def _window():
 def main() -> None:
     from PySide6.QtCore import QTimer
 
-    from app import main as entry
+    from phasebrush.app import main as entry
 
     app = entry._application()
     # clicks a tick apart are separate clicks, not a double click (which ends an edge)

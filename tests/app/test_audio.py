@@ -7,9 +7,9 @@ import types
 import numpy as np
 import pytest
 
-from app import audio
-from app.audio import NullAudioSink, PlaybackController, audio_availability
-from core.signal import Signal
+from phasebrush.app import audio
+from phasebrush.app.audio import NullAudioSink, PlaybackController, audio_availability
+from phasebrush.core.signal import Signal
 
 RATE = 16000
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from app.axes import (
+from phasebrush.app.axes import (
     freq_axis_label,
     freq_span_text,
     freq_value_text,
@@ -15,10 +15,10 @@ from app.axes import (
     width_label,
     width_maps,
 )
-from app.tfr_view import LogFrequencyAxis, format_freq
-from core.feature_width import width_axis
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.app.tfr_view import LogFrequencyAxis, format_freq
+from phasebrush.core.feature_width import width_axis
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.document import RetrievalParams
-from app.worker import running_workers
-from core.io import save_signal
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.app.document import RetrievalParams
+from phasebrush.app.worker import running_workers
+from phasebrush.core.io import save_signal
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 from tests.app.conftest import deliver_posted_events
 
 #: Long enough that its CWT (8 voices) takes seconds: really running when the window closes.
@@ -37,7 +37,7 @@ def warm_up() -> None:
 
 @pytest.fixture
 def bare_window(qtbot, settings):
-    from app.main_window import MainWindow
+    from phasebrush.app.main_window import MainWindow
 
     warm_up()
 
@@ -94,10 +94,10 @@ DRIVER = '''
 import sys, time
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-import app.main as m
+import phasebrush.app.main as m
 import numpy as np
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 # ssqueezepy's one-off compile (seconds, uncancellable) is not what is measured.
 transform(Signal(np.ones(1024), dx=1 / 8000.0), TransformSpec())
@@ -105,7 +105,7 @@ transform(Signal(np.ones(1024), dx=1 / 8000.0), TransformSpec())
 def close_when_busy():
     for w in QApplication.topLevelWidgets():
         if type(w).__name__ == "MainWindow" and w.doc.busy:
-            from app.worker import running_workers
+            from phasebrush.app.worker import running_workers
             if running_workers():
                 # wall-clock time: the test compares it with the moment the process ended
                 print(f"closing at {time.time():.6f}", flush=True)

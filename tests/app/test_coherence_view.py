@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.coherence_view import CoherenceView, compute_coherence, energy_opacity
-from core.masks import inner_rows
-from core.signal import Signal
-from core.transforms import TransformSpec
+from phasebrush.app.coherence_view import CoherenceView, compute_coherence, energy_opacity
+from phasebrush.core.masks import inner_rows
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec
 
 RATE = 1000.0
 SPEC = TransformSpec(kind="cwt", nv=12)

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from app.document import DocumentModel
-from core.signal import Signal
-from core.transforms import TransformSpec
+from phasebrush.app.document import DocumentModel
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec
 
 
 def _open(qtbot, doc, sig, spec=None):

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app import slot_guard
-from app.document import PartialRetrieval, RetrievalParams
-from app.worker import Worker, describe_error
-from core.errors import OutOfMemoryError
-from core.signal import Signal
-from core.transforms import TransformSpec
+from phasebrush.app import slot_guard
+from phasebrush.app.document import PartialRetrieval, RetrievalParams
+from phasebrush.app.worker import Worker, describe_error
+from phasebrush.core.errors import OutOfMemoryError
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec
 
 
 @pytest.fixture
@@ -31,7 +31,8 @@ def status(window) -> str:
 
 def test_an_export_whose_writer_breaks_shows_a_box_and_the_status_bar(window, boxes, tmp_path,
                                                                       monkeypatch):
-    import app.export
+    import phasebrush.app.export  # noqa: F401 (loaded for the name below)
+    from phasebrush import app
 
     def short_write(*args, **kwargs):
         raise AssertionError   # what soundfile raises when the disk takes fewer bytes
@@ -83,7 +84,8 @@ def test_a_failed_transform_clears_the_previous_image_and_says_what_to_change(qt
 
 
 def test_a_failed_recompute_keeps_the_signal_s_image(qtbot, window, boxes, monkeypatch):
-    import app.document
+    import phasebrush.app.document  # noqa: F401 (loaded for the name below)
+    from phasebrush import app
 
     doc, view = window.doc, window.tfr_view
     shown = view.image.image
@@ -111,7 +113,8 @@ def test_out_of_memory_keeps_its_size_and_hint(qtbot):
 
 
 def test_a_transform_out_of_memory_is_shown(qtbot, window, boxes, monkeypatch):
-    import app.document
+    import phasebrush.app.document  # noqa: F401 (loaded for the name below)
+    from phasebrush import app
 
     def too_big(signal, spec, **kw):
         raise OutOfMemoryError(f"CWT of {signal.name}", 40 * 2**30, available=8 * 2**30)
@@ -124,7 +127,8 @@ def test_a_transform_out_of_memory_is_shown(qtbot, window, boxes, monkeypatch):
 
 def test_a_retrieval_failing_mid_run_keeps_its_best_estimate(qtbot, window, boxes,
                                                              monkeypatch):
-    import core.retrieval
+    import phasebrush.core.retrieval  # noqa: F401 (loaded for the name below)
+    from phasebrush import core
 
     real = core.retrieval.retrieve
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app import export
-from core.bands import Band, load_bands
-from core.io import load_signal
-from core.masks import load_mask
-from core.selection_table import band_boxes
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.app import export
+from phasebrush.core.bands import Band, load_bands
+from phasebrush.core.io import load_signal
+from phasebrush.core.masks import load_mask
+from phasebrush.core.selection_table import band_boxes
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 RATE = 8000.0
 
@@ -104,7 +104,8 @@ def test_read_only_folder_keeps_the_old_file(tmp_path, audio, errors):
 
 def test_unwritable_folder_is_reported_for_any_user(tmp_path, audio, errors, monkeypatch):
     # What a read-only folder does to the atomic writer, also when tests run as root.
-    import core.atomic
+    import phasebrush.core.atomic  # noqa: F401 (loaded for the name below)
+    from phasebrush import core
 
     old = tmp_path / "rec.wav"
     old.write_bytes(b"the previous export")
@@ -209,7 +210,7 @@ def test_zero_duration_rows_are_skipped_and_said(tmp_path, errors):
 
 
 def test_layers_to_bands_and_masks(qtbot, audio):
-    from app.layers import LayerModel
+    from phasebrush.app.layers import LayerModel
 
     tfr = transform(audio, TransformSpec(kind="cwt", nv=8))
     model = LayerModel()

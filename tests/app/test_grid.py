@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.grid import ImageGrid
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.app.grid import ImageGrid
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 
 def _stft(log: bool, n_fft: int = 256):

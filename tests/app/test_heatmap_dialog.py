@@ -7,13 +7,13 @@ import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialogButtonBox
 
-from app.heatmap_dialog import HeatmapDialog, smoothing_samples
-from core.attribution import heatmap_to_mask, threshold_mask
-from core.heatmap import colormap_table, load_heatmap
-from core.inversion import invert
-from core.masks import fill_polygon, inner_rows
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.app.heatmap_dialog import HeatmapDialog, smoothing_samples
+from phasebrush.core.attribution import heatmap_to_mask, threshold_mask
+from phasebrush.core.heatmap import colormap_table, load_heatmap
+from phasebrush.core.inversion import invert
+from phasebrush.core.masks import fill_polygon, inner_rows
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 RATE = 1000.0
 

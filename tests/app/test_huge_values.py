@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from app.coherence_view import energy_opacity
-from app.document import db_ceiling, db_image
-from core.signal import Signal
-from core.transforms import TransformSpec
+from phasebrush.app.coherence_view import energy_opacity
+from phasebrush.app.document import db_ceiling, db_image
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec
 from tests.app.conftest import deliver_posted_events
 
 

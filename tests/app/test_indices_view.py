@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QPushButton
 
-import app.indices_view as iv
-from core.bands import Band
-from core.indices import (
+import phasebrush.app.indices_view as iv
+from phasebrush.core.bands import Band
+from phasebrush.core.indices import (
     indices_from_bands,
     indices_from_mask,
     read_indices,
@@ -214,8 +214,8 @@ def test_every_control_has_a_tooltip(window):
 
 
 def test_headers_name_the_units_and_stay_narrow_for_spectra(qtbot):
-    from core.indices import IntervalIndex
-    from core.masks import Grid
+    from phasebrush.core.indices import IntervalIndex
+    from phasebrush.core.masks import Grid
 
     g = Grid(np.geomspace(1e-3, 0.1, 20), 460.0 + 0.94 * np.arange(50), unit="cm^-1")
     m = iv.IndicesTableModel()

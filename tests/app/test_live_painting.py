@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.document import DocumentModel
-from core import masks as cmasks
-from core.inversion import invert_with_residual
-from core.transforms import TransformSpec
+from phasebrush.app.document import DocumentModel
+from phasebrush.core import masks as cmasks
+from phasebrush.core.inversion import invert_with_residual
+from phasebrush.core.transforms import TransformSpec
 from tests.app.conftest import send_mouse, short_chirp
 
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.long_inverse import edge_diff_span, merge_spans
-from core import masks as cmasks
-from core.bands import Band, band_ranges
-from core.engine.display import display_source
-from core.engine.long_tfr import LongTFR, needs_long_mode
-from core.engine.tiled_mask import TiledMask
-from core.inversion import RangeInverter, invert_with_residual
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.app.long_inverse import edge_diff_span, merge_spans
+from phasebrush.core import masks as cmasks
+from phasebrush.core.bands import Band, band_ranges
+from phasebrush.core.engine.display import display_source
+from phasebrush.core.engine.long_tfr import LongTFR, needs_long_mode
+from phasebrush.core.engine.tiled_mask import TiledMask
+from phasebrush.core.inversion import RangeInverter, invert_with_residual
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 from tests.app.conftest import open_long_window
 
 FS = 8000.0
@@ -95,7 +95,7 @@ def test_overview_is_close_to_the_exact_rms_image(long_window, reference):
 
 
 def test_overview_arrives_in_parts(qtbot, settings):
-    from app.document import DocumentModel
+    from phasebrush.app.document import DocumentModel
 
     doc = DocumentModel()
     doc.long_above_bytes = 0
@@ -127,7 +127,7 @@ def test_zoom_gets_the_exact_detail_of_the_visible_columns(qtbot, long_window, r
 
 
 def test_a_zoom_computes_its_tiles_middle_first_and_shows_each(qtbot, monkeypatch):
-    import app.document as D
+    import phasebrush.app.document as D
 
     monkeypatch.setattr(D, "DETAIL_TILE", 4096)
     doc = D.DocumentModel()
@@ -162,7 +162,7 @@ def test_a_zoom_computes_its_tiles_middle_first_and_shows_each(qtbot, monkeypatc
 
 
 def test_a_partial_detail_shows_the_overview_in_its_holes(long_window):
-    from app.document import DetailImage
+    from phasebrush.app.document import DetailImage
 
     win = long_window
     doc, long = win.doc, win.tfr_view.long
@@ -272,7 +272,7 @@ def test_a_stroke_allocates_only_its_tiles(long_window):
 
 
 def test_a_new_file_drops_the_running_inversion(qtbot, long_window):
-    from core.signal import Signal
+    from phasebrush.core.signal import Signal
 
     doc = long_window.doc
     upper, lower = band_edges()
@@ -298,7 +298,7 @@ def test_whole_selection_operations_say_why_they_are_missing(long_window):
 
 
 def test_long_mode_threshold_and_audio_fmin():
-    from core.engine.long_tfr import long_spec
+    from phasebrush.core.engine.long_tfr import long_spec
 
     assert not needs_long_mode(65_536, TransformSpec(), 1 / 16000)        # the demos
     assert needs_long_mode(44_100 * 600, TransformSpec(), 1 / 44100)      # 10 minutes
@@ -329,8 +329,8 @@ def test_dirty_spans():
 def test_session_keeps_a_long_recordings_masks_as_runs(qtbot, long_window, tmp_path):
     import soundfile as sf
 
-    from app import session_io as sio
-    from core.session import load_session
+    from phasebrush.app import session_io as sio
+    from phasebrush.core.session import load_session
 
     win = long_window
     doc = win.doc
@@ -373,7 +373,7 @@ def test_grid_wide_features_are_refused_with_the_reason(long_window):
 def test_retrieval_runs_on_the_visible_range_with_its_estimate(qtbot, long_window):
     from PySide6.QtCore import QRectF
 
-    from app.document import RangeRetrieval, RetrievalParams
+    from phasebrush.app.document import RangeRetrieval, RetrievalParams
 
     win = long_window
     doc, view = win.doc, win.tfr_view
@@ -397,8 +397,8 @@ def test_retrieval_runs_on_the_visible_range_with_its_estimate(qtbot, long_windo
 
 
 def test_retrieval_of_too_much_is_refused_with_the_estimate(long_window):
-    from app.document import RetrievalParams
-    from core import memory
+    from phasebrush.app.document import RetrievalParams
+    from phasebrush.core import memory
 
     doc = long_window.doc
     msgs = []
@@ -413,8 +413,8 @@ def test_retrieval_of_too_much_is_refused_with_the_estimate(long_window):
 
 
 def test_a_whole_transform_over_the_budget_is_refused_before_computing(qtbot, settings):
-    from app.document import DocumentModel
-    from core import memory
+    from phasebrush.app.document import DocumentModel
+    from phasebrush.core import memory
 
     doc = DocumentModel()
     msgs = []

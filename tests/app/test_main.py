@@ -15,11 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_cli_subcommand_does_not_import_qt():
     code = (
         "import sys, types\n"
-        "fake = types.ModuleType('app.cli')\n"
+        "fake = types.ModuleType('phasebrush.app.cli')\n"
         "fake.main = lambda argv: print('CLI', argv) or 7\n"
-        "sys.modules['app.cli'] = fake\n"
+        "sys.modules['phasebrush.app.cli'] = fake\n"
         "import app; app.cli = fake\n"
-        "from app.main import main\n"
+        "from phasebrush.app.main import main\n"
         "rc = main(['transform', 'x.wav', '--kind', 'stft'])\n"
         "print('rc', rc, 'qt', 'PySide6' in sys.modules, 'torch', 'torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
@@ -90,7 +90,7 @@ def test_every_control_has_a_tooltip(window):
 def test_export_selection_inverse_round_trips(qtbot, window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    from core.io import load_signal
+    from phasebrush.core.io import load_signal
 
     doc = window.doc
     T = doc.signal.x[-1]

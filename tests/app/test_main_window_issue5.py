@@ -12,14 +12,14 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
-from app.audio import NullAudioSink
-from app.playback_bar import PlaybackBar
-from core.feature_width import width_axis
-from core.inversion import invert
-from core.io import save_signal
-from core.masks import fill_polygon, inner_rows
-from core.signal import Signal
-from core.transforms import TransformSpec
+from phasebrush.app.audio import NullAudioSink
+from phasebrush.app.playback_bar import PlaybackBar
+from phasebrush.core.feature_width import width_axis
+from phasebrush.core.inversion import invert
+from phasebrush.core.io import save_signal
+from phasebrush.core.masks import fill_polygon, inner_rows
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec
 from tests.app.conftest import short_chirp, shown_window
 
 SPEC = TransformSpec(kind="cwt", nv=16)
@@ -150,8 +150,8 @@ def test_x_axis_is_reversed_for_spectra_only(qtbot, make_window, sig, inverted):
 
 
 def test_shipped_ethanol_spectrum_is_shown_high_to_low():
-    from app.axes import display_reversed, x_axis_label
-    from core.demo import demo_signal
+    from phasebrush.app.axes import display_reversed, x_axis_label
+    from phasebrush.core.demo import demo_signal
 
     sig = demo_signal("ir")
     assert not sig.descending and sig.unit == "cm^-1"   # ascending in the file ...
@@ -219,8 +219,8 @@ def test_load_notes_are_shown(qtbot, make_window, tmp_path):
 
 
 def test_multi_block_jcamp_asks_which_block(qtbot, make_window, monkeypatch):
-    import app.jcamp_block_dialog as jbd
-    from core.demo import resource_path
+    import phasebrush.app.jcamp_block_dialog as jbd
+    from phasebrush.core.demo import resource_path
 
     asked = []
 
@@ -361,7 +361,7 @@ def test_export_to_a_missing_folder_reports_and_asks_again(qtbot, make_window, t
 
 
 def test_export_actions_ask_for_a_file(qtbot, make_window, tmp_path, monkeypatch, errors):
-    from core.io import load_signal
+    from phasebrush.core.io import load_signal
 
     win = make_window(short_chirp())
     chirp_band(win)
@@ -377,8 +377,8 @@ def test_export_actions_ask_for_a_file(qtbot, make_window, tmp_path, monkeypatch
 
 
 def test_export_menu_writes_every_format(qtbot, make_window, tmp_path, errors):
-    from core.bands import load_bands
-    from core.masks import load_mask
+    from phasebrush.core.bands import load_bands
+    from phasebrush.core.masks import load_mask
 
     win = make_window(short_chirp())
     chirp_band(win)
@@ -462,7 +462,7 @@ def test_ridge_proposals_become_editable_bands(qtbot, make_window):
 # -- coherence, closing -----------------------------------------------------------------
 
 def test_coherence_dock_refreshes_when_a_retrieval_finishes(qtbot, make_window):
-    from app.session_io import RestoredRetrieval
+    from phasebrush.app.session_io import RestoredRetrieval
 
     win = make_window(short_chirp())
     assert win.docks["coherence"].windowTitle() == "Coherence"

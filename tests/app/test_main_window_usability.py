@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.shortcuts import plain_text, shortcut_clashes, shortcut_rows, shortcut_text
+from phasebrush.app.shortcuts import plain_text, shortcut_clashes, shortcut_rows, shortcut_text
 
 INPUTS = (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QAbstractItemView, QSlider)
 
@@ -184,7 +184,7 @@ def test_shortcuts_dialog_is_read_from_the_actions(qtbot, window):
 
 
 def test_about_names_the_version_and_the_shipped_data_licences(qtbot, window):
-    from app.help_dialogs import about_html, app_version
+    from phasebrush.app.help_dialogs import about_html, app_version
 
     text = about_html()
     assert app_version() in text and app_version() != ""
@@ -405,7 +405,7 @@ def test_files_with_an_axis_and_headless_runs_are_not_asked(qtbot, window, tmp_p
 def test_spacing_dialog_refuses_a_bad_number(qtbot):
     from PySide6.QtWidgets import QDialogButtonBox
 
-    from app.spacing_dialog import SpacingDialog
+    from phasebrush.app.spacing_dialog import SpacingDialog
 
     dlg = SpacingDialog("raw.txt")
     qtbot.addWidget(dlg)

@@ -8,9 +8,9 @@ import pytest
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMainWindow
 
-from app.audio import NullAudioSink, PlaybackController
-from app.playback_bar import PlaybackBar, attach_playhead, follow_document, format_time
-from core.signal import Signal as CoreSignal
+from phasebrush.app.audio import NullAudioSink, PlaybackController
+from phasebrush.app.playback_bar import PlaybackBar, attach_playhead, follow_document, format_time
+from phasebrush.core.signal import Signal as CoreSignal
 
 RATE = 8000
 

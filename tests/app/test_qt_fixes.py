@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import threading
 
-from app.qt_fixes import collect_garbage_in_gui_thread
-from app.worker import Worker
+from phasebrush.app.qt_fixes import collect_garbage_in_gui_thread
+from phasebrush.app.worker import Worker
 
 
 class _Cycle:

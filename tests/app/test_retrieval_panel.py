@@ -18,8 +18,8 @@ def _setup(panel, *, n_iter, method="auto"):
 
 
 def test_panel_choices_are_what_core_accepts():
-    import core.retrieval as R
-    from app import retrieval_panel as P
+    import phasebrush.core.retrieval as R
+    from phasebrush.app import retrieval_panel as P
 
     for m in P.METHODS:
         if m != "auto":
@@ -82,7 +82,8 @@ def test_cancel_mid_run_keeps_best_so_far(qtbot, window):
 
 
 def test_exception_in_worker_shows_error_and_app_survives(qtbot, window, errors, monkeypatch):
-    import core.retrieval
+    import phasebrush.core.retrieval  # noqa: F401 (loaded for the name below)
+    from phasebrush import core
 
     def boom(*args, **kwargs):
         raise RuntimeError("optimiser exploded")
@@ -139,7 +140,7 @@ def test_region_target_runs_on_the_painted_band(qtbot, window):
 
 
 def test_closing_window_during_a_transform_waits_for_it(qtbot, window, qtlog):
-    from core.transforms import TransformSpec
+    from phasebrush.core.transforms import TransformSpec
 
     doc = window.doc
     doc.set_spec(TransformSpec(kind="ssq_cwt", nv=16))
@@ -173,8 +174,8 @@ def test_hint_suggests_time_bandwidth_60_for_broad_band_scalograms(qtbot, window
     ("cwt", None, 60.0), ("ssq_cwt", None, 60.0), ("cwt", 180.0, 60.0), ("cwt", 120.0, 60.0),
     ("cwt", 90.0, 90.0), ("cwt", 30.0, 30.0)])
 def test_auto_spec_swaps_only_broad_band_morse_wavelets(kind, tb, expected):
-    from app.document import retrieval_spec
-    from core.transforms import TransformSpec
+    from phasebrush.app.document import retrieval_spec
+    from phasebrush.core.transforms import TransformSpec
 
     view = TransformSpec(kind=kind, time_bandwidth=tb)
     spec = retrieval_spec(view, auto=True)
@@ -196,7 +197,7 @@ def _run(qtbot, doc, panel, transform, n_iter):
 def test_auto_retrieves_through_time_bandwidth_60_and_beats_as_view(qtbot, window):
     """The app's default CWT (GMW at 180, nv 32) of the test chirp: auto retrieves
     through 60, says so, and ends far closer to the original than "as view"."""
-    from core.transforms import TransformSpec
+    from phasebrush.core.transforms import TransformSpec
 
     doc, panel = window.doc, window.retrieval_panel
     with qtbot.waitSignal(doc.tfr_changed, timeout=60_000):
@@ -227,7 +228,7 @@ def test_final_status_shows_the_three_figures_with_their_definitions(qtbot, wind
 
 
 def test_loss_axis_reads_decades_without_si_prefix(qtbot, window):
-    from app.retrieval_panel import LogAxis
+    from phasebrush.app.retrieval_panel import LogAxis
 
     doc, panel = window.doc, window.retrieval_panel
     _run(qtbot, doc, panel, "auto", 20)
@@ -268,9 +269,10 @@ def test_panel_settings_round_trip_through_the_document(qtbot, window):
 
 def test_initial_signal_from_file_and_padding_reach_core(qtbot, window, tmp_path, monkeypatch,
                                                          errors):
-    import core.retrieval
-    from core.io import save_signal
-    from core.signal import Signal
+    import phasebrush.core.retrieval  # noqa: F401 (loaded for the name below)
+    from phasebrush import core
+    from phasebrush.core.io import save_signal
+    from phasebrush.core.signal import Signal
 
     doc, panel = window.doc, window.retrieval_panel
     start = 0.5 * doc.signal.y[::-1]

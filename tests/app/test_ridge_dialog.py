@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 
-from app.ridge_dialog import RidgeDialog, describe_band
-from core.bands import Band, band_mask
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.app.ridge_dialog import RidgeDialog, describe_band
+from phasebrush.core.bands import Band, band_mask
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 RATE = 1000.0
 
@@ -72,7 +72,7 @@ def test_settings_are_used(qtbot, tfr):
 
 
 def test_accepted_band_is_an_ordinary_editable_band(qtbot, tfr):
-    from app.layers import LayerModel
+    from phasebrush.app.layers import LayerModel
 
     d = open_dialog(qtbot, tfr, k=1)
     (band,) = d.accepted_bands()
@@ -96,15 +96,15 @@ def test_describe_band_for_a_spectrum():
 # -- spectra: rows are peak widths, ridges sit on peaks -------------------------------
 @pytest.fixture(scope="module")
 def spectrum_tfr():
-    from core.demo import demo_signal
+    from phasebrush.core.demo import demo_signal
 
     return transform(demo_signal("ir"), TransformSpec())
 
 
 def test_a_spectrum_dialog_speaks_in_peak_widths(qtbot, spectrum_tfr):
-    from app.axes import width_axis_of
-    from app.tfr_view import format_freq
-    from core.ridges import DEFAULT_MAX_WIDTH_FRACTION
+    from phasebrush.app.axes import width_axis_of
+    from phasebrush.app.tfr_view import format_freq
+    from phasebrush.core.ridges import DEFAULT_MAX_WIDTH_FRACTION
 
     d = open_dialog(qtbot, spectrum_tfr, k=2)
     assert d.widths is not None
@@ -128,7 +128,7 @@ def test_a_spectrum_dialog_speaks_in_peak_widths(qtbot, spectrum_tfr):
 
 
 def test_spectrum_proposals_follow_the_controls(qtbot, spectrum_tfr):
-    from core.feature_width import width_axis
+    from phasebrush.core.feature_width import width_axis
 
     d = open_dialog(qtbot, spectrum_tfr, k=1)
     d.max_width_spin.setValue(60.0)
@@ -154,7 +154,7 @@ def test_audio_dialog_keeps_frequency_and_no_peak_controls(qtbot, tfr):
 
 
 def test_describe_band_in_peak_widths(spectrum_tfr):
-    from app.axes import width_axis_of
+    from phasebrush.app.axes import width_axis_of
 
     widths = width_axis_of(None, spectrum_tfr)
     f_hi, f_lo = float(widths.to_frequency(10.0)), float(widths.to_frequency(40.0))

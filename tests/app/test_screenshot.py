@@ -6,7 +6,7 @@ from PySide6.QtGui import QImage
 
 
 def test_render_screenshot_writes_a_1280x800_png(qtbot, tmp_path):
-    from app.screenshot import render_screenshot
+    from phasebrush.app.screenshot import render_screenshot
 
     path = render_screenshot(tmp_path / "shot.png", n_iter=3)
     img = QImage(str(path))
@@ -18,7 +18,7 @@ def test_render_screenshot_writes_a_1280x800_png(qtbot, tmp_path):
 
 
 def test_heatmap_scene_shows_the_imported_mask_and_its_attribution(qtbot, tmp_path):
-    from app.screenshot import render_screenshot
+    from phasebrush.app.screenshot import render_screenshot
 
     path = render_screenshot(tmp_path / "heat.png", scene="heatmap")
     img = QImage(str(path))
@@ -28,7 +28,7 @@ def test_heatmap_scene_shows_the_imported_mask_and_its_attribution(qtbot, tmp_pa
 
 
 def test_scene_option_is_parsed():
-    from app.main import build_parser
+    from phasebrush.app.main import build_parser
 
     args = build_parser().parse_args(["--screenshot", "x.png", "--scene", "spectrum"])
     assert args.scene == "spectrum"

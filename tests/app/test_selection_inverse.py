@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app import selection_inverse
-from app.document import DocumentModel
-from core import masks as cmasks
-from core.inversion import invert_with_residual
-from core.transforms import TransformSpec
+from phasebrush.app import selection_inverse
+from phasebrush.app.document import DocumentModel
+from phasebrush.core import masks as cmasks
+from phasebrush.core.inversion import invert_with_residual
+from phasebrush.core.transforms import TransformSpec
 from tests.app.conftest import short_chirp
 
 

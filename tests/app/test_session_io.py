@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QDialog, QMessageBox
 
-from app import session_io
-from app.document import DocumentModel
-from app.session_io import (
+from phasebrush.app import session_io
+from phasebrush.app.document import DocumentModel
+from phasebrush.app.session_io import (
     RestoredRetrieval,
     SessionState,
     apply_session,
@@ -20,9 +20,9 @@ from app.session_io import (
     save_session_to,
     session_from_document,
 )
-from core.io import load_signal, save_signal
-from core.signal import Signal
-from core.transforms import TransformSpec
+from phasebrush.core.io import load_signal, save_signal
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec
 
 RATE = 4000.0
 SPEC = TransformSpec(kind="cwt", nv=8)
@@ -171,7 +171,8 @@ def test_locating_the_wrong_file_asks_again(doc, wav, tmp_path, errors):
 
 
 def test_failed_save_keeps_the_previous_session(doc, tmp_path, errors, monkeypatch):
-    import core.atomic
+    import phasebrush.core.atomic  # noqa: F401 (loaded for the name below)
+    from phasebrush import core
 
     path = tmp_path / "work.pbsession"
     assert save_session_to(None, doc, path)
@@ -244,7 +245,7 @@ def test_retrieval_panel_settings_count_as_a_change(qtbot, window):
 
 
 def test_session_from_document_needs_a_signal():
-    from core.errors import PhaseBrushError
+    from phasebrush.core.errors import PhaseBrushError
 
     with pytest.raises(PhaseBrushError, match="no signal"):
         session_from_document(DocumentModel())
@@ -253,8 +254,8 @@ def test_session_from_document_needs_a_signal():
 # --------------------------------------------------------------------------- JCAMP blocks
 
 def test_jcamp_block_dialog_lists_blocks_and_disables_empty_ones(qtbot, tmp_path):
-    from app.jcamp_block_dialog import JcampBlockDialog, choose_jcamp_block
-    from core.jcamp_io import JcampBlock
+    from phasebrush.app.jcamp_block_dialog import JcampBlockDialog, choose_jcamp_block
+    from phasebrush.core.jcamp_io import JcampBlock
 
     blocks = [JcampBlock(0, "peaks", "INFRARED PEAK TABLE", 0, False),
               JcampBlock(1, "IR", "INFRARED SPECTRUM", 120, True),
@@ -274,7 +275,7 @@ def test_jcamp_block_dialog_lists_blocks_and_disables_empty_ones(qtbot, tmp_path
 def test_choose_jcamp_block_on_a_link_file(qtbot, monkeypatch):
     from pathlib import Path
 
-    from app import jcamp_block_dialog as jbd
+    from phasebrush.app import jcamp_block_dialog as jbd
 
     link = Path(__file__).resolve().parents[2] / "resources" / "spectra" / "synthetic_link.jdx"
     if not link.is_file():
@@ -303,8 +304,8 @@ SETTINGS = {"target": "whole", "transform": "view", "method": "fgla", "optimizer
 
 
 def test_session_keeps_loss_history_iterations_and_panel_settings(qtbot, tmp_path, errors):
-    from app.document import RetrievalParams
-    from app.retrieval_panel import RetrievalPanel
+    from phasebrush.app.document import RetrievalParams
+    from phasebrush.app.retrieval_panel import RetrievalPanel
 
     sig = Signal(np.cos(np.arange(1024) / 9.0), dx=1 / RATE, name="demo")
     doc = make_doc(qtbot, sig)
@@ -348,8 +349,8 @@ def test_old_session_without_loss_history_or_settings_loads(qtbot, tmp_path, err
     """A session written before the loss curve and panel settings were kept."""
     import json
 
-    from app.retrieval_panel import RetrievalPanel
-    from core.session import Session, SessionResult, SignalRef, save_session
+    from phasebrush.app.retrieval_panel import RetrievalPanel
+    from phasebrush.core.session import Session, SessionResult, SignalRef, save_session
 
     sig = Signal(np.cos(np.arange(1024) / 9.0), dx=1 / RATE, name="demo")
     y = 0.8 * sig.y

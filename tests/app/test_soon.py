@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 
-from app.soon import Soon
+from phasebrush.app.soon import Soon
 
 
 class _Recorder(QObject):
@@ -49,7 +49,7 @@ def test_a_cancelled_request_calls_nothing_and_a_new_one_calls_once(qtbot):
 
 
 def test_throttle_calls_at_once_when_due_then_once_per_interval(qtbot):
-    from app.soon import Throttle
+    from phasebrush.app.soon import Throttle
 
     calls = []
     th = Throttle(lambda: calls.append(len(calls)), 0.2)

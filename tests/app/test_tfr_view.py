@@ -6,9 +6,9 @@ import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor
 
-from core import masks as cmasks
-from core.bands import Band, band_ranges
-from core.inversion import RangeInverter, invert_with_residual
+from phasebrush.core import masks as cmasks
+from phasebrush.core.bands import Band, band_ranges
+from phasebrush.core.inversion import RangeInverter, invert_with_residual
 from tests.app.conftest import drag
 
 LEFT = Qt.MouseButton.LeftButton
@@ -243,7 +243,7 @@ def test_tool_shortcuts(qtbot, window):
 
 
 def test_changed_cells_matches_plain_compare():
-    from app.layers import changed_cells
+    from phasebrush.app.layers import changed_cells
 
     rng = np.random.default_rng(0)
     for shape in ((7, 13), (16, 64), (3, 5)):
@@ -288,7 +288,7 @@ def test_band_plus_stroke_inverts_the_union_like_core(qtbot, window):
 
 
 def test_or_pool_matches_reduceat():
-    from app.tfr_view import _or_pool
+    from phasebrush.app.tfr_view import _or_pool
 
     rng = np.random.default_rng(0)
     for shape, k in [((5, 64), 16), ((7, 96), 8), ((3, 100), 7), ((4, 128), 32), ((4, 130), 16)]:
@@ -299,7 +299,7 @@ def test_or_pool_matches_reduceat():
 
 def test_pooled_overlays_follow_every_edit(qtbot, window, monkeypatch):
     # Long-signal pooling (and its cache) on the small test grid: 16 columns per block.
-    import app.tfr_view as tv
+    import phasebrush.app.tfr_view as tv
 
     monkeypatch.setattr(tv, "_OVERLAY_COLS", 64)
     doc, view = window.doc, window.tfr_view
@@ -341,8 +341,8 @@ def test_pooled_overlays_follow_every_edit(qtbot, window, monkeypatch):
 
 # -- the STFT on a log-frequency axis -----------------------------------------------
 def _stft_window(qtbot, settings, *, kind="stft"):
-    from core.signal import Signal
-    from core.transforms import TransformSpec
+    from phasebrush.core.signal import Signal
+    from phasebrush.core.transforms import TransformSpec
     from tests.app.conftest import shown_window
 
     fs = 1024.0
@@ -422,7 +422,7 @@ def test_log_frequency_stft_brush_paints_what_its_ring_covers_at_every_height(qt
 
 
 def test_log_frequency_choice_is_remembered_and_leaves_the_cwt_alone(qtbot, settings):
-    from core.transforms import TransformSpec
+    from phasebrush.core.transforms import TransformSpec
     from tests.app.conftest import shown_window
 
     win = _stft_window(qtbot, settings)

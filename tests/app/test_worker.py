@@ -7,8 +7,8 @@ import threading
 import pytest
 from PySide6.QtCore import QTimer
 
-from app.worker import Worker
-from core.errors import Cancelled, ParameterError
+from phasebrush.app.worker import Worker
+from phasebrush.core.errors import Cancelled, ParameterError
 
 
 def _wait_done(qtbot, w, timeout=10_000):
@@ -112,7 +112,7 @@ def test_running_worker_outlives_its_last_python_reference(qtbot):
     import threading
     import weakref
 
-    from app import worker as worker_module
+    from phasebrush.app import worker as worker_module
 
     gate = threading.Event()
     w = worker_module.Worker(lambda progress, cancel: gate.wait(10), name="orphan")

@@ -20,12 +20,12 @@ KINDS = ("cwt", "ssq_cwt", "stft", "ssq_stft")
 _PROBE = r"""
 import os, sys, tempfile, time
 from dataclasses import replace
-from app.main import _application
+from phasebrush.app.main import _application
 app = _application()
 from PySide6.QtCore import QEventLoop, QSettings, QTimer
-from app.audio import NullAudioSink
-from app.main_window import MainWindow
-from core.demo import demo_signal
+from phasebrush.app.audio import NullAudioSink
+from phasebrush.app.main_window import MainWindow
+from phasebrush.core.demo import demo_signal
 
 def hwm_mb():
     for line in open("/proc/self/status"):

@@ -70,8 +70,8 @@ def _peak_child_rss_mb() -> float:
 def _reference_band(y, spec, start, end, dx):
     """The whole-signal band of the rows ``start``/``end`` touch, row by row on the whole
     padded grid (what transform + RangeInverter compute, without holding every row)."""
-    from core import transforms as T
-    from core.engine.cwt_blocks import cwt_geometry
+    from phasebrush.core import transforms as T
+    from phasebrush.core.engine.cwt_blocks import cwt_geometry
 
     geom = cwt_geometry(spec, len(y), dx=dx)
     rows = np.unique(np.concatenate([np.arange(a, b) for a, b in
@@ -94,11 +94,11 @@ def _reference_band(y, spec, start, end, dx):
 
 
 def _agreement(y30: np.ndarray) -> None:
-    from app.cli import _band_intervals
-    from core.bands import bands_from_dict
-    from core.engine import stream_band
-    from core.signal import Signal
-    from core.transforms import TransformSpec
+    from phasebrush.app.cli import _band_intervals
+    from phasebrush.core.bands import bands_from_dict
+    from phasebrush.core.engine import stream_band
+    from phasebrush.core.signal import Signal
+    from phasebrush.core.transforms import TransformSpec
 
     spec = TransformSpec()
     sig = Signal(y30, dx=1 / FS, name="excerpt")
@@ -124,8 +124,8 @@ def _agreement(y30: np.ndarray) -> None:
 
 
 def main() -> None:
-    from core.io import save_signal
-    from core.signal import Signal
+    from phasebrush.core.io import save_signal
+    from phasebrush.core.signal import Signal
 
     n = int(MINUTES * 60 * FS)
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,8 +140,9 @@ def main() -> None:
               f"{time.perf_counter() - t0:.1f} s")
         y30 = y[int(120 * FS):int(150 * FS)].copy()
         del y
-        cmd = [sys.executable, "-m", "app.cli", "invert", "-q", str(wav), "--bands", str(bands),
-               "--out", str(tmp / "band.wav"), "--residual", str(tmp / "residual.wav")]
+        cmd = [sys.executable, "-m", "phasebrush.app.cli", "invert", "-q", str(wav),
+               "--bands", str(bands), "--out", str(tmp / "band.wav"),
+               "--residual", str(tmp / "residual.wav")]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - t0

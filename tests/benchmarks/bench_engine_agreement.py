@@ -36,10 +36,10 @@ def _rel(a, b, scale):
 
 
 def main() -> None:
-    from core.engine import stream_band
-    from core.inversion import RangeInverter, invert_with_residual
-    from core.signal import Signal
-    from core.transforms import transform
+    from phasebrush.core.engine import stream_band
+    from phasebrush.core.inversion import RangeInverter, invert_with_residual
+    from phasebrush.core.signal import Signal
+    from phasebrush.core.transforms import transform
     from tests.core.test_engine_agreement import SPECS, recording, selections
 
     n = int(SECONDS * FS)

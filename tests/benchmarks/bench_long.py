@@ -60,12 +60,12 @@ def write_recording(path: Path, seconds: float, *, seed: int = 0) -> int:
 _WINDOW = r"""
 import os, sys, time, tempfile, resource
 import numpy as np
-from app.main import _application
+from phasebrush.app.main import _application
 app = _application()
 from PySide6.QtCore import QEventLoop, QRectF, QSettings, QTimer
-from app.audio import NullAudioSink
-from app.main_window import MainWindow
-from app.screenshot import wait_for
+from phasebrush.app.audio import NullAudioSink
+from phasebrush.app.main_window import MainWindow
+from phasebrush.app.screenshot import wait_for
 win = MainWindow(settings=QSettings(os.path.join(tempfile.mkdtemp(), "s.ini"),
                                     QSettings.Format.IniFormat), audio_sink=NullAudioSink())
 win.error_dialogs = False
@@ -180,7 +180,8 @@ os._exit(0)
 
 def _screenshot(path: Path, out: Path) -> tuple[float, float]:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "app.main", str(path), "--screenshot", str(out)],
+    subprocess.run([sys.executable, "-m", "phasebrush.app.main", str(path), "--screenshot",
+                    str(out)],
                    cwd=ROOT, check=True, capture_output=True, timeout=900,
                    env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     return time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

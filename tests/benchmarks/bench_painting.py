@@ -25,19 +25,19 @@ _PROBE = r"""
 import os, sys, tempfile, time
 import numpy as np
 import pyqtgraph as pg
-from app.main import _application
+from phasebrush.app.main import _application
 app = _application()
 pg.setConfigOptions(mouseRateLimit=-1)   # every synthetic move reaches the tools
 from PySide6.QtCore import QEvent, QEventLoop, QPointF, QSettings, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
-import app.document as document
-import app.tfr_view as tfr_view
-import core.masks as cmasks
-from app.main_window import MainWindow
-from app.screenshot import wait_for
-from core.signal import Signal
-from core.transforms import TransformSpec
+import phasebrush.app.document as document
+import phasebrush.app.tfr_view as tfr_view
+import phasebrush.core.masks as cmasks
+from phasebrush.app.main_window import MainWindow
+from phasebrush.app.screenshot import wait_for
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec
 
 # -- instrumentation: time spent in each part, per mouse event ------------------------
 # Exclusive times: a part called inside another (the overlay redraw inside the
@@ -59,7 +59,7 @@ def timed(part, fn):
                 stack[-1][2] += dt
     return wrapper
 
-import app.layers as layers
+import phasebrush.app.layers as layers
 cmasks.paint_stroke = timed("mask", cmasks.paint_stroke)           # before: the view paints
 if hasattr(layers.LayerModel, "extend_stroke"):                    # after: the model does
     layers.LayerModel.extend_stroke = timed("mask", layers.LayerModel.extend_stroke)
@@ -172,7 +172,7 @@ def report(label, runs):
           f"{1e3 * np.median([r[1]['inverse'] for r in rel]):.0f} ms)")
 
 def check_final():
-    from core.inversion import invert_with_residual
+    from phasebrush.core.inversion import invert_with_residual
     mask = L.selection_mask()
     band, _ = invert_with_residual(doc.tfr, mask)
     return float(np.abs(doc.inversion - band).max() / np.abs(y).max())

@@ -31,9 +31,9 @@ _PROBE = r"""
 import time
 t0 = time.perf_counter()
 import json, os, sys
-from app.main import _application
+from phasebrush.app.main import _application
 app = _application()
-from app.main_window import MainWindow
+from phasebrush.app.main_window import MainWindow
 from PySide6.QtCore import QSettings, QTimer
 import tempfile
 win = MainWindow(settings=QSettings(os.path.join(tempfile.mkdtemp(), "s.ini"),
@@ -82,13 +82,13 @@ def measure_once() -> dict:
 _EDITS = r"""
 import time
 import numpy as np
-from app.main import _application
+from phasebrush.app.main import _application
 app = _application()
-from app.main_window import MainWindow
-from app.screenshot import wait_for
-from core import masks as cmasks
-from core.signal import Signal
-from core.transforms import TransformSpec
+from phasebrush.app.main_window import MainWindow
+from phasebrush.app.screenshot import wait_for
+from phasebrush.core import masks as cmasks
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec
 from PySide6.QtCore import QSettings
 import os, tempfile
 n, fs = 65536, 16000.0

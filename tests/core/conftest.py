@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.signal import Signal
+from phasebrush.core.signal import Signal
 
 DEMO_WAV = Path(__file__).resolve().parents[2] / "resources" / "demo" / "arctic_a0007.wav"
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import atomic
-from core.atomic import SaveError, atomic_write, atomic_write_bytes
-from core.io import save_signal
-from core.signal import Signal
+from phasebrush.core import atomic
+from phasebrush.core.atomic import SaveError, atomic_write, atomic_write_bytes
+from phasebrush.core.io import save_signal
+from phasebrush.core.signal import Signal
 
 REPO = Path(__file__).resolve().parents[2]
 FORMATS = ("wav", "flac", "ogg", "csv", "npy", "npz")
@@ -46,9 +46,9 @@ def test_real_short_writes_under_a_file_size_limit(tmp_path):
         import resource, signal, sys
         from pathlib import Path
         import numpy as np
-        from core.errors import PhaseBrushError
-        from core.io import save_signal
-        from core.signal import Signal
+        from phasebrush.core.errors import PhaseBrushError
+        from phasebrush.core.io import save_signal
+        from phasebrush.core.signal import Signal
 
         folder = Path(sys.argv[1])
         big = Signal(np.sin(np.arange(300_000) * 0.01), dx=1 / 8000)

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from core.attribution import attribution_curve, heatmap_to_mask, threshold_mask
-from core.errors import ParameterError, ShapeError
-from core.heatmap import load_heatmap
-from core.inversion import invert
-from core.masks import fill_polygon, fill_rectangle, inner_rows
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.core.attribution import attribution_curve, heatmap_to_mask, threshold_mask
+from phasebrush.core.errors import ParameterError, ShapeError
+from phasebrush.core.heatmap import load_heatmap
+from phasebrush.core.inversion import invert
+from phasebrush.core.masks import fill_polygon, fill_rectangle, inner_rows
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 RATE = 1000.0
 

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from core.bands import (
+from phasebrush.core.bands import (
     PALETTE,
     Band,
     band_mask,
@@ -15,9 +15,9 @@ from core.bands import (
     map_band,
     save_bands,
 )
-from core.errors import LoadError, ParameterError
-from core.masks import Grid, ranges_to_mask
-from core.transforms import TFR, TransformSpec
+from phasebrush.core.errors import LoadError, ParameterError
+from phasebrush.core.masks import Grid, ranges_to_mask
+from phasebrush.core.transforms import TFR, TransformSpec
 
 
 def log_grid(n_inner=40, n_frames=60, f0=20.0, f1=2000.0, edges=True):
@@ -279,8 +279,8 @@ def test_freq_unit():
 # ------------------------------------------------------------------ end to end with transform()
 
 def test_band_on_a_real_cwt_and_stft_follows_a_chirp():
-    from core.signal import Signal
-    from core.transforms import transform
+    from phasebrush.core.signal import Signal
+    from phasebrush.core.transforms import transform
 
     fs, n = 1000.0, 1024
     t = np.arange(n) / fs
@@ -373,10 +373,10 @@ def test_load_bands_missing_file(tmp_path):
 
 
 def test_merged_band_ranges_feed_the_range_inverter_as_a_union():
-    from core.inversion import RangeInverter, invert
-    from core.masks import merge_ranges
-    from core.signal import Signal
-    from core.transforms import transform
+    from phasebrush.core.inversion import RangeInverter, invert
+    from phasebrush.core.masks import merge_ranges
+    from phasebrush.core.signal import Signal
+    from phasebrush.core.transforms import transform
 
     rng = np.random.default_rng(3)
     tfr = transform(Signal(y=rng.standard_normal(512), dx=1 / 1000),
@@ -433,7 +433,7 @@ def test_messages_use_plain_numbers_and_count_from_one(tmp_path):
 # -- bands from 0 Hz on real transforms (issue 9) -------------------------------------
 
 def _transform(kind, sig):
-    from core.transforms import transform
+    from phasebrush.core.transforms import transform
     spec = TransformSpec(kind=kind, nv=16) if kind in ("cwt", "ssq_cwt") else \
         TransformSpec(kind=kind, n_fft=256)
     return transform(sig, spec)
@@ -441,7 +441,7 @@ def _transform(kind, sig):
 
 @pytest.mark.parametrize("kind", ["cwt", "ssq_cwt", "stft", "ssq_stft"])
 def test_a_band_from_0_hz_inverts_on_every_kind(kind, speech_slice):
-    from core.inversion import invert
+    from phasebrush.core.inversion import invert
 
     sig = speech_slice
     tfr = _transform(kind, sig)
@@ -461,7 +461,7 @@ def test_a_band_from_0_hz_inverts_on_every_kind(kind, speech_slice):
 
 def test_full_band_cwt_of_a_recording_from_0_hz_to_nyquist_is_the_identity(speech_slice,
                                                                           rel_error):
-    from core.inversion import invert
+    from phasebrush.core.inversion import invert
 
     sig = speech_slice
     tfr = _transform("cwt", sig)

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from core.coherence import coherence_from_tfrs, default_scale_rows, wavelet_coherence
-from core.errors import ParameterError, ShapeError
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.core.coherence import coherence_from_tfrs, default_scale_rows, wavelet_coherence
+from phasebrush.core.errors import ParameterError, ShapeError
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 RATE = 1000.0
 N = 1024

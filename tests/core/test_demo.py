@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from core import demo
-from core.demo import DEMOS, demo_signal, resource_path
-from core.errors import LoadError, ParameterError
+from phasebrush.core import demo
+from phasebrush.core.demo import DEMOS, demo_signal, resource_path
+from phasebrush.core.errors import LoadError, ParameterError
 
 
 def test_every_listed_demo_loads():

@@ -1,6 +1,6 @@
 """core.engine.stream_band vs core.inversion on the whole transform, for the four hop-1 kinds.
 
-Selections: a band between two edge curves (intervals from core.bands, and
+Selections: a band between two edge curves (intervals from phasebrush.core.bands, and
 the same cells as a mask), a rectangle, a lasso polygon and a brush stroke
 (core.masks), streamed in blocks small enough that each crosses block
 boundaries. The 30-s 16 kHz case of issue 10 is
@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import memory
-from core import transforms as T
-from core.engine import stream_band
-from core.errors import Cancelled, OutOfMemoryError, ParameterError, ShapeError
-from core.inversion import RangeInverter, invert_with_residual
-from core.signal import Signal
+from phasebrush.core import memory
+from phasebrush.core import transforms as T
+from phasebrush.core.engine import stream_band
+from phasebrush.core.errors import Cancelled, OutOfMemoryError, ParameterError, ShapeError
+from phasebrush.core.inversion import RangeInverter, invert_with_residual
+from phasebrush.core.signal import Signal
 
 FS, N = 16000.0, 20000
 BLOCK = 3000
@@ -51,9 +51,9 @@ def selections(tfr):
     rectangle, a lasso polygon and a brush stroke, placed by fractions of the
     grid and of the frequency range so that every kind gets the same picture.
     """
-    from core import masks as MK
-    from core.bands import Band, band_ranges
-    from core.inversion import check_row_ranges
+    from phasebrush.core import masks as MK
+    from phasebrush.core.bands import Band, band_ranges
+    from phasebrush.core.inversion import check_row_ranges
 
     R, C = tfr.shape
     dur = tfr.times[-1]
@@ -189,7 +189,7 @@ def test_too_small_budget_is_out_of_memory_not_memory_error(y, cases, kind):
 
 
 def test_ssq_estimate_grows_with_the_block(y):
-    from core.engine import estimate_ssq_stream_bytes
+    from phasebrush.core.engine import estimate_ssq_stream_bytes
 
     for spec in (SPECS["ssq_cwt"], SPECS["ssq_stft"]):
         small = estimate_ssq_stream_bytes(N, 1000, spec, dx=1 / FS)

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import scipy.signal as ss
 
-from core import transforms as T
-from core.engine import blocks as B
-from core.engine import cwt_blocks as CB
-from core.engine import cwt_columns, cwt_geometry, plan_blocks, row_support, stft_columns
-from core.errors import Cancelled, ParameterError
-from core.signal import Signal
+from phasebrush.core import transforms as T
+from phasebrush.core.engine import blocks as B
+from phasebrush.core.engine import cwt_blocks as CB
+from phasebrush.core.engine import cwt_columns, cwt_geometry, plan_blocks, row_support, stft_columns
+from phasebrush.core.errors import Cancelled, ParameterError
+from phasebrush.core.signal import Signal
 
 FS, N = 16000.0, 20000
 SPEC = T.TransformSpec()

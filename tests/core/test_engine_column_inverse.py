@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from core.engine.column_inverse import ColumnInverter
-from core.engine.stream import stream_band
-from core.errors import Cancelled, ParameterError
-from core.inversion import RangeInverter
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.core.engine.column_inverse import ColumnInverter
+from phasebrush.core.engine.stream import stream_band
+from phasebrush.core.errors import Cancelled, ParameterError
+from phasebrush.core.inversion import RangeInverter
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 FS = 8000.0
 N = 30_000
@@ -76,7 +76,7 @@ def test_ssq_ranges_equal_the_stream_and_the_whole_inverse(y, spec):
 
 
 def test_ssq_engine_shared_with_the_display_source(y):
-    from core.engine.display import display_source
+    from phasebrush.core.engine.display import display_source
 
     x = y[:N_SSQ]
     spec = SSQ_SPECS[0]

@@ -7,9 +7,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from core import memory
-from core import transforms as T
-from core.engine.display import (
+from phasebrush.core import memory
+from phasebrush.core import transforms as T
+from phasebrush.core.engine.display import (
     DisplaySource,
     SSQSource,
     STFTSource,
@@ -19,9 +19,9 @@ from core.engine.display import (
     row_groups,
     stream_image,
 )
-from core.engine.pyramid import MagnitudePyramid
-from core.errors import Cancelled, OutOfMemoryError, ParameterError
-from core.signal import Signal
+from phasebrush.core.engine.pyramid import MagnitudePyramid
+from phasebrush.core.errors import Cancelled, OutOfMemoryError, ParameterError
+from phasebrush.core.signal import Signal
 
 N = 16384
 CWT = T.TransformSpec(nv=8)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.engine.envelope import Envelope
+from phasebrush.core.engine.envelope import Envelope
 
 
 @pytest.fixture

@@ -5,16 +5,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.engine.long_tfr import (
+from phasebrush.core.engine.long_tfr import (
     LongTFR,
     document_bytes,
     long_spec,
     long_tfr,
     needs_long_mode,
 )
-from core.errors import ParameterError
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 
 @pytest.mark.parametrize("spec", [TransformSpec(kind="cwt", nv=8, fmin=50.0),

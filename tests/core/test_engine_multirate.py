@@ -7,12 +7,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from core import memory
-from core import transforms as T
-from core.engine import cwt_blocks as CB
-from core.engine.multirate import cwt_multirate, estimate_multirate_bytes, plan_multirate
-from core.errors import Cancelled, OutOfMemoryError, ParameterError
-from core.signal import Signal
+from phasebrush.core import memory
+from phasebrush.core import transforms as T
+from phasebrush.core.engine import cwt_blocks as CB
+from phasebrush.core.engine.multirate import cwt_multirate, estimate_multirate_bytes, plan_multirate
+from phasebrush.core.errors import Cancelled, OutOfMemoryError, ParameterError
+from phasebrush.core.signal import Signal
 
 N = 32768
 SPEC = T.TransformSpec(nv=12)        # the default filterbank code, fewer rows: a fast reference
@@ -160,8 +160,8 @@ def test_estimate_covers_the_peak_with_whole_and_block_rows(case):
 
 
 def test_low_bins_by_phases_equal_the_whole_rfft(monkeypatch):
-    from core.engine import multirate as MR
-    from core.engine.blocks import Steps, padded_segment
+    from phasebrush.core.engine import multirate as MR
+    from phasebrush.core.engine.blocks import Steps, padded_segment
 
     n = 40000
     y = np.random.default_rng(4).standard_normal(n)
@@ -178,7 +178,7 @@ def test_low_bins_by_phases_equal_the_whole_rfft(monkeypatch):
 
 
 def test_closed_form_gmw_equals_ssqueezepy():
-    from core.engine import multirate as MR
+    from phasebrush.core.engine import multirate as MR
 
     geom = CB.cwt_geometry(SPEC, N)
     assert MR._closed_form(T._wavelet_key(SPEC)) is not None
@@ -203,8 +203,8 @@ def test_closed_form_gmw_equals_ssqueezepy():
 def test_phase_rows_are_the_padded_signal(n, n_pad, pad_left):
     from types import SimpleNamespace
 
-    from core.engine import multirate as MR
-    from core.engine.blocks import padded_segment
+    from phasebrush.core.engine import multirate as MR
+    from phasebrush.core.engine.blocks import padded_segment
 
     y = np.random.default_rng(n).standard_normal(n)
     g = SimpleNamespace(n_samples=n, n_pad=n_pad, pad_left=pad_left)

@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
-from core.engine.display import display_source
-from core.engine.overview import (
+from phasebrush.core.engine.display import display_source
+from phasebrush.core.engine.overview import (
     overview_image,
     pixel_edges,
     row_power_filters,
     spectral_overview,
 )
-from core.errors import Cancelled
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.core.errors import Cancelled
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 FS = 8000.0
 N = 1 << 16
@@ -134,7 +134,7 @@ def test_ssq_noise_floor_is_a_few_db_high(spec):
 
 
 def test_ssq_row_power_filters_are_the_rows_bins():
-    from core.engine.long_tfr import long_tfr
+    from phasebrush.core.engine.long_tfr import long_tfr
 
     M = 4096
     spec = TransformSpec(kind="ssq_stft", n_fft=64)

@@ -7,11 +7,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from core import memory
-from core import transforms as T
-from core.engine.pyramid import MagnitudePyramid, magnitude_image
-from core.errors import Cancelled, OutOfMemoryError, ParameterError
-from core.signal import Signal
+from phasebrush.core import memory
+from phasebrush.core import transforms as T
+from phasebrush.core.engine.pyramid import MagnitudePyramid, magnitude_image
+from phasebrush.core.errors import Cancelled, OutOfMemoryError, ParameterError
+from phasebrush.core.signal import Signal
 
 N = 32768
 SPEC = T.TransformSpec(nv=12)

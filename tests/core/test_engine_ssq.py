@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import transforms as T
-from core.engine import SSQBlocks, ssq_blocks, ssq_cwt_columns, ssq_stft_columns
-from core.engine.ssq_blocks import WHOLE_ROWS_BYTES, _fn, ssq_grid
-from core.errors import Cancelled, ParameterError
-from core.signal import Signal
+from phasebrush.core import transforms as T
+from phasebrush.core.engine import SSQBlocks, ssq_blocks, ssq_cwt_columns, ssq_stft_columns
+from phasebrush.core.engine.ssq_blocks import WHOLE_ROWS_BYTES, _fn, ssq_grid
+from phasebrush.core.errors import Cancelled, ParameterError
+from phasebrush.core.signal import Signal
 
 FS, N = 16000.0, 20000
 CLICK = 7000

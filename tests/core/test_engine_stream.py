@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import memory
-from core import transforms as T
-from core.engine import choose_block_length, estimate_stream_bytes, stream_band
-from core.engine import cwt_blocks as CB
-from core.errors import Cancelled, OutOfMemoryError, ParameterError, ShapeError
-from core.inversion import RangeInverter
-from core.masks import merge_ranges
-from core.signal import Signal
+from phasebrush.core import memory
+from phasebrush.core import transforms as T
+from phasebrush.core.engine import choose_block_length, estimate_stream_bytes, stream_band
+from phasebrush.core.engine import cwt_blocks as CB
+from phasebrush.core.errors import Cancelled, OutOfMemoryError, ParameterError, ShapeError
+from phasebrush.core.inversion import RangeInverter
+from phasebrush.core.masks import merge_ranges
+from phasebrush.core.signal import Signal
 
 FS, N = 16000.0, 20000
 
@@ -171,7 +171,7 @@ def test_ssq_cwt_whole_grid_rows_once_per_run(y, monkeypatch):
     # the low edge row and the longest wavelets: one whole-grid pass for all blocks
     import sys
 
-    SB = sys.modules["core.engine.ssq_blocks"]
+    SB = sys.modules["phasebrush.core.engine.ssq_blocks"]
     made = []
     real = SB._CWTImpl._make_whole
     monkeypatch.setattr(SB._CWTImpl, "_make_whole",

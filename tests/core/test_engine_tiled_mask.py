@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import memory
-from core.engine.tiled_mask import OPS, TiledMask
-from core.errors import OutOfMemoryError, ParameterError, ShapeError
-from core.masks import fill_polygon, fill_rectangle, mask_intervals, paint_stroke
+from phasebrush.core import memory
+from phasebrush.core.engine.tiled_mask import OPS, TiledMask
+from phasebrush.core.errors import OutOfMemoryError, ParameterError, ShapeError
+from phasebrush.core.masks import fill_polygon, fill_rectangle, mask_intervals, paint_stroke
 
 LONG = (300, 26_000_000)   # 10 min at 44.1 kHz, 300 rows: 7.8 GB dense
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from core.errors import ParameterError
-from core.feature_width import (
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.feature_width import (
     FWHM_PER_SIGMA,
     frequency_to_width,
     has_width_axis,
@@ -13,9 +13,9 @@ from core.feature_width import (
     width_constant,
     width_to_frequency,
 )
-from core.masks import inner_rows
-from core.signal import Signal
-from core.transforms import TransformSpec, cwt_filterbank, transform
+from phasebrush.core.masks import inner_rows
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, cwt_filterbank, transform
 
 WAVELETS = {
     "gmw": TransformSpec(),

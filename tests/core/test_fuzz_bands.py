@@ -9,10 +9,10 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from core.bands import band_ranges, load_bands
-from core.errors import PhaseBrushError
-from core.masks import Grid
-from core.selection_table import load_selections
+from phasebrush.core.bands import band_ranges, load_bands
+from phasebrush.core.errors import PhaseBrushError
+from phasebrush.core.masks import Grid
+from phasebrush.core.selection_table import load_selections
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from core.errors import PhaseBrushError
-from core.io import LOAD_EXTENSIONS, load_signal
-from core.signal import Signal
+from phasebrush.core.errors import PhaseBrushError
+from phasebrush.core.io import LOAD_EXTENSIONS, load_signal
+from phasebrush.core.signal import Signal
 
 # database=None: no .hypothesis folder in the checkout; deadline=None: file I/O varies.
 # PHASEBRUSH_FUZZ_EXAMPLES=2000 for a longer hunt than the suite's default.

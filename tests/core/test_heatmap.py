@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.errors import LoadError, OutOfMemoryError, ParameterError
-from core.heatmap import colormap_table, load_heatmap, read_png, unmap_colors
-from core.memory import set_budget
+from phasebrush.core.errors import LoadError, OutOfMemoryError, ParameterError
+from phasebrush.core.heatmap import colormap_table, load_heatmap, read_png, unmap_colors
+from phasebrush.core.memory import set_budget
 
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from core.atomic import SaveError
-from core.bands import Band
-from core.errors import Cancelled, LoadError, ParameterError, ShapeError
-from core.indices import (
+from phasebrush.core.atomic import SaveError
+from phasebrush.core.bands import Band
+from phasebrush.core.errors import Cancelled, LoadError, ParameterError, ShapeError
+from phasebrush.core.indices import (
     FIELDS,
     IntervalIndex,
     SelectionIndices,
@@ -26,7 +26,7 @@ from core.indices import (
     write_indices_csv,
     write_indices_npz,
 )
-from core.masks import Grid
+from phasebrush.core.masks import Grid
 
 
 def log_grid(n_rows=60, n_cols=300, f0=20.0, f1=4000.0, fs=1000.0):
@@ -85,8 +85,8 @@ def test_band_csv_equals_a_hand_computation(source, tmp_path):
         freqs, times = g.frequencies, g.times
         t0, t1, up, low = 0.05, 0.27, (700.0, 2900.0), (90.0, 410.0)
     else:
-        from core.signal import Signal
-        from core.transforms import TransformSpec, transform
+        from phasebrush.core.signal import Signal
+        from phasebrush.core.transforms import TransformSpec, transform
 
         n, fs = 512, 1000.0
         g = transform(Signal(np.random.default_rng(1).standard_normal(n), dx=1 / fs),
@@ -258,9 +258,9 @@ def test_interval_index_needs_a_build_and_a_frozen_snapshot():
 
 
 def test_long_grid_times_are_its_column_times():
-    from core.engine.long_tfr import long_tfr
-    from core.signal import Signal
-    from core.transforms import TransformSpec
+    from phasebrush.core.engine.long_tfr import long_tfr
+    from phasebrush.core.signal import Signal
+    from phasebrush.core.transforms import TransformSpec
 
     sig = Signal(np.zeros(3000), dx=1 / 8000, x0=2.5)
     grid = long_tfr(sig, TransformSpec(kind="stft", n_fft=64, hop=1))

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import ssqueezepy
 
-from core.errors import ParameterError, ShapeError
-from core.inversion import RangeInverter, invert, invert_with_residual
-from core.masks import ranges_to_mask
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.core.errors import ParameterError, ShapeError
+from phasebrush.core.inversion import RangeInverter, invert, invert_with_residual
+from phasebrush.core.masks import ranges_to_mask
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 SPECS = {
     "cwt": TransformSpec(kind="cwt", nv=16),

@@ -11,11 +11,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core import atomic
-from core.atomic import SaveError, atomic_write, atomic_write_bytes, atomic_write_text
-from core.errors import LoadError, ParameterError, PhaseBrushError
-from core.io import load_signal, save_signal, signal_from_xy, sniff_format, unit_from_label
-from core.signal import Signal
+from phasebrush.core import atomic
+from phasebrush.core.atomic import SaveError, atomic_write, atomic_write_bytes, atomic_write_text
+from phasebrush.core.errors import LoadError, ParameterError, PhaseBrushError
+from phasebrush.core.io import (
+    load_signal,
+    save_signal,
+    signal_from_xy,
+    sniff_format,
+    unit_from_label,
+)
+from phasebrush.core.signal import Signal
 
 FS = 8000
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.errors import LoadError, ParameterError
-from core.io import load_signal, needs_spacing
+from phasebrush.core.errors import LoadError, ParameterError
+from phasebrush.core.io import load_signal, needs_spacing
 
 Y = np.sin(np.arange(50) / 3.0)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import LoadError
-from core.io import list_jcamp_blocks, load_signal
-from core.jcamp_io import _expand_dup, jcamp_blocks, jcamp_unit, load_jcamp
+from phasebrush.core.errors import LoadError
+from phasebrush.core.io import list_jcamp_blocks, load_signal
+from phasebrush.core.jcamp_io import _expand_dup, jcamp_blocks, jcamp_unit, load_jcamp
 
 SPECTRA = Path(__file__).resolve().parents[2] / "resources" / "spectra"
 

@@ -11,14 +11,14 @@ ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = r"""
 import sys
 import numpy as np
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 y = np.random.default_rng(0).standard_normal(2048)
 transform(Signal(y), TransformSpec(kind="ssq_cwt", nv=8))
 import ssqueezepy
 print("after transform", "torch" in sys.modules)
 import torch
-from core.torch_transforms import STFTOperator  # noqa: F401  (the real torch works)
+from phasebrush.core.torch_transforms import STFTOperator  # noqa: F401  (the real torch works)
 print("after import", torch.zeros(2).sum().item() == 0.0, type(torch).__name__)
 """
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from core.bands import Band, band_mask
-from core.errors import LoadError, ParameterError, ShapeError
-from core.masks import (
+from phasebrush.core.bands import Band, band_mask
+from phasebrush.core.errors import LoadError, ParameterError, ShapeError
+from phasebrush.core.masks import (
     Grid,
     as_grid,
     clip_soft,
@@ -368,7 +368,8 @@ def test_fill_polygon_matches_brute_force(seed):
 
 
 def test_fill_polygon_in_row_blocks_gives_the_same(monkeypatch):
-    import core.masks
+    import phasebrush.core.masks  # noqa: F401 (loaded for the name below)
+    from phasebrush import core
 
     poly = np.c_[np.random.default_rng(7).uniform(-3, 40, 9),
                  np.random.default_rng(8).uniform(-3, 50, 9)]
@@ -541,7 +542,7 @@ def test_mask_intervals_lists_every_run_sorted(seed, p):
 
 
 def test_mask_intervals_in_column_blocks_gives_the_same(monkeypatch):
-    import core.masks as cm
+    import phasebrush.core.masks as cm
 
     m = np.random.default_rng(3).random((9, 40)) < 0.5
     want = mask_intervals(m)

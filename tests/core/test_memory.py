@@ -7,10 +7,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-import core.memory as M
-import core.transforms as T
-from core.errors import OutOfMemoryError, ParameterError, PhaseBrushError, format_bytes
-from core.signal import Signal
+import phasebrush.core.memory as M
+import phasebrush.core.transforms as T
+from phasebrush.core.errors import OutOfMemoryError, ParameterError, PhaseBrushError, format_bytes
+from phasebrush.core.signal import Signal
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import ShapeError
-from core.metrics import inconsistency, rel_l2, snr_db, spectral_convergence_db
+from phasebrush.core.errors import ShapeError
+from phasebrush.core.metrics import inconsistency, rel_l2, snr_db, spectral_convergence_db
 
 
 def test_inconsistency_is_relative_frobenius_error():

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from core.errors import ParameterError
-from core.playback import (
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.playback import (
     ABState,
     PlaySource,
     device_rate_candidates,
@@ -15,7 +15,7 @@ from core.playback import (
     resample_for_device,
     sonify,
 )
-from core.signal import Signal
+from phasebrush.core.signal import Signal
 
 
 def test_device_rate_candidates_from_a_range():

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from core.errors import ParameterError, ShapeError
-from core.metrics import inconsistency
-from core.retrieval import METHODS, parse_method, retrieve
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.core.errors import ParameterError, ShapeError
+from phasebrush.core.metrics import inconsistency
+from phasebrush.core.retrieval import METHODS, parse_method, retrieve
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 STFT = TransformSpec(kind="stft", window="hann", n_fft=64, hop=16)
 CWT = TransformSpec(kind="cwt", nv=8)
@@ -206,7 +206,7 @@ def test_parse_method():
 
 
 def test_auto_follows_the_wavelet_time_bandwidth():
-    from core.retrieval import DEFAULT_METHOD, default_method
+    from phasebrush.core.retrieval import DEFAULT_METHOD, default_method
 
     assert default_method(TransformSpec(kind="stft")) == DEFAULT_METHOD["stft"]
     assert default_method(TransformSpec(kind="cwt")) == DEFAULT_METHOD["cwt"]
@@ -255,7 +255,7 @@ def test_lbfgs_stage_is_gd_with_lbfgs_whatever_the_optimizer(chirp):
 def test_stall_watch_tells_a_plateau_from_progress():
     import torch
 
-    from core.retrieval_methods import StallWatch
+    from phasebrush.core.retrieval_methods import StallWatch
 
     class FakeLoop:
         def __init__(self, history):
@@ -272,7 +272,7 @@ def test_stall_watch_tells_a_plateau_from_progress():
 
 
 def test_lbfgs_raar_kicks_at_a_stall_and_ends_on_the_best(chirp, monkeypatch):
-    import core.retrieval_methods as RM
+    import phasebrush.core.retrieval_methods as RM
 
     kicks = []
     real = RM._projection
@@ -303,7 +303,7 @@ def test_lbfgs_raar_without_a_stall_is_lbfgs(chirp):
 
 
 def test_a_stage_after_lbfgs_raar_starts_from_its_best(chirp, monkeypatch):
-    import core.retrieval_methods as RM
+    import phasebrush.core.retrieval_methods as RM
 
     starts, bests = [], []
     real_projection, real_adopt = RM._projection, RM.Loop.adopt_best
@@ -353,7 +353,7 @@ def test_a_late_nan_keeps_the_best_and_says_so_to_progress(chirp, monkeypatch):
     """A NaN after many good iterations (as a 10^7-iteration run met at ~36,000)."""
     import torch
 
-    import core.retrieval_methods as RM
+    import phasebrush.core.retrieval_methods as RM
 
     real = RM.Problem.misfit
     calls = []
@@ -381,7 +381,7 @@ def test_a_late_nan_keeps_the_best_and_says_so_to_progress(chirp, monkeypatch):
 def test_a_run_with_nothing_finite_is_an_error(chirp, monkeypatch):
     import torch
 
-    import core.retrieval_methods as RM
+    import phasebrush.core.retrieval_methods as RM
 
     real = RM.Problem.misfit
     monkeypatch.setattr(RM.Problem, "misfit",
@@ -393,7 +393,7 @@ def test_a_run_with_nothing_finite_is_an_error(chirp, monkeypatch):
 def test_a_diverged_start_does_not_win_the_batch(chirp, monkeypatch):
     import torch
 
-    import core.retrieval_methods as RM
+    import phasebrush.core.retrieval_methods as RM
 
     real = RM.Problem.misfit
 
@@ -433,7 +433,7 @@ def test_bad_numbers_are_parameter_errors_repeating_the_value(chirp, kw, shown):
 
 
 def test_beta_schedule_is_linear_without_a_list():
-    from core.retrieval_methods import _beta_schedule
+    from phasebrush.core.retrieval_methods import _beta_schedule
 
     b = _beta_schedule("raar", (1.0, 0.5), 10**7)
     assert b[0] == 1.0 and b[10**7 - 1] == pytest.approx(0.5)
@@ -444,7 +444,7 @@ def test_beta_schedule_is_linear_without_a_list():
 def test_history_blocks_keep_every_entry():
     import torch
 
-    from core.retrieval_methods import History
+    from phasebrush.core.retrieval_methods import History
 
     values = np.random.default_rng(0).random(2 * History.BLOCK + 7)
     h = History()
@@ -459,7 +459,7 @@ def test_history_blocks_keep_every_entry():
 def test_stall_watch_running_minimum_matches_the_full_history():
     import torch
 
-    from core.retrieval_methods import History, StallWatch
+    from phasebrush.core.retrieval_methods import History, StallWatch
 
     class FakeLoop:
         def __init__(self):
@@ -486,7 +486,7 @@ def test_stall_watch_running_minimum_matches_the_full_history():
 
 
 def test_check_options_refuses_what_retrieve_refuses_without_data():
-    from core.retrieval import check_options
+    from phasebrush.core.retrieval import check_options
 
     check_options(STFT, method="gd", lr=0.5, n_iter=10)
     for kw in (dict(lr=-0.1), dict(method="nope"), dict(device="tpu"), dict(n_iter=0)):

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from core.bands import Band, band_ranges
-from core.errors import ParameterError
-from core.masks import inner_rows
-from core.ridges import propose_bands, ridge_rows
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.core.bands import Band, band_ranges
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.masks import inner_rows
+from phasebrush.core.ridges import propose_bands, ridge_rows
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 RATE = 1000.0
 N = 2048

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from scipy.signal import find_peaks
 
-from core.demo import demo_signal
-from core.errors import ParameterError
-from core.feature_width import FWHM_PER_SIGMA, width_axis
-from core.masks import inner_rows
-from core.ridges import (
+from phasebrush.core.demo import demo_signal
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.feature_width import FWHM_PER_SIGMA, width_axis
+from phasebrush.core.masks import inner_rows
+from phasebrush.core.ridges import (
     DEFAULT_MAX_WIDTH_FRACTION,
     RICKER_FWHM_PER_A,
     PeakSearch,
@@ -23,8 +23,8 @@ from core.ridges import (
     ridge_rows,
     rolling_baseline,
 )
-from core.signal import Signal
-from core.transforms import TransformSpec, transform
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec, transform
 
 WAVELETS = {
     "gmw": TransformSpec(),

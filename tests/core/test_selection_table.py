@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from core.bands import Band
-from core.errors import LoadError, ParameterError
-from core.selection_table import (
+from phasebrush.core.bands import Band
+from phasebrush.core.errors import LoadError, ParameterError
+from phasebrush.core.selection_table import (
     band_boxes,
     load_audacity_labels,
     load_selection_table,
@@ -185,9 +185,9 @@ def test_missing_file(tmp_path):
 def test_a_raven_table_with_low_freq_0_loads_and_inverts_on_every_kind(kind, tmp_path,
                                                                         speech_slice):
     # Low Freq 0 is what Raven and Audacity write for "from the bottom"
-    from core.bands import band_mask
-    from core.inversion import invert
-    from core.transforms import TransformSpec, transform
+    from phasebrush.core.bands import band_mask
+    from phasebrush.core.inversion import invert
+    from phasebrush.core.transforms import TransformSpec, transform
 
     p = tmp_path / "sel.txt"
     p.write_text("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\t"

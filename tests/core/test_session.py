@@ -7,11 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-from core.atomic import SaveError
-from core.bands import Band
-from core.errors import LoadError, ParameterError
-from core.io import save_signal
-from core.session import (
+from phasebrush.core.atomic import SaveError
+from phasebrush.core.bands import Band
+from phasebrush.core.errors import LoadError, ParameterError
+from phasebrush.core.io import save_signal
+from phasebrush.core.session import (
     MissingSourceError,
     Session,
     SessionResult,
@@ -19,8 +19,8 @@ from core.session import (
     load_session,
     save_session,
 )
-from core.signal import Signal
-from core.transforms import TransformSpec
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import TransformSpec
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_file_signal_round_trip_and_resave_cleans_old_sidecar(tmp_path, parts):
     bands, masks, results, spec = parts
     wav = tmp_path / "tone.wav"
     save_signal(Signal(np.sin(np.arange(800) * 0.05) * 0.5, dx=1 / 8000, name="tone"), wav)
-    from core.io import load_signal
+    from phasebrush.core.io import load_signal
     sig = load_signal(wav)
     s = Session(signal=SignalRef.from_signal(sig, options={"channel": "mix"}), spec=spec,
                 bands=bands, masks=masks, results=results)
@@ -108,7 +108,7 @@ def test_moved_folder_finds_signal_by_relative_path(tmp_path, parts):
     src = tmp_path / "a"
     src.mkdir()
     np.save(src / "x.npy", np.arange(50.0))
-    from core.io import load_signal
+    from phasebrush.core.io import load_signal
     s = Session(signal=SignalRef.from_signal(load_signal(src / "x.npy")), spec=spec)
     save_session(src / "s.pbsession", s)
     shutil.move(src, tmp_path / "b")
@@ -119,7 +119,7 @@ def test_moved_folder_finds_signal_by_relative_path(tmp_path, parts):
 def test_missing_signal_asks_to_locate_it(tmp_path, parts):
     bands, masks, results, spec = parts
     np.save(tmp_path / "x.npy", np.arange(50.0))
-    from core.io import load_signal
+    from phasebrush.core.io import load_signal
     s = Session(signal=SignalRef.from_signal(load_signal(tmp_path / "x.npy")), spec=spec,
                 bands=bands, masks=masks)
     p = save_session(tmp_path / "s.pbsession", s)
@@ -143,7 +143,7 @@ def test_missing_signal_asks_to_locate_it(tmp_path, parts):
 
 def test_changed_source_file_is_reported(tmp_path):
     np.save(tmp_path / "x.npy", np.arange(50.0))
-    from core.io import load_signal
+    from phasebrush.core.io import load_signal
     s = Session(signal=SignalRef.from_signal(load_signal(tmp_path / "x.npy")))
     p = save_session(tmp_path / "s.pbsession", s)
     np.save(tmp_path / "x.npy", np.arange(60.0))
@@ -212,7 +212,7 @@ def test_read_only_folder_keeps_previous_session(tmp_path):
 
 
 def test_failed_json_write_keeps_previous_session_and_no_orphan(tmp_path, monkeypatch):
-    import core.session as session_mod
+    import phasebrush.core.session as session_mod
 
     s = Session(SignalRef.from_signal(Signal(np.ones(10))), masks={"m": np.ones((2, 3), bool)})
     p = save_session(tmp_path / "s.pbsession", s)

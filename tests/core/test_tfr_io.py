@@ -5,12 +5,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from core.atomic import SaveError
-from core.errors import LoadError
-from core.io import load_signal, save_signal
-from core.signal import Signal
-from core.tfr_io import load_magnitude, npz_kind, save_tfr
-from core.transforms import TransformSpec, transform
+from phasebrush.core.atomic import SaveError
+from phasebrush.core.errors import LoadError
+from phasebrush.core.io import load_signal, save_signal
+from phasebrush.core.signal import Signal
+from phasebrush.core.tfr_io import load_magnitude, npz_kind, save_tfr
+from phasebrush.core.transforms import TransformSpec, transform
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def _spectrum(n=1024):
 
 @pytest.mark.parametrize("kind", ["cwt", "ssq_cwt"])
 def test_a_spectrum_cwt_stores_its_feature_widths(tmp_path, kind):
-    from core.feature_width import width_axis
+    from phasebrush.core.feature_width import width_axis
 
     tfr = transform(_spectrum(), TransformSpec(kind=kind, nv=8))
     path = save_tfr(tmp_path / "t.npz", tfr)

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import ParameterError
-from core.signal import Signal
-from core.torch_transforms import operator_for, transform
-from core.transforms import TransformSpec
-from core.transforms import transform as np_transform
+from phasebrush.core.errors import ParameterError
+from phasebrush.core.signal import Signal
+from phasebrush.core.torch_transforms import operator_for, transform
+from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.transforms import transform as np_transform
 
 SPECS = [
     TransformSpec(kind="stft", window="hann", n_fft=64, hop=16),

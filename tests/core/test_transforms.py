@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import ssqueezepy
 
-from core import transforms as T
-from core.errors import Cancelled, ParameterError
-from core.signal import Signal
-from core.transforms import (
+from phasebrush.core import transforms as T
+from phasebrush.core.errors import Cancelled, ParameterError
+from phasebrush.core.signal import Signal
+from phasebrush.core.transforms import (
     KINDS,
     TFR,
     WAVELETS,
@@ -128,7 +128,7 @@ def test_time_bandwidth_only_shapes_gmw_and_round_trips(two_components):
 # -- agreement with ssqueezepy and with the documented building blocks ------------
 
 def test_cwt_rows_are_ssqueezepy_cwt_flipped(two_components):
-    from core.transforms import _selected_scales, _wavelet
+    from phasebrush.core.transforms import _selected_scales, _wavelet
 
     sig, _ = two_components
     spec = TransformSpec(kind="cwt", nv=16)
@@ -141,7 +141,7 @@ def test_cwt_rows_are_ssqueezepy_cwt_flipped(two_components):
 
 
 def test_ssq_cwt_rows_are_ssqueezepy_flipped(chirp_signal):
-    from core.transforms import _selected_scales, _wavelet
+    from phasebrush.core.transforms import _selected_scales, _wavelet
 
     spec = TransformSpec(kind="ssq_cwt", nv=16)
     tfr = transform(chirp_signal, spec)
@@ -299,7 +299,7 @@ class _CancelAfter:
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks of a few thousand elements, so a small transform has many of them."""
-    import core.transforms as T
+    import phasebrush.core.transforms as T
 
     monkeypatch.setattr(T, "_BLOCK_ELEMS", 4096)
     T._FB_CACHE.clear()
@@ -310,7 +310,7 @@ def small_blocks(monkeypatch):
 @pytest.mark.parametrize("kind", KINDS)
 def test_blocked_transform_is_bit_identical_and_reports_progress(kind, chirp_signal,
                                                                  small_blocks):
-    import core.transforms as T
+    import phasebrush.core.transforms as T
 
     spec = spec_for(kind, nv=16)
     blocked = transform(chirp_signal, spec)
@@ -333,7 +333,7 @@ def test_blocked_transform_is_bit_identical_and_reports_progress(kind, chirp_sig
 def test_cancel_stops_a_transform_early(kind, chirp_signal, small_blocks):
     total = _CancelAfter(None)
     transform(chirp_signal, spec_for(kind, nv=16), cancel=total)
-    import core.transforms as T
+    import phasebrush.core.transforms as T
     T._FB_CACHE.clear()
 
     seen, flag = [], _CancelAfter(3)
@@ -344,7 +344,7 @@ def test_cancel_stops_a_transform_early(kind, chirp_signal, small_blocks):
 
 
 def test_cancelled_filterbank_build_caches_nothing(small_blocks):
-    import core.transforms as T
+    import phasebrush.core.transforms as T
 
     spec = TransformSpec(kind="cwt", nv=8)
     with pytest.raises(Cancelled):
@@ -493,7 +493,7 @@ def test_window_argmax_refuses_what_it_cannot_prove(monkeypatch):
 
 
 def test_an_audio_recording_s_cwt_starts_at_20_hz_unless_set():
-    from core.transforms import AUDIO_FMIN, spec_for_signal
+    from phasebrush.core.transforms import AUDIO_FMIN, spec_for_signal
 
     speech = Signal(np.zeros(64000), dx=1 / 16000, unit="s")
     slow = Signal(np.zeros(8192), dx=1 / 2048, unit="s")          # the chirp demo's rate
