@@ -7,7 +7,7 @@ STAMP := $(VENV)/.phasebrush-installed
 
 export QT_API := pyside6
 
-.PHONY: run test bench lint clean venv wheel-check
+.PHONY: run test bench lint clean venv wheel-check bundle
 
 venv: $(STAMP)
 
@@ -35,6 +35,11 @@ lint: $(STAMP)
 # (packaging/check_wheel.sh; `--reuse-deps` there takes the dependencies from $(VENV)).
 wheel-check: $(STAMP)
 	PYTHON=$(PY) bash packaging/check_wheel.sh $(WHEEL_CHECK_ARGS)
+
+# A one-folder desktop bundle (PyInstaller) in dist/bundle, smoke-tested; not part of `test`.
+bundle: $(STAMP)
+	$(PY) -m pip install -q -e '.[bundle]'
+	PYTHON=$(PY) bash packaging/build_bundle.sh
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
