@@ -48,8 +48,10 @@ from phasebrush.core.inversion import invert
 
 __all__ = ["HeatmapDialog", "smoothing_samples"]
 
-HEATMAP_FILTER = "Saliency maps (*.npy *.png);;NumPy arrays (*.npy);;PNG images (*.png);;" \
-                 "All files (*)"
+# what core.heatmap.load_heatmap reads (images through Pillow)
+HEATMAP_FILTER = ("Saliency maps (*.npy *.png *.tif *.tiff *.jpg *.jpeg *.bmp);;"
+                  "NumPy arrays (*.npy);;Images (*.png *.tif *.tiff *.jpg *.jpeg *.bmp);;"
+                  "All files (*)")
 
 
 def smoothing_samples(tfr, mask) -> int:

@@ -164,3 +164,22 @@ def test_smoothing_is_one_period_of_the_lowest_kept_frequency(tfr):
     n = smoothing_samples(tfr, m)
     assert n == round(RATE / tfr.frequencies[r])
     assert smoothing_samples(tfr, np.zeros(tfr.shape, bool)) == 1
+
+
+def test_the_file_picker_offers_every_format_the_loader_reads(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from phasebrush.app.heatmap_dialog import HEATMAP_FILTER
+    from phasebrush.core.heatmap import load_heatmap
+
+    first = HEATMAP_FILTER.split(";;")[0]
+    for ext in (".npy", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp"):
+        assert f"*{ext}" in first
+        path = tmp_path / f"h{ext}"
+        a = (np.arange(64, dtype=np.uint8).reshape(8, 8) * 4)
+        if ext == ".npy":
+            np.save(path, a.astype(float))
+        else:
+            Image.fromarray(a).save(path)
+        assert load_heatmap(path).shape[:2] == (8, 8)    # what the filter offers loads
