@@ -187,12 +187,3 @@ class ImageGrid:
         if 0 <= r < self.n_rows and 0 <= c < self.n_cols:
             return r, c
         return None
-
-    def pixels_per_cell(self, px_per_x: float, px_per_y: float, y: float | None = None
-                        ) -> tuple[float, float]:
-        """Screen pixels per row and per column, given the view's pixel scale (at display
-        ``y`` where rows are not uniform; the image's middle if None)."""
-        if y is None:
-            x0, y0, w, h = self.rect()
-            y = y0 + 0.5 * h
-        return (abs(px_per_y / float(self.rows_per_y(y))), abs(self.dx_col * px_per_x))

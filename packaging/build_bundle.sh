@@ -20,7 +20,7 @@ export QT_QPA_PLATFORM=offscreen
 # files, unpacked into a staging folder (phasebrush/ with core, app, resources inside).
 STAGE="$PWD/$OUT/.stage"
 rm -rf "$STAGE" "$OUT/.wheel"
-"$PY" -m build --wheel --outdir "$OUT/.wheel" . >"$OUT/.wheel.log" 2>&1 ||
+"$PY" -m build --outdir "$OUT/.wheel" . >"$OUT/.wheel.log" 2>&1 ||   # (via the sdist)
   { tail -30 "$OUT/.wheel.log"; exit 1; }
 "$PY" -m pip install -q --no-deps --target "$STAGE" "$OUT"/.wheel/phasebrush-*.whl
 "$PY" -m PyInstaller --noconfirm --onedir --name phasebrush \

@@ -15,7 +15,9 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 say() { echo "check_wheel: $*"; }
 
-"$PY" -m build --sdist --wheel --outdir "$WORK/dist" . >"$WORK/build.log" 2>&1 ||
+# (no --sdist/--wheel: the wheel is built from the unpacked sdist, which proves the sdist
+# and keeps a stale build/ folder of the source tree out of the wheel)
+"$PY" -m build --outdir "$WORK/dist" . >"$WORK/build.log" 2>&1 ||
   { tail -30 "$WORK/build.log"; exit 1; }
 whl=$(ls "$WORK"/dist/phasebrush-*.whl)
 sdist=$(ls "$WORK"/dist/phasebrush-*.tar.gz)

@@ -40,7 +40,6 @@ def gc_in_gui_thread(qapp):
     from phasebrush.app.qt_fixes import collect_garbage_in_gui_thread
 
     collect_garbage_in_gui_thread()
-    yield
 
 
 @pytest.fixture
