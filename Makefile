@@ -29,7 +29,7 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m tests.benchmarks
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check app core tests packaging
+	$(VENV)/bin/ruff check app cli core tests packaging
 
 # Build the sdist and wheel, install the wheel into a fresh venv, use it from elsewhere
 # (packaging/check_wheel.sh; `--reuse-deps` there takes the dependencies from $(VENV)).

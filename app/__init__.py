@@ -1,7 +1,7 @@
 """PhaseBrush desktop app (PySide6 + pyqtgraph).
 
 Modules:
-    main             entry point ``phasebrush`` (GUI; CLI subcommands go to app.cli)
+    main             entry point ``phasebrush`` (GUI; CLI subcommands go to cli.main)
     worker           the one worker class: any core task in a QThread
     layers           LayerModel: bands and painted masks with a QUndoStack
     document         DocumentModel: signal, transform, selection inverse, retrieval

@@ -7,7 +7,7 @@ axis high-to-low (``Signal.descending``) is shown that way too.
 For a signal whose axis is not time the transforms' "frequency" is in cycles
 per x-unit, which nobody reads fluently. The default there is the *width*
 mode: a CWT row is labelled with the calibrated peak width of
-:mod:`core.feature_width`, the FWHM of the Gaussian band it responds to most
+:mod:`core.tf.feature_width`, the FWHM of the Gaussian band it responds to most
 ("a band 24 cm^-1 wide" lights up the row labelled 24, not the row of period
 63); rows without a calibration (STFT kinds, audio) show the period
 ``1 / frequency`` instead.
@@ -47,13 +47,13 @@ def default_freq_mode(signal) -> str:
 
 
 def width_axis_of(signal, tfr):
-    """The calibrated peak widths of ``tfr``'s rows (a core.feature_width.WidthAxis),
+    """The calibrated peak widths of ``tfr``'s rows (a core.tf.feature_width.WidthAxis),
     or None where rows are not peak widths: no transform, audio, STFT kinds.
 
     ``signal`` may be None (then ``tfr.unit`` decides); cheap (scales are cached).
     """
     from phasebrush.core.errors import PhaseBrushError
-    from phasebrush.core.feature_width import has_width_axis, width_axis
+    from phasebrush.core.tf.feature_width import has_width_axis, width_axis
 
     if tfr is None:
         return None
@@ -115,7 +115,7 @@ def freq_span_text(f0: float, f1: float, unit: str, fmt, widths=None) -> str:
     """A frequency span for lists and dialogs: "180–220 Hz", or with calibrated
     ``widths`` the peak widths it covers, narrowest first: "FWHM 12.1–45.3 cm^-1"."""
     if widths is None:
-        from phasebrush.core.bands import freq_unit
+        from phasebrush.core.tf.bands import freq_unit
 
         return f"{fmt(f0)}–{fmt(f1)} {freq_unit(unit)}"
     to_width = width_maps(widths)[0]

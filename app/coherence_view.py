@@ -1,7 +1,7 @@
 """Where a reconstruction's phase follows the original's: wavelet coherence and phase.
 
 :func:`compute_coherence` (plain numpy, runs in a worker) transforms both
-signals with one CWT and calls :func:`core.coherence.coherence_from_tfrs`.
+signals with one CWT and calls :func:`core.analysis.coherence.coherence_from_tfrs`.
 :class:`CoherenceView` shows the coherence (0 … 1) and the phase difference
 (−π … π, cyclic colours, faded where the coherence is low because a phase
 between incoherent signals means nothing) as two images on the signal's axis
@@ -22,10 +22,10 @@ from phasebrush.app.axes import display_reversed
 from phasebrush.app.grid import ImageGrid
 from phasebrush.app.tfr_view import LogFrequencyAxis
 from phasebrush.app.worker import Worker
-from phasebrush.core.coherence import coherence_from_tfrs
+from phasebrush.core.analysis.coherence import coherence_from_tfrs
 from phasebrush.core.errors import Cancelled
-from phasebrush.core.masks import inner_rows
-from phasebrush.core.transforms import TransformSpec, transform
+from phasebrush.core.tf.masks import inner_rows
+from phasebrush.core.tf.transforms import TransformSpec, transform
 
 __all__ = ["CoherenceResult", "compute_coherence", "energy_opacity", "CoherenceView",
            "FLOOR_DB"]

@@ -2,7 +2,7 @@
 
 :class:`DocumentModel` is a QObject without widgets. It owns
 
-* the :class:`~core.signal.Signal` and the :class:`~core.transforms.TransformSpec`,
+* the :class:`~core.signal.Signal` and the :class:`~core.tf.transforms.TransformSpec`,
 * the current TFR (recomputed in a :class:`~app.worker.Worker`, never in the
   GUI thread) and its dB image,
 * a :class:`~app.layers.LayerModel` (bands and painted masks with undo),
@@ -46,9 +46,9 @@ from phasebrush.app.long_inverse import LongInverse
 from phasebrush.app.selection_inverse import SelectionInverse
 from phasebrush.app.soon import Throttle
 from phasebrush.app.worker import Worker, describe_error, stop_all
-from phasebrush.core import inversion as cinv
 from phasebrush.core.engine import long_tfr as LT
-from phasebrush.core.transforms import TransformSpec, spec_for_signal, transform
+from phasebrush.core.tf import inversion as cinv
+from phasebrush.core.tf.transforms import TransformSpec, spec_for_signal, transform
 
 __all__ = ["DetailImage", "DocumentModel", "PartialRetrieval", "ResultKey", "RetrievalParams",
            "db_ceiling", "db_image", "retrieval_spec", "needs_auto_time_bandwidth",
@@ -93,7 +93,7 @@ def db_ceiling(image_db: np.ndarray, q: float = 99.9) -> float:
 
 @dataclass(frozen=True)
 class RetrievalParams:
-    """What the retrieval panel asks for (names follow core.retrieval.retrieve).
+    """What the retrieval panel asks for (names follow core.retrieval.retrieve.retrieve).
 
     ``target`` is "whole" (every magnitude) or "region" (only the painted
     selection constrains the estimate); ``spec`` None = the view's transform
@@ -117,7 +117,7 @@ class RetrievalParams:
     device: str = "auto"
     #: A name core knows ("pghi" ...) or the initial signal itself [shape=(n_samples,)].
     init: str | np.ndarray = "pghi"
-    #: Free samples at each end of the unknown (core.retrieval.retrieve's ``padding``).
+    #: Free samples at each end of the unknown (core.retrieval.retrieve.retrieve's ``padding``).
     padding: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -140,7 +140,7 @@ def retrieval_spec(spec: TransformSpec, *, auto: bool = False) -> TransformSpec:
 
 #: The Morse time-bandwidth "Transform: auto" retrieves through (MATLAB's default).
 AUTO_TIME_BANDWIDTH = 60.0
-#: At or below this time-bandwidth the view's own GMW is kept (core.retrieval's limit
+#: At or below this time-bandwidth the view's own GMW is kept (core.retrieval.retrieve's limit
 #: for its short-wavelet method).
 AUTO_KEEP_AT_MOST = 90.0
 
@@ -693,7 +693,7 @@ class DocumentModel(QObject):
         S = None if S is None else S.copy()   # the worker owns its copy
         mask = None if mask is None else mask.copy()
         if mask is not None and not same_grid:
-            from phasebrush.core.masks import map_mask
+            from phasebrush.core.tf.masks import map_mask
             mask = None  # remapped in the worker once the target grid exists
             region_src = (self.layers.selection_mask().copy(), self.tfr)
         else:
@@ -773,8 +773,8 @@ class DocumentModel(QObject):
         """A long recording's retrieval: on the visible columns or the selection's
         extent, as a signal of its own, its memory estimate said first (or refused)."""
         from phasebrush.core.errors import OutOfMemoryError, format_bytes
-        from phasebrush.core.masks import map_mask
         from phasebrush.core.memory import budget_bytes, estimate_retrieval_bytes
+        from phasebrush.core.tf.masks import map_mask
 
         cols = self.retrieval_columns(params.target)
         if cols is None:
@@ -1000,7 +1000,7 @@ class RangeRetrieval:
 @dataclass(frozen=True, eq=False)
 class PartialRetrieval:
     """What a retrieval that raised mid-run had reached (the fields the app reads of
-    :class:`core.retrieval.RetrievalResult`).
+    :class:`core.retrieval.retrieve.RetrievalResult`).
 
     Attributes
     ----------
@@ -1060,10 +1060,10 @@ class _BestSoFar:
 
 def _retrieve_keeping_best(target, spec, params: RetrievalParams, sig, mask, progress, cancel,
                            preview) -> object:
-    """``core.retrieval.retrieve`` of ``target`` (magnitudes on ``spec``'s grid of ``sig``)
+    """``core.retrieval.retrieve.retrieve`` of ``target`` (magnitudes on ``spec``'s grid of ``sig``)
     with throttled reports through ``progress``; a run that raises mid-way returns the
     best estimate it reported (:class:`PartialRetrieval`). Runs in the worker thread."""
-    from phasebrush.core.retrieval import retrieve  # torch loads here, not at start-up
+    from phasebrush.core.retrieval.retrieve import retrieve  # torch loads here, not at start-up
 
     best = _BestSoFar()
 
@@ -1108,7 +1108,7 @@ def _metrics(result, target, spec, sig, mask, reference, cancel=None) -> dict:
 
     Runs in the worker thread (it needs one more transform).
     """
-    from phasebrush.core import metrics as cmet
+    from phasebrush.core.retrieval import metrics as cmet
 
     out = {}
     if spec.kind == "cwt" and spec.wavelet == "gmw":

@@ -21,16 +21,16 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from phasebrush.core.atomic import SaveError
-from phasebrush.core.bands import Band, save_bands
 from phasebrush.core.errors import LoadError, PhaseBrushError
-from phasebrush.core.io import save_signal
-from phasebrush.core.masks import save_mask
-from phasebrush.core.selection_table import (
+from phasebrush.core.io.atomic import SaveError
+from phasebrush.core.io.selection_table import (
     load_selections,
     save_audacity_labels,
     save_selection_table,
 )
+from phasebrush.core.io.signals import save_signal
+from phasebrush.core.tf.bands import Band, save_bands
+from phasebrush.core.tf.masks import save_mask
 
 __all__ = [
     "export_signal", "export_mask", "export_bands", "export_selection_table",

@@ -1,13 +1,13 @@
 """Import a saliency heatmap (Grad-CAM ...) as a mask on the current transform.
 
-The dialog loads the file with :func:`core.heatmap.load_heatmap` (NPY of any
+The dialog loads the file with :func:`core.analysis.heatmap.load_heatmap` (NPY of any
 shape, grayscale or colour-mapped PNG), resamples it onto the transform's grid
-(:func:`core.attribution.heatmap_to_mask`) and thresholds it with a slider
-(:func:`core.attribution.threshold_mask`). The preview shows the heatmap on
+(:func:`core.analysis.attribution.heatmap_to_mask`) and thresholds it with a slider
+(:func:`core.analysis.attribution.threshold_mask`). The preview shows the heatmap on
 the image with the cells below the threshold dimmed, and under it the signal,
 the inverse of the thresholded mask (the stretches of the 1-D signal that
 carry the highlighted energy) and its attribution curve
-(:func:`core.attribution.attribution_curve`).
+(:func:`core.analysis.attribution.attribution_curve`).
 
 The dialog computes nothing the core does not; a bad file is reported in the
 dialog itself (red line under the file name) and OK stays disabled.
@@ -41,14 +41,14 @@ from phasebrush.app.axes import REVERSED_UNITS, display_reversed, x_axis_label
 from phasebrush.app.document import db_ceiling, db_image
 from phasebrush.app.grid import ImageGrid
 from phasebrush.app.tfr_view import LogFrequencyAxis
-from phasebrush.core.attribution import attribution_curve, heatmap_to_mask, threshold_mask
+from phasebrush.core.analysis.attribution import attribution_curve, heatmap_to_mask, threshold_mask
+from phasebrush.core.analysis.heatmap import COLORMAPS, load_heatmap
 from phasebrush.core.errors import PhaseBrushError
-from phasebrush.core.heatmap import COLORMAPS, load_heatmap
-from phasebrush.core.inversion import invert
+from phasebrush.core.tf.inversion import invert
 
 __all__ = ["HeatmapDialog", "smoothing_samples"]
 
-# what core.heatmap.load_heatmap reads (images through Pillow)
+# what core.analysis.heatmap.load_heatmap reads (images through Pillow)
 HEATMAP_FILTER = ("Saliency maps (*.npy *.png *.tif *.tiff *.jpg *.jpeg *.bmp);;"
                   "NumPy arrays (*.npy);;Images (*.png *.tif *.tiff *.jpg *.jpeg *.bmp);;"
                   "All files (*)")
@@ -71,7 +71,7 @@ class HeatmapDialog(QDialog):
 
     Parameters
     ----------
-    tfr : core.transforms.TFR
+    tfr : core.tf.transforms.TFR
         The transform the mask is for.
     signal : core.signal.Signal or None
         Drawn under the inversion in the preview.

@@ -66,7 +66,7 @@ def _versions() -> str:
 
 def about_html() -> str:
     """The About box's text: version, licence, and each shipped data file's licence."""
-    from phasebrush.core.demo import RESOURCES
+    from phasebrush.core.io.demo import RESOURCES
 
     esc = html.escape
     rows = []

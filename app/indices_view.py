@@ -1,13 +1,13 @@
 """The selection as indices: a table in the Selection dock, and its export.
 
-Thin over :mod:`core.indices`: a :class:`SelectionBlocks` snapshot of the
+Thin over :mod:`core.tf.indices`: a :class:`SelectionBlocks` snapshot of the
 visible layers answers "the selection in columns [a, b)" (dense masks and
 band ranges for a whole transform, tiled masks and band geometry for a long
-recording); :class:`core.indices.IntervalIndex` counts its records once, in
+recording); :class:`core.tf.indices.IntervalIndex` counts its records once, in
 a worker, and :class:`IndicesTableModel` formats only the rows on screen, a
 page at a time, so a 26 M-column recording costs a few thousand counts, not
 its records. Export streams the same snapshot block by block into
-:func:`core.indices.write_indices` in a worker; a progress dialog appears
+:func:`core.tf.indices.write_indices` in a worker; a progress dialog appears
 when it takes over a second.
 """
 
@@ -33,16 +33,16 @@ from PySide6.QtWidgets import (
 )
 
 from phasebrush.app.worker import Worker
-from phasebrush.core.bands import freq_unit
 from phasebrush.core.errors import Cancelled
-from phasebrush.core.indices import (
+from phasebrush.core.tf.bands import freq_unit
+from phasebrush.core.tf.indices import (
     FIELDS,
     IntervalIndex,
     iter_indices,
     union_intervals,
     write_indices,
 )
-from phasebrush.core.masks import mask_intervals
+from phasebrush.core.tf.masks import mask_intervals
 
 __all__ = ["SelectionBlocks", "IndicesTableModel", "IndicesView", "IndicesExport",
            "INDEX_FILTER"]
@@ -112,7 +112,7 @@ def _freq_text(f: float) -> str:
 
 
 class IndicesTableModel(QAbstractTableModel):
-    """A virtual table of an :class:`~core.indices.IntervalIndex`: one row per record
+    """A virtual table of an :class:`~core.tf.indices.IntervalIndex`: one row per record
     (column, time, start_row, end_row exclusive, start_freq, end_freq).
 
     Rows are formatted on demand, :data:`PAGE_ROWS` at a time, for the pages
@@ -328,7 +328,7 @@ class IndicesView(QWidget):
     export_failed = Signal(str)
     export_cancelled = Signal()
 
-    #: Columns per block when counting and exporting (None: core.indices.block_columns).
+    #: Columns per block when counting and exporting (None: core.tf.indices.block_columns).
     block_cols: int | None = None
 
     def __init__(self, layers, parent=None):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from phasebrush.core.jcamp_io import jcamp_blocks
+from phasebrush.core.io.jcamp import jcamp_blocks
 
 __all__ = ["JcampBlockDialog", "choose_jcamp_block", "describe_block"]
 
@@ -37,7 +37,7 @@ class JcampBlockDialog(QDialog):
     ----------
     path : str or Path
         Named in the title and the prompt.
-    blocks : sequence of core.jcamp_io.JcampBlock
+    blocks : sequence of core.io.jcamp.JcampBlock
     """
 
     def __init__(self, path, blocks, parent=None):

@@ -4,7 +4,7 @@ Two layer kinds:
 
 * **band** - the seed answer's two red lines: an upper and a lower polyline of
   (time, frequency) vertices. Its per-column half-open row ranges come from
-  ``core.masks.band_ranges``; it stays editable (drag a vertex).
+  ``core.tf.masks.band_ranges``; it stays editable (drag a vertex).
 * **paint** - a boolean mask [n_rows, n_cols] edited by brush, rectangle and
   lasso strokes.
 
@@ -40,11 +40,11 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from phasebrush.core import masks as cmasks
-from phasebrush.core.bands import Band, band_ranges
 from phasebrush.core.engine.tiled_mask import TiledMask
 from phasebrush.core.errors import ParameterError
-from phasebrush.core.masks import ranges_to_mask
+from phasebrush.core.tf import masks as cmasks
+from phasebrush.core.tf.bands import Band, band_ranges
+from phasebrush.core.tf.masks import ranges_to_mask
 
 __all__ = ["Layer", "LayerModel", "PALETTE", "changed_cells"]
 
@@ -662,8 +662,8 @@ class LayerModel(QObject):
         """Apply a rectangle or a polygon to the paint target, as one undo step.
 
         ``shape`` "rect": ``geometry = (r0, r1, c0, c1)`` fractional index bounds
-        (as :func:`core.masks.fill_rectangle`); "polygon": ``geometry`` =
-        [(row, col), ...] vertices (as :func:`core.masks.fill_polygon`). ``op`` is
+        (as :func:`core.tf.masks.fill_rectangle`); "polygon": ``geometry`` =
+        [(row, col), ...] vertices (as :func:`core.tf.masks.fill_polygon`). ``op`` is
         "replace", "add" or "subtract". Works on dense and tiled masks alike;
         a tiled one is rasterised tile by tile. Returns False when no cell changed.
         """

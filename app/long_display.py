@@ -21,9 +21,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, QTimer
 from PySide6.QtGui import QColor
 
-from phasebrush.core.bands import band_ranges
 from phasebrush.core.errors import ParameterError
-from phasebrush.core.masks import ranges_to_mask
+from phasebrush.core.tf.bands import band_ranges
+from phasebrush.core.tf.masks import ranges_to_mask
 
 __all__ = ["LongDisplay", "SETTLE_MS", "OVERLAY_PX"]
 

@@ -29,9 +29,9 @@ from PySide6.QtCore import QObject
 
 from phasebrush.app.soon import Throttle
 from phasebrush.app.worker import Worker
-from phasebrush.core.bands import band_ranges
 from phasebrush.core.errors import ParameterError
-from phasebrush.core.masks import mask_to_runs
+from phasebrush.core.tf.bands import band_ranges
+from phasebrush.core.tf.masks import mask_to_runs
 
 __all__ = ["LongInverse", "SelectionSnapshot", "edge_diff_span", "merge_spans",
            "LIVE_MAX_COLUMNS"]

@@ -6,7 +6,7 @@
     phasebrush --screenshot P.png  render the window (chirp, a band, a short retrieval)
     phasebrush FILE --screenshot P.png   the window on FILE once its first complete image is drawn
     phasebrush --screenshot P.png --scene spectrum|heatmap   other scenes (app.screenshot)
-    phasebrush transform|invert|retrieve ...   the command-line tools (app.cli)
+    phasebrush transform|invert|retrieve ...   the command-line tools (cli.main)
 
 Qt is imported only on the GUI path and torch only when a retrieval starts,
 so the window appears fast and the CLI never loads Qt.
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     standalone = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in CLI_COMMANDS:
-        from phasebrush.app import cli  # no Qt on this path
+        from phasebrush.cli import main as cli  # no Qt on this path
 
         return cli.main(argv)
     args = build_parser().parse_args(argv)

@@ -288,7 +288,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = fm.addMenu("Open &recent")
         self.recent_menu.setToolTipsVisible(True)
         demos = fm.addMenu("Open &demo")
-        from phasebrush.core.demo import DEMOS
+        from phasebrush.core.io.demo import DEMOS
         for name, desc in DEMOS.items():
             d = demos.addAction(name)
             d.setToolTip(desc)
@@ -615,7 +615,7 @@ class MainWindow(QMainWindow):
         such as ``{"rate": 8000.0}``, is given; see :attr:`ask_spacing`).
         ``ask``: offer to save unsaved work first.
         """
-        from phasebrush.core.io import load_signal
+        from phasebrush.core.io.signals import load_signal
 
         if ask and not self.maybe_save():
             return False
@@ -651,7 +651,7 @@ class MainWindow(QMainWindow):
     def _ask_spacing(self, path) -> dict | None:
         """The spacing of a file with no x axis, asked (and remembered in the settings):
         ``load_signal`` keywords, {} for samples, None when the user cancelled."""
-        from phasebrush.core.io import needs_spacing
+        from phasebrush.core.io.signals import needs_spacing
 
         ask = self.ask_spacing
         if ask is None:
@@ -699,7 +699,7 @@ class MainWindow(QMainWindow):
         self._notes_box.show()
 
     def open_demo(self, name: str) -> None:
-        from phasebrush.core.demo import demo_signal
+        from phasebrush.core.io.demo import demo_signal
 
         if not self.maybe_save():
             return

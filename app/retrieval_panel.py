@@ -23,15 +23,15 @@ from PySide6.QtWidgets import (
 
 from phasebrush.app.document import AUTO_TIME_BANDWIDTH, RetrievalParams, retrieval_spec
 from phasebrush.app.transform_panel import KIND_LABELS
-from phasebrush.core.retrieval import (  # numpy only: torch loads on a run
+from phasebrush.core.retrieval.retrieve import (  # numpy only: torch loads on a run
     DEFAULT_METHOD,
     default_method,
 )
 
 __all__ = ["RetrievalPanel", "METHODS", "OPTIMIZERS", "TRANSFORMS", "METRIC_TIPS", "LogAxis"]
 
-# Names as core.retrieval.retrieve takes them (listed here so the panel never imports
-# torch; tests check them against core.retrieval.METHODS / OPTIMIZERS / INITS).
+# Names as core.retrieval.retrieve.retrieve takes them (listed here so the panel never imports
+# torch; tests check them against core.retrieval.retrieve.METHODS / OPTIMIZERS / INITS).
 METHODS = {"auto": "Best measured for the transform: RAAR, then fast Griffin-Lim (STFT) "
                    "or L-BFGS (CWT); for a Morse wavelet with time-bandwidth 90 or less, "
                    "L-BFGS with RAAR kicks (lbfgs-raar)",
@@ -391,7 +391,7 @@ class RetrievalPanel(QWidget):
         samples as the open signal). False, with a message (``quiet``: a status note),
         when it cannot be read or has another length; the Init choice is then unchanged."""
         from phasebrush.core.errors import PhaseBrushError
-        from phasebrush.core.io import load_signal
+        from phasebrush.core.io.signals import load_signal
 
         sig = self.doc.signal
         try:

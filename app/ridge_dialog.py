@@ -1,14 +1,14 @@
 """Propose bands around the strongest ridges; the user keeps the ones they want.
 
-:class:`RidgeDialog` runs :func:`core.ridges.propose_bands` in a
+:class:`RidgeDialog` runs :func:`core.analysis.ridges.propose_bands` in a
 :class:`~app.worker.Worker` (ridge tracking is a dynamic programme, quadratic
 in the rows), lists the proposals with their time and frequency spans, draws
 them on the image, and returns the checked ones as ordinary
-:class:`~core.bands.Band` objects, which become normal editable bands.
+:class:`~core.tf.bands.Band` objects, which become normal editable bands.
 
-For a spectrum's CWT (rows are calibrated peak widths, :mod:`core.feature_width`)
+For a spectrum's CWT (rows are calibrated peak widths, :mod:`core.tf.feature_width`)
 the dialog speaks in peak widths (FWHM, in the spectrum's unit) and searches
-peaks (:class:`core.ridges.PeakSearch`): which way they point (detected, or
+peaks (:class:`core.analysis.ridges.PeakSearch`): which way they point (detected, or
 chosen), the widest peak width searched, and whether a rolling baseline is
 removed first.
 """
@@ -46,10 +46,10 @@ from phasebrush.app.document import db_ceiling, db_image
 from phasebrush.app.grid import ImageGrid
 from phasebrush.app.tfr_view import LogFrequencyAxis, format_freq
 from phasebrush.app.worker import Worker
-from phasebrush.core.bands import freq_unit
+from phasebrush.core.analysis.ridges import PeakSearch, default_bandwidth_rows, propose_bands
 from phasebrush.core.errors import PhaseBrushError
-from phasebrush.core.masks import inner_rows
-from phasebrush.core.ridges import PeakSearch, default_bandwidth_rows, propose_bands
+from phasebrush.core.tf.bands import freq_unit
+from phasebrush.core.tf.masks import inner_rows
 
 __all__ = ["RidgeDialog", "describe_band"]
 
@@ -60,7 +60,7 @@ _POLARITY_ITEMS = (("detect", "auto"), ("up (absorbance, counts)", "up"),
 
 def describe_band(band, unit: str, widths=None) -> str:
     """One line: "ridge 1: 180–220 Hz, 0–1.02 s"; with calibrated ``widths`` (a
-    core.feature_width.WidthAxis) "ridge 1: FWHM 12.1–45.3 cm^-1, 462–3808 cm^-1"."""
+    core.tf.feature_width.WidthAxis) "ridge 1: FWHM 12.1–45.3 cm^-1, 462–3808 cm^-1"."""
     f0, f1 = band.freq_span
     t0, t1 = band.time_span
     return (f"{band.name}: {freq_span_text(f0, f1, unit, format_freq, widths)}, "
@@ -72,9 +72,9 @@ class RidgeDialog(QDialog):
 
     Parameters
     ----------
-    tfr : core.transforms.TFR
+    tfr : core.tf.transforms.TFR
     k, penalty, bandwidth_rows
-        Starting values (None = :func:`core.ridges.default_bandwidth_rows`).
+        Starting values (None = :func:`core.analysis.ridges.default_bandwidth_rows`).
     auto_propose : bool
         Propose once with the starting values when the dialog opens.
 

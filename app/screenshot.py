@@ -62,7 +62,7 @@ def saliency_map(tfr, *, centre: float = 0.6, shape=(14, 14)) -> np.ndarray:
     block-averaged to ``shape`` cells (row 0 = top = highest frequency, the
     way image files store it), values in [0, 1].
     """
-    from phasebrush.core.masks import inner_rows
+    from phasebrush.core.tf.masks import inner_rows
 
     a, b = inner_rows(tfr)
     f = np.asarray(tfr.frequencies[a:b], float)
@@ -172,7 +172,7 @@ def _main_scene(win, n_iter: int, timeout_ms: int) -> None:
 
 
 def _spectrum_scene(win) -> None:
-    from phasebrush.core.feature_width import width_axis
+    from phasebrush.core.tf.feature_width import width_axis
 
     doc = win.doc
     # The C-H stretch of ethanol, ~2900-3000 cm^-1: peaks 5-200 cm^-1 wide (FWHM, the

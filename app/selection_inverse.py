@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phasebrush.core.masks import merge_ranges
+from phasebrush.core.tf.masks import merge_ranges
 
 __all__ = ["SelectionInverse"]
 
@@ -40,7 +40,7 @@ class SelectionInverse:
 
     Parameters
     ----------
-    inverter : core.inversion.RangeInverter
+    inverter : core.tf.inversion.RangeInverter
         Of the current transform; must have ``cumsum`` (hop-1 transforms).
 
     Attributes

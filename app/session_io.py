@@ -1,14 +1,14 @@
 """Save and open sessions from the GUI; ask before unsaved work is lost.
 
-* :func:`session_from_document` collects a :class:`core.session.Session` from
+* :func:`session_from_document` collects a :class:`core.io.session.Session` from
   a document (signal reference, transform settings, bands, painted masks,
   the retrieval result with its loss curve and how it stopped, the retrieval
   panel's settings in the session's ``view``).
 * :func:`save_session_as` / :func:`save_session_to` write it with
-  :func:`core.session.save_session` (atomic: a failed save leaves the
+  :func:`core.io.session.save_session` (atomic: a failed save leaves the
   previous session intact) and report failures in a message box.
 * :func:`open_session` reads one; when its signal file has moved
-  (:class:`core.session.MissingSourceError`) it asks the user to locate the
+  (:class:`core.io.session.MissingSourceError`) it asks the user to locate the
   file and relocates the session.
 * :func:`apply_session` puts a session into a document: the signal and
   settings at once, the bands and masks once the transform exists.
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from phasebrush.app.export import bands_from_layers, masks_from_layers, show_error
 from phasebrush.core.engine.tiled_mask import TiledMask
 from phasebrush.core.errors import LoadError, PhaseBrushError
-from phasebrush.core.session import (
+from phasebrush.core.io.session import (
     SESSION_SUFFIX,
     MissingSourceError,
     Session,
@@ -161,7 +161,7 @@ class SessionState(QObject):
 
 def session_from_document(doc, *, load_options=None, view=None,
                           embed: bool | None = None) -> Session:
-    """The document as a :class:`core.session.Session`.
+    """The document as a :class:`core.io.session.Session`.
 
     Parameters
     ----------

@@ -1,9 +1,9 @@
 """Ask what a file without an x axis is sampled at: samples, a rate in Hz, or a spacing.
 
 A text file with one column, a 1-D ``.npy`` or an ``.npz`` without ``x`` holds
-values and nothing about how far apart they are (``core.io.needs_spacing``).
+values and nothing about how far apart they are (``core.io.signals.needs_spacing``).
 :class:`SpacingDialog` asks, and :meth:`SpacingDialog.options` gives the
-``core.io.load_signal`` keywords for the answer. The last answer is kept in
+``core.io.signals.load_signal`` keywords for the answer. The last answer is kept in
 QSettings (:func:`remembered`, :func:`remember`) and offered for the next such
 file.
 """

@@ -38,7 +38,7 @@ from phasebrush.app.grid import ImageGrid
 from phasebrush.app.linked_viewbox import LinkedViewBox
 from phasebrush.app.long_display import LongDisplay
 from phasebrush.core.errors import PhaseBrushError
-from phasebrush.core.masks import ranges_to_mask
+from phasebrush.core.tf.masks import ranges_to_mask
 
 __all__ = ["TfrView", "LogFrequencyAxis", "TOOLS", "format_freq"]
 
@@ -73,7 +73,7 @@ class LogFrequencyAxis(pg.AxisItem):
 
     With ``period`` on, the ticks are labelled with widths in the signal's unit,
     at round values of the width: the calibrated peak widths (FWHM) of
-    ``widths`` (a core.feature_width.WidthAxis), or 1 / frequency without it.
+    ``widths`` (a core.tf.feature_width.WidthAxis), or 1 / frequency without it.
     """
 
     def __init__(self, *args, **kwargs):

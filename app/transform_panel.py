@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from phasebrush.core.transforms import KINDS, TIME_BANDWIDTH, WAVELETS, TransformSpec
+from phasebrush.core.tf.transforms import KINDS, TIME_BANDWIDTH, WAVELETS, TransformSpec
 
 __all__ = ["TransformPanel", "KIND_LABELS", "COLORMAPS"]
 

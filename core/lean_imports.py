@@ -4,7 +4,7 @@ ssqueezepy's ``utils.backend`` and ``configs`` run ``try: import torch; import
 cupy`` and fall back to dummies when either fails. Without CuPy (not a
 PhaseBrush dependency) torch ends up unused by ssqueezepy, but it has been
 imported: every transform, CLI call and window paid torch's memory and start-up
-although only phase retrieval (core.retrieval, core.torch_transforms) needs it.
+although only phase retrieval (core.retrieval.retrieve, core.retrieval.torch_transforms) needs it.
 
 :func:`install` adds an import hook that, the first time ``ssqueezepy`` is
 imported and torch is not yet, makes ``import torch`` fail in the importing

@@ -119,7 +119,7 @@ def check_fits(what: str, n_bytes: float, *, hint: str = "") -> None:
 
 
 def estimate_transform_bytes(n_samples: int, spec, dx: float = 1.0) -> int:
-    """Estimated peak memory of ``core.transforms.transform`` for ``n_samples`` samples.
+    """Estimated peak memory of ``core.tf.transforms.transform`` for ``n_samples`` samples.
 
     Counts the arrays alive together at the worst moment, in bytes (complex128 = 16):
 
@@ -145,7 +145,7 @@ def estimate_transform_bytes(n_samples: int, spec, dx: float = 1.0) -> int:
     dx : float
         Sample spacing (the CWT's rows depend on it only through fmin/fmax).
     """
-    from phasebrush.core import transforms as T
+    from phasebrush.core.tf import transforms as T
 
     n = int(n_samples)
     c16, f8 = 16, 8

@@ -76,13 +76,13 @@ fi
 mkdir "$WORK/elsewhere"
 cd "$WORK/elsewhere"
 export QT_QPA_PLATFORM=offscreen
-for name in core app; do
+for name in core app cli; do
   if "$V/python" -c "import $name" 2>/dev/null; then
     say "'import $name' works outside the source tree: the wheel leaks a top-level package"
     exit 1
   fi
 done
-"$V/python" -c "import phasebrush, phasebrush.core.transforms, phasebrush.app.cli; \
+"$V/python" -c "import phasebrush, phasebrush.core.tf.transforms, phasebrush.cli.main; \
 print('check_wheel: phasebrush', phasebrush.__version__, 'from', phasebrush.__file__)"
 "$V/phasebrush" --help >/dev/null
 "$V/python" -m phasebrush --help >/dev/null
@@ -92,7 +92,7 @@ test -s speech.png
 import json
 import numpy as np
 import soundfile as sf
-from phasebrush.core.demo import demo_signal
+from phasebrush.core.io.demo import demo_signal
 s = demo_signal("speech")
 sf.write("speech.wav", s.y[:8000], int(s.rate))
 json.dump({"bands": [{"upper": [[0.05, 900.0], [0.45, 900.0]],

@@ -15,8 +15,8 @@ if os.environ.get("CI"):
 
 @pytest.fixture
 def no_transform(monkeypatch):
-    """Every call of core.transforms.transform (args), recorded; the calls still run."""
-    import phasebrush.core.transforms as T
+    """Every call of core.tf.transforms.transform (args), recorded; the calls still run."""
+    import phasebrush.core.tf.transforms as T
 
     calls = []
     real = T.transform

@@ -1,6 +1,6 @@
 """A bounded-memory, block-wise engine for long signals.
 
-The whole-signal path (:func:`core.transforms.transform`) holds every row x
+The whole-signal path (:func:`core.tf.transforms.transform`) holds every row x
 sample coefficient, about 0.94 GB per second of 44.1 kHz audio at nv 32. Every
 CWT and hop-1 STFT row is a convolution, and the one-integral inverse is local
 in time (``x[t] = sum_r w_r Re C[r, t] + offset``), so any column range of the

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from phasebrush.core import transforms as T
 from phasebrush.core.engine import cwt_blocks as CB
 from phasebrush.core.engine import stream as ST
 from phasebrush.core.engine.blocks import Steps
@@ -32,6 +31,7 @@ from phasebrush.core.engine.ssq_blocks import (
     ssq_blocks,
 )
 from phasebrush.core.errors import ParameterError
+from phasebrush.core.tf import transforms as T
 
 __all__ = ["ColumnInverter"]
 

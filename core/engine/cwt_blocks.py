@@ -1,6 +1,6 @@
 """CWT coefficients of a column range, on a block's FFT grid.
 
-The whole-signal CWT (:func:`core.transforms.transform`, kind 'cwt') is a
+The whole-signal CWT (:func:`core.tf.transforms.transform`, kind 'cwt') is a
 circular convolution on the padded grid of ``n_pad`` samples::
 
     W[r] = ifft(fft(xp) * psi_r)[pad_left:pad_left + n],  psi_r(k) = Psi_r(2 pi k / n_pad)
@@ -46,9 +46,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.fft as sp_fft
 
-from phasebrush.core import transforms as T
 from phasebrush.core.engine.blocks import Steps, padded_segment
 from phasebrush.core.errors import ParameterError
+from phasebrush.core.tf import transforms as T
 
 __all__ = ["CWTGeometry", "cwt_geometry", "row_filters", "row_filters_real", "row_support",
            "block_grid", "cwt_columns", "DEFAULT_TOL", "NYQUIST_OVERLAP"]
@@ -73,11 +73,11 @@ class CWTGeometry:
     n_samples : int
     dx : float
     n_pad, pad_left : int
-        The whole-signal padded grid (:func:`core.transforms.cwt_padding`).
+        The whole-signal padded grid (:func:`core.tf.transforms.cwt_padding`).
     scales : np.ndarray [shape=(n_rows,), float64]
         Wavelet scale per TFR row (row 0 = lowest frequency); NaN for edge rows.
     frequencies, row_weights : np.ndarray [shape=(n_rows,), float64]
-        As :class:`core.transforms.CWTFilterbank` gives them.
+        As :class:`core.tf.transforms.CWTFilterbank` gives them.
     edge_row_indices : tuple of int
     k_mid : float
         Edge split frequency in cycles per sample (geometric middle of the
@@ -268,7 +268,7 @@ def _wavelet_filters(geom: CWTGeometry, scales: np.ndarray, M: int) -> np.ndarra
 
 
 def _edge_pair(geom: CWTGeometry, M: int) -> tuple[np.ndarray, np.ndarray]:
-    """Low and high edge filters on the M grid (core.transforms._edge_filters,
+    """Low and high edge filters on the M grid (core.tf.transforms._edge_filters,
     the wavelets' weighted sum accumulated in chunks so rows x M is never held)."""
     key = ("edge", M)
     with geom._lock:

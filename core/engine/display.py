@@ -1,7 +1,7 @@
 """Display images for every transform kind: one value per pixel, peak or RMS, bounded memory.
 
 :func:`display_source` answers "columns [c0, c1) at ``width`` pixels" for any
-:class:`~core.transforms.TransformSpec`:
+:class:`~core.tf.transforms.TransformSpec`:
 
 - 'cwt': a :class:`core.engine.pyramid.MagnitudePyramid` (multirate rows,
   each row reduced over its own samples ``t = j d_r``);
@@ -47,7 +47,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from phasebrush.core import transforms as T
 from phasebrush.core.engine import cwt_blocks as CB
 from phasebrush.core.engine.blocks import Steps, padded_segment
 
@@ -67,6 +66,7 @@ from phasebrush.core.engine.ssq_blocks import WHOLE_ROWS_BYTES, SSQBlocks, check
 from phasebrush.core.errors import ParameterError
 from phasebrush.core.memory import check_fits, estimate_transform_bytes
 from phasebrush.core.signal import Signal
+from phasebrush.core.tf import transforms as T
 
 __all__ = ["DisplaySource", "display_source", "STFTSource", "SSQSource", "WholeSource",
            "stream_image",
@@ -266,7 +266,7 @@ class _TiledSource:
 class STFTSource(_TiledSource):
     """Display magnitudes of the STFT (kind 'stft', any hop), computed tile by tile.
 
-    Column k is frame k, centred on sample ``k * hop`` (``core.transforms.transform``);
+    Column k is frame k, centred on sample ``k * hop`` (``core.tf.transforms.transform``);
     a tile is ``tile_length`` frames, computed from the samples it needs alone
     (the whole-signal reflect padding at the true ends), so the image equals
     the whole transform's ``|S|`` reduced. Magnitudes only: the frame's phase

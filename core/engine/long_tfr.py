@@ -1,6 +1,6 @@
 """The grid of a transform too large to hold, and when a document needs one.
 
-A :class:`LongTFR` has every attribute of :class:`core.transforms.TFR` that
+A :class:`LongTFR` has every attribute of :class:`core.tf.transforms.TFR` that
 describes the grid (row frequencies, inverse weights, the axis) but no
 coefficients: the app shows it through a display source
 (:mod:`core.engine.display`), paints on it with geometry and tiled masks, and
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasebrush.core import transforms as T
 from phasebrush.core.errors import ParameterError
-from phasebrush.core.masks import Grid
+from phasebrush.core.tf import transforms as T
+from phasebrush.core.tf.masks import Grid
 
 __all__ = ["LongTFR", "long_tfr", "document_bytes", "needs_long_mode", "long_spec",
            "LONG_KINDS", "DEFAULT_LONG_ABOVE_BYTES", "SSQ_LONG_FRACTION", "LONG_AUDIO_FMIN"]
@@ -128,7 +128,7 @@ class LongTFR:
         return (np.asarray(t, dtype=float) - self.x0) / self.col_dx
 
     def grid(self, c0: int = 0, c1: int | None = None, step: int = 1) -> Grid:
-        """A :class:`core.masks.Grid` of the columns ``c0:c1:step`` (for band ranges)."""
+        """A :class:`core.tf.masks.Grid` of the columns ``c0:c1:step`` (for band ranges)."""
         return Grid(self.frequencies, self.column_times(c0, c1, step), self.edge_row_indices,
                     log_rows=bool(self.spec.is_cwt), unit=self.unit)
 

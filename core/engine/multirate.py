@@ -63,11 +63,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sp_fft
 
-from phasebrush.core import transforms as T
 from phasebrush.core.engine import cwt_blocks as CB
 from phasebrush.core.engine.blocks import Steps, padded_segment
 from phasebrush.core.errors import ParameterError
 from phasebrush.core.memory import check_fits
+from phasebrush.core.tf import transforms as T
 
 __all__ = ["MultirateCWT", "MultiratePlan", "plan_multirate", "cwt_multirate",
            "estimate_multirate_bytes", "WHOLE_GRID", "DEFAULT_MAX_HOP"]
@@ -138,7 +138,7 @@ class MultirateCWT:
     c0, c1 : int
         Column range.
     frequencies, row_weights : np.ndarray [shape=(n,), float64]
-        Of these rows, as :class:`core.transforms.TFR` gives them (cycles per unit of dx).
+        Of these rows, as :class:`core.tf.transforms.TFR` gives them (cycles per unit of dx).
     n_samples : int
     dx : float
     edge_row_indices : tuple of int
@@ -256,7 +256,7 @@ class _Evaluator:
 def _edge_values(geom, which: int, lo: int, hi: int, M: int, tol: float,
                  psi: _Evaluator | None = None) -> np.ndarray:
     """The edge row ``which`` (0 = low, else high) at signed bins lo..hi of an M grid,
-    as core.transforms._edge_filters builds it (``G = 1 - R``,
+    as core.tf.transforms._edge_filters builds it (``G = 1 - R``,
     ``R(k) = sum_r w_r (psi_r(k) + psi_r(-k)) / 2``), from the wavelets that reach
     ``+-k`` only (the others are below ``tol`` there) [shape=(hi - lo + 1,), float64].
 

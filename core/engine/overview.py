@@ -102,7 +102,7 @@ def row_power_filters(spec, n_samples: int, *, dx: float = 1.0, M: int = OVERVIE
     ``|Tx| = A R / w_r`` (``R`` the wavelets' total response, 1 inside their
     range; 1 for the STFT). An SSQ-CWT's edge rows are not squeezed: their
     ``F`` is their filter's, ``4 |G|^2`` on either side of the split.
-    Measured against the exact RMS (tests/core/test_engine_overview.py):
+    Measured against the exact RMS (tests/core/engine/test_engine_overview.py):
     tones and chirps, whose coefficients add coherently in the squeeze, are
     within ~0.5 dB; a broadband noise floor, whose coefficients add
     incoherently, comes out too high by ~3 dB (SSQ-STFT; SSQ-CWT at nv 8),
@@ -126,8 +126,8 @@ def row_power_filters(spec, n_samples: int, *, dx: float = 1.0, M: int = OVERVIE
     -------
     np.ndarray [shape=(n_rows, M // 2 + 1), float32]
     """
-    from phasebrush.core import transforms as T
     from phasebrush.core.engine import cwt_blocks as CB
+    from phasebrush.core.tf import transforms as T
 
     M = int(M)
     k = np.arange(M // 2 + 1)

@@ -41,12 +41,12 @@ import threading
 
 import numpy as np
 
-from phasebrush.core import transforms as T
 from phasebrush.core.engine import cwt_blocks as CB
 from phasebrush.core.engine import multirate as MR
 from phasebrush.core.engine.blocks import Steps
 from phasebrush.core.errors import ParameterError
 from phasebrush.core.memory import check_fits
+from phasebrush.core.tf import transforms as T
 
 __all__ = ["MagnitudePyramid", "magnitude_image", "MODES"]
 

@@ -5,7 +5,7 @@ fixed, column t of ``Tx`` depends only on column t of the plain transform
 ``Wx`` and of its time derivative ``dWx`` (ssqueezepy's phase transform
 ``Im(dWx / Wx) / 2 pi``). So a column range of ``Tx`` is ssqueezepy's
 ``ssqueeze`` applied to the block's ``Wx`` and ``dWx``, with the frequencies,
-gamma and flags of the whole-signal path (:mod:`core.transforms`).
+gamma and flags of the whole-signal path (:mod:`core.tf.transforms`).
 
 The squeeze is discontinuous in its input (a coefficient near the boundary
 of two frequency bins moves wholly to one or the other), so the block ``Wx``
@@ -30,7 +30,7 @@ gives complex rows that reach Nyquist.
   ``i xi fs`` (xi the bin's radian frequency, continued the same way).
 - The low edge row (a low-pass to below the lowest wavelet, support ~ the
   signal) runs on the whole padded grid; the high edge row is the analytic
-  signal of a high-pass ``G = 1 - R`` (:func:`core.transforms._edge_filters`)
+  signal of a high-pass ``G = 1 - R`` (:func:`core.tf.transforms._edge_filters`)
   continued past pi the same way. It keeps the whole path's hard cut at the
   edge split frequency, where ``G`` is small but not zero (the wavelets'
   ripple, smaller as nv grows).
@@ -62,10 +62,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.fft as sp_fft
 
-from phasebrush.core import transforms as T
 from phasebrush.core.engine import cwt_blocks as CB
 from phasebrush.core.engine.blocks import Steps, padded_segment
 from phasebrush.core.errors import ParameterError
+from phasebrush.core.tf import transforms as T
 
 __all__ = ["SSQBlocks", "ssq_blocks", "ssq_grid", "check_engine", "ssq_cwt_columns",
            "ssq_stft_columns", "SSQ_TOL", "WHOLE_ROWS_BYTES", "estimate_ssq_block_bytes"]
@@ -73,7 +73,7 @@ __all__ = ["SSQBlocks", "ssq_blocks", "ssq_grid", "check_engine", "ssq_cwt_colum
 SSQ_TOL = 1e-12              # kernel tail beyond the support, relative to the filter's peak
 _CHUNK_ELEMS = 1 << 20       # rows x M per FFT batch
 _FILTER_CACHE_BYTES = 256 << 20
-_GAMMA = 10 * np.finfo(np.float64).eps   # the whole path's threshold (core.transforms)
+_GAMMA = 10 * np.finfo(np.float64).eps   # the whole path's threshold (core.tf.transforms)
 _TAPER_END = 1.75 * np.pi    # f falls from its value at pi to 0 over (pi, 7 pi / 4)
 _MIN_SUPPORT = 256
 # cells per ssqueeze call: its result is a temporary beside Wx, dWx and Tx (8 MiB here)
@@ -373,7 +373,7 @@ class _CWTFilters:
         return f, n
 
     def _edge_R(self, M: int, u: np.ndarray) -> np.ndarray:
-        """The wavelets' weighted real-part response R(u) (core.transforms._edge_filters),
+        """The wavelets' weighted real-part response R(u) (core.tf.transforms._edge_filters),
         continued past pi along the wavelets' formula."""
         R = np.zeros(len(u))
         step = max(1, _CHUNK_ELEMS // max(len(u), 1))
@@ -774,7 +774,7 @@ def ssq_blocks(y, spec: T.TransformSpec, *, dx: float = 1.0, tol: float = SSQ_TO
     -------
     SSQBlocks
         SSQ-CWT holds the analytic padded signal (complex128, ``n_pad``
-        samples, :func:`core.transforms.cwt_padding`).
+        samples, :func:`core.tf.transforms.cwt_padding`).
 
     Raises
     ------

@@ -1,6 +1,6 @@
 """Hop-1 STFT coefficients of a column range.
 
-Frame k of the whole-signal STFT (:func:`core.transforms.transform`, kind
+Frame k of the whole-signal STFT (:func:`core.tf.transforms.transform`, kind
 'stft', hop 1) is centred on sample k of the signal reflect-padded by
 ``n_fft // 2`` on the left and ``(n_fft - 1) // 2`` on the right, so columns
 ``[c0, c1)`` need only samples ``c0 - n_fft // 2 .. c1 + (n_fft - 1) // 2``:
@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft as sp_fft
 
-from phasebrush.core import transforms as T
 from phasebrush.core.engine.blocks import Steps, padded_segment
 from phasebrush.core.errors import ParameterError
+from phasebrush.core.tf import transforms as T
 
 __all__ = ["stft_columns"]
 

@@ -17,10 +17,10 @@ of size rows x samples is ever held. Two things keep a CWT block cheap:
 
 The residual is ``full - band``, and the full inverse is the signal itself
 (CWT with edge rows and hop-1 STFT: ``sum_r w_r Re C[r, t] = x[t]`` to
-~1e-15, see :mod:`core.inversion`); without edge rows it is streamed as the
+~1e-15, see :mod:`core.tf.inversion`); without edge rows it is streamed as the
 band of every row plus the mean.
 
-Intervals are the representation :mod:`core.masks` and :mod:`core.bands`
+Intervals are the representation :mod:`core.tf.masks` and :mod:`core.tf.bands`
 produce: half-open row ranges ``[start[t], end[t])`` per column, row 0 = the
 lowest frequency, several bands as ``(n_bands, n_columns)`` (their union is
 inverted, overlaps counted once), or a callable giving them for a column
@@ -43,14 +43,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sp_fft
 
-from phasebrush.core import transforms as T
 from phasebrush.core.engine import cwt_blocks as CB
 from phasebrush.core.engine import ssq_blocks as SB
 from phasebrush.core.engine.blocks import Steps, padded_segment, plan_blocks
 from phasebrush.core.engine.stft_blocks import stft_columns
 from phasebrush.core.errors import OutOfMemoryError, ParameterError, ShapeError
-from phasebrush.core.inversion import check_row_ranges
 from phasebrush.core.memory import available_bytes, budget_bytes, check_fits
+from phasebrush.core.tf import transforms as T
+from phasebrush.core.tf.inversion import check_row_ranges
 
 __all__ = ["StreamResult", "stream_band", "ssq_band", "estimate_stream_bytes",
            "choose_block_length", "estimate_ssq_stream_bytes", "choose_ssq_block_length",
@@ -247,7 +247,7 @@ def _check_cells(m, n_rows: int, n_cols: int, where: str) -> np.ndarray:
 
 
 def _as_ranges(start, end, n_rows: int, n_cols: int, where: str):
-    """:func:`core.inversion.check_row_ranges`, plus the mask of non-empty columns."""
+    """:func:`core.tf.inversion.check_row_ranges`, plus the mask of non-empty columns."""
     s, e = check_row_ranges(n_rows, start, end, n_cols, where=where)
     return s, e, e > s
 
@@ -405,7 +405,7 @@ def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals=None, mas
     Equal to ``RangeInverter(transform(Signal(y, dx), spec)).band_and_residual``
     (to ~1e-9 of the signal's peak; the top rows' real parts to ~1e-7, see
     :mod:`core.engine.cwt_blocks`), or with ``mask=`` to
-    ``core.inversion.invert_with_residual(tfr, mask)``, without ever holding
+    ``core.tf.inversion.invert_with_residual(tfr, mask)``, without ever holding
     rows x samples.
 
     Parameters
@@ -426,7 +426,7 @@ def stream_band(y, spec: T.TransformSpec = _DEFAULT_SPEC, *, intervals=None, mas
     dx : float
         Sample spacing.
     residual : bool
-        Also make ``full - band`` (with the offset, as core.inversion does).
+        Also make ``full - band`` (with the offset, as core.tf.inversion does).
     out_band, out_residual : np.ndarray [shape=(n_samples,), float64] or None
         Where to write (e.g. ``np.memmap`` of an output file); None = new arrays.
     block_length : int or None

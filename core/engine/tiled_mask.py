@@ -8,9 +8,9 @@ first write that sets a cell and freed when they become empty, so its memory
 follows what was painted.
 
 Rows are TFR rows (row 0 = lowest frequency), columns TFR columns, as in
-:mod:`core.masks`. Every edit paints exactly the cells the dense function of
-:mod:`core.masks` would (:func:`~core.masks.paint_stroke`,
-:func:`~core.masks.fill_rectangle`, :func:`~core.masks.fill_polygon`) and
+:mod:`core.tf.masks`. Every edit paints exactly the cells the dense function of
+:mod:`core.tf.masks` would (:func:`~core.tf.masks.paint_stroke`,
+:func:`~core.tf.masks.fill_rectangle`, :func:`~core.tf.masks.fill_polygon`) and
 returns the flat indices ``row * n_cols + col`` (int64, ascending) of the
 cells it changed, which :meth:`TiledMask.flip` undoes and redoes (what the
 GUI's LayerModel keeps per undo step). Edits that could allocate much (a
@@ -29,14 +29,14 @@ from collections.abc import Iterator
 import numpy as np
 
 from phasebrush.core.errors import ParameterError, ShapeError
-from phasebrush.core.masks import _radii, mask_intervals, valid_mask
 from phasebrush.core.memory import check_fits
+from phasebrush.core.tf.masks import _radii, mask_intervals, valid_mask
 
 __all__ = ["TiledMask", "DEFAULT_TILE", "OPS"]
 
 DEFAULT_TILE = 4096          # columns per tile: 1.2 MB at 300 rows
 OPS = ("replace", "add", "subtract")
-_CHUNK = 1 << 22             # elements per temporary (polygon rows), as core.masks
+_CHUNK = 1 << 22             # elements per temporary (polygon rows), as core.tf.masks
 _INDEX_BYTES = 16            # per changed cell: its int64 index, and the copy sorting makes
 
 
@@ -192,7 +192,7 @@ class TiledMask:
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every run of selected rows in columns ``[c0, c1)``, tile by tile.
 
-        The same as :func:`core.masks.mask_intervals` of the dense mask's
+        The same as :func:`core.tf.masks.mask_intervals` of the dense mask's
         columns ``[c0, c1)`` with ``col0=c0``.
 
         Returns
@@ -287,7 +287,7 @@ class TiledMask:
     def paint_stroke(self, points, radius_rows: float, radius_cols: float,
                      value=True) -> np.ndarray:
         """Paint a brush stroke through ``points``: the cells of
-        :func:`core.masks.paint_stroke` on the dense mask.
+        :func:`core.tf.masks.paint_stroke` on the dense mask.
 
         Parameters
         ----------
@@ -442,7 +442,7 @@ class TiledMask:
     def apply_rectangle(self, op: str, r0: float, r1: float, c0: float, c1: float
                         ) -> np.ndarray:
         """Combine a rectangle with the mask: the cells of
-        :func:`core.masks.fill_rectangle` (corner cells included, any order,
+        :func:`core.tf.masks.fill_rectangle` (corner cells included, any order,
         fractional corners rounded to their cell, clipped to the mask).
 
         Parameters
@@ -484,7 +484,7 @@ class TiledMask:
 
     def apply_polygon(self, op: str, vertices_rowcol) -> np.ndarray:
         """Combine a closed polygon (a lasso) with the mask: the cells of
-        :func:`core.masks.fill_polygon` (even-odd rule on cell centres).
+        :func:`core.tf.masks.fill_polygon` (even-odd rule on cell centres).
 
         The polygon becomes per-row column runs (O(rows x edges)), which each
         tile rasterises for itself; no dense mask is built.
@@ -602,7 +602,7 @@ class TiledMask:
     def _paint_segment(self, p0, p1, rr, rc, value: bool, out: list) -> None:
         """Paint the capsule of segment p0-p1 tile by tile.
 
-        The bounding box and the inside test are core.masks._paint_segment's,
+        The bounding box and the inside test are core.tf.masks._paint_segment's,
         expression for expression (absolute coordinates, the same float
         operations), so each cell's verdict is bit for bit the dense one.
         """
@@ -652,7 +652,7 @@ class TiledMask:
             self._add_count(t, n if value else -n)
 
     def _polygon_runs(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Cells of core.masks.fill_polygon as column runs: (row, start, end) int64.
+        """Cells of core.tf.masks.fill_polygon as column runs: (row, start, end) int64.
 
         fill_polygon's cell (r, c) is inside when an odd number of edge
         crossings k = clip(ceil(x), 0, n_cols) of row r have k > c; a row's

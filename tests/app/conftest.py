@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from phasebrush.app.qt_fixes import guard_bool_refcount  # noqa: E402
 from phasebrush.core.signal import Signal  # noqa: E402
-from phasebrush.core.transforms import TransformSpec  # noqa: E402
+from phasebrush.core.tf.transforms import TransformSpec  # noqa: E402
 
 # Synthetic moves arrive within microseconds; pyqtgraph would drop all but one per 10 ms.
 pg.setConfigOptions(imageAxisOrder="row-major", mouseRateLimit=-1)

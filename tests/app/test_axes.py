@@ -16,9 +16,9 @@ from phasebrush.app.axes import (
     width_maps,
 )
 from phasebrush.app.tfr_view import LogFrequencyAxis, format_freq
-from phasebrush.core.feature_width import width_axis
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec, transform
+from phasebrush.core.tf.feature_width import width_axis
+from phasebrush.core.tf.transforms import TransformSpec, transform
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ import pytest
 
 from phasebrush.app.document import RetrievalParams
 from phasebrush.app.worker import running_workers
-from phasebrush.core.io import save_signal
+from phasebrush.core.io.signals import save_signal
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec, transform
+from phasebrush.core.tf.transforms import TransformSpec, transform
 from tests.app.conftest import deliver_posted_events
 
 #: Long enough that its CWT (8 voices) takes seconds: really running when the window closes.
@@ -97,7 +97,7 @@ from PySide6.QtWidgets import QApplication
 import phasebrush.app.main as m
 import numpy as np
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec, transform
+from phasebrush.core.tf.transforms import TransformSpec, transform
 
 # ssqueezepy's one-off compile (seconds, uncancellable) is not what is measured.
 transform(Signal(np.ones(1024), dx=1 / 8000.0), TransformSpec())

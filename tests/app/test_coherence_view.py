@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from phasebrush.app.coherence_view import CoherenceView, compute_coherence, energy_opacity
-from phasebrush.core.masks import inner_rows
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.tf.masks import inner_rows
+from phasebrush.core.tf.transforms import TransformSpec
 
 RATE = 1000.0
 SPEC = TransformSpec(kind="cwt", nv=12)

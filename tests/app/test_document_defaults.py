@@ -8,7 +8,7 @@ import numpy as np
 
 from phasebrush.app.document import DocumentModel
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.tf.transforms import TransformSpec
 
 
 def _open(qtbot, doc, sig, spec=None):

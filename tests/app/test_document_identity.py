@@ -8,9 +8,9 @@ import pytest
 
 from phasebrush.app.document import DocumentModel, RetrievalParams
 from phasebrush.app.session_io import SessionState, apply_session, open_session, save_session_to
-from phasebrush.core.io import load_signal, save_signal
+from phasebrush.core.io.signals import load_signal, save_signal
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.tf.transforms import TransformSpec
 from tests.app.conftest import deliver_posted_events, short_chirp
 
 LONG_RUN = RetrievalParams(method="gla", n_iter=100_000, init="zeros")

@@ -12,7 +12,7 @@ from phasebrush.app.document import PartialRetrieval, RetrievalParams
 from phasebrush.app.worker import Worker, describe_error
 from phasebrush.core.errors import OutOfMemoryError
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.tf.transforms import TransformSpec
 
 
 @pytest.fixture
@@ -127,10 +127,10 @@ def test_a_transform_out_of_memory_is_shown(qtbot, window, boxes, monkeypatch):
 
 def test_a_retrieval_failing_mid_run_keeps_its_best_estimate(qtbot, window, boxes,
                                                              monkeypatch):
-    import phasebrush.core.retrieval  # noqa: F401 (loaded for the name below)
+    import phasebrush.core.retrieval.retrieve  # noqa: F401 (loaded for the name below)
     from phasebrush import core
 
-    real = core.retrieval.retrieve
+    real = core.retrieval.retrieve.retrieve
 
     def dies_later(S, spec, *, progress, **kw):
         calls = []
@@ -143,7 +143,7 @@ def test_a_retrieval_failing_mid_run_keeps_its_best_estimate(qtbot, window, boxe
 
         return real(S, spec, progress=report, **kw)
 
-    monkeypatch.setattr(core.retrieval, "retrieve", dies_later)
+    monkeypatch.setattr(core.retrieval.retrieve, "retrieve", dies_later)
     doc, panel = window.doc, window.retrieval_panel
     with qtbot.waitSignal(doc.retrieval_finished, timeout=60_000) as blocker:
         doc.start_retrieval(RetrievalParams(method="gla", n_iter=100_000, init="zeros"))

@@ -9,12 +9,12 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from phasebrush.app import export
-from phasebrush.core.bands import Band, load_bands
-from phasebrush.core.io import load_signal
-from phasebrush.core.masks import load_mask
-from phasebrush.core.selection_table import band_boxes
+from phasebrush.core.io.selection_table import band_boxes
+from phasebrush.core.io.signals import load_signal
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec, transform
+from phasebrush.core.tf.bands import Band, load_bands
+from phasebrush.core.tf.masks import load_mask
+from phasebrush.core.tf.transforms import TransformSpec, transform
 
 RATE = 8000.0
 
@@ -104,7 +104,7 @@ def test_read_only_folder_keeps_the_old_file(tmp_path, audio, errors):
 
 def test_unwritable_folder_is_reported_for_any_user(tmp_path, audio, errors, monkeypatch):
     # What a read-only folder does to the atomic writer, also when tests run as root.
-    import phasebrush.core.atomic  # noqa: F401 (loaded for the name below)
+    import phasebrush.core.io.atomic  # noqa: F401 (loaded for the name below)
     from phasebrush import core
 
     old = tmp_path / "rec.wav"
@@ -113,7 +113,7 @@ def test_unwritable_folder_is_reported_for_any_user(tmp_path, audio, errors, mon
     def refuse(*a, **k):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(core.atomic.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(core.io.atomic.tempfile, "mkstemp", refuse)
     assert export.export_signal(None, audio, audio.y, path=old) is None
     (title, text), = errors
     assert str(old) in text and "permission denied" in text

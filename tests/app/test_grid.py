@@ -7,7 +7,7 @@ import pytest
 
 from phasebrush.app.grid import ImageGrid
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec, transform
+from phasebrush.core.tf.transforms import TransformSpec, transform
 
 
 def _stft(log: bool, n_fft: int = 256):

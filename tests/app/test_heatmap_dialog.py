@@ -8,12 +8,12 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialogButtonBox
 
 from phasebrush.app.heatmap_dialog import HeatmapDialog, smoothing_samples
-from phasebrush.core.attribution import heatmap_to_mask, threshold_mask
-from phasebrush.core.heatmap import colormap_table, load_heatmap
-from phasebrush.core.inversion import invert
-from phasebrush.core.masks import fill_polygon, inner_rows
+from phasebrush.core.analysis.attribution import heatmap_to_mask, threshold_mask
+from phasebrush.core.analysis.heatmap import colormap_table, load_heatmap
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec, transform
+from phasebrush.core.tf.inversion import invert
+from phasebrush.core.tf.masks import fill_polygon, inner_rows
+from phasebrush.core.tf.transforms import TransformSpec, transform
 
 RATE = 1000.0
 
@@ -171,7 +171,7 @@ def test_the_file_picker_offers_every_format_the_loader_reads(tmp_path):
     from PIL import Image
 
     from phasebrush.app.heatmap_dialog import HEATMAP_FILTER
-    from phasebrush.core.heatmap import load_heatmap
+    from phasebrush.core.analysis.heatmap import load_heatmap
 
     first = HEATMAP_FILTER.split(";;")[0]
     for ext in (".npy", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp"):

@@ -11,7 +11,7 @@ import pytest
 from phasebrush.app.coherence_view import energy_opacity
 from phasebrush.app.document import db_ceiling, db_image
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.tf.transforms import TransformSpec
 from tests.app.conftest import deliver_posted_events
 
 

@@ -11,16 +11,16 @@ import pytest
 from PySide6.QtWidgets import QFileDialog
 
 import phasebrush.app.indices_view as iv
-from phasebrush.core.bands import Band, band_mask
-from phasebrush.core.indices import (
+from phasebrush.core.signal import Signal
+from phasebrush.core.tf.bands import Band, band_mask
+from phasebrush.core.tf.indices import (
     FIELDS,
     SelectionIndices,
     indices_from_mask,
     iter_indices,
     read_indices,
 )
-from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec, transform
+from phasebrush.core.tf.transforms import TransformSpec, transform
 from tests.app.conftest import open_long_window
 
 FS = 8000.0
@@ -45,7 +45,7 @@ def long_window(qtbot, settings, monkeypatch):
 
 def _reference(doc, rect):
     """The selection's records on core's whole transform (band | rectangle)."""
-    from phasebrush.core import masks as cmasks
+    from phasebrush.core.tf import masks as cmasks
 
     tfr = transform(recording(), SPEC)
     m = band_mask(Band(UPPER, LOWER), tfr)

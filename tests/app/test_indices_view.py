@@ -1,4 +1,4 @@
-"""The Selection dock's indices table and Selection > Export indices…: thin over core.indices."""
+"""The Selection dock's indices table and Selection > Export indices…: thin over core.tf.indices."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QPushButton
 
 import phasebrush.app.indices_view as iv
-from phasebrush.core.bands import Band
-from phasebrush.core.indices import (
+from phasebrush.core.tf.bands import Band
+from phasebrush.core.tf.indices import (
     indices_from_bands,
     indices_from_mask,
     read_indices,
@@ -214,8 +214,8 @@ def test_every_control_has_a_tooltip(window):
 
 
 def test_headers_name_the_units_and_stay_narrow_for_spectra(qtbot):
-    from phasebrush.core.indices import IntervalIndex
-    from phasebrush.core.masks import Grid
+    from phasebrush.core.tf.indices import IntervalIndex
+    from phasebrush.core.tf.masks import Grid
 
     g = Grid(np.geomspace(1e-3, 0.1, 20), 460.0 + 0.94 * np.arange(50), unit="cm^-1")
     m = iv.IndicesTableModel()

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 from phasebrush.app.layers import _map_flips, _resample_layer_mask, _resample_mask
-from phasebrush.core.bands import band_ranges
 from phasebrush.core.engine.tiled_mask import TiledMask
-from phasebrush.core.inversion import invert_with_residual
+from phasebrush.core.tf.bands import band_ranges
+from phasebrush.core.tf.inversion import invert_with_residual
 from tests.app.conftest import short_chirp
 
 
 @pytest.fixture
 def doc(qtbot):
     from phasebrush.app.document import DocumentModel
-    from phasebrush.core.transforms import TransformSpec
+    from phasebrush.core.tf.transforms import TransformSpec
 
     d = DocumentModel()
     with qtbot.waitSignal(d.tfr_changed, timeout=60_000):
@@ -122,7 +122,7 @@ def test_resampled_flips_are_the_flips_of_the_resampled_mask(tiled):
 
 def test_long_recording_masks_and_history_follow_a_recompute(qtbot):
     from phasebrush.app.document import DocumentModel
-    from phasebrush.core.transforms import TransformSpec
+    from phasebrush.core.tf.transforms import TransformSpec
 
     doc = DocumentModel()
     doc.long_above_bytes = 0            # tiled masks, the engine's grid

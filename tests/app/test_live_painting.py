@@ -2,7 +2,7 @@
 
 During a drag the document updates the inverse (coalesced, at most ~30 a second) in
 the visible columns; the release makes it the whole signal's. Checked against core's
-inverse of the union mask (``core.inversion.invert_with_residual``).
+inverse of the union mask (``core.tf.inversion.invert_with_residual``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from phasebrush.app.document import DocumentModel
-from phasebrush.core import masks as cmasks
-from phasebrush.core.inversion import invert_with_residual
-from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.tf import masks as cmasks
+from phasebrush.core.tf.inversion import invert_with_residual
+from phasebrush.core.tf.transforms import TransformSpec
 from tests.app.conftest import send_mouse, short_chirp
 
 

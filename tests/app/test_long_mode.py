@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from phasebrush.app.long_inverse import edge_diff_span, merge_spans
-from phasebrush.core import masks as cmasks
-from phasebrush.core.bands import Band, band_ranges
 from phasebrush.core.engine.display import display_source
 from phasebrush.core.engine.long_tfr import LongTFR, needs_long_mode
 from phasebrush.core.engine.tiled_mask import TiledMask
-from phasebrush.core.inversion import RangeInverter, invert_with_residual
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec, transform
+from phasebrush.core.tf import masks as cmasks
+from phasebrush.core.tf.bands import Band, band_ranges
+from phasebrush.core.tf.inversion import RangeInverter, invert_with_residual
+from phasebrush.core.tf.transforms import TransformSpec, transform
 from tests.app.conftest import open_long_window
 
 FS = 8000.0
@@ -330,7 +330,7 @@ def test_session_keeps_a_long_recordings_masks_as_runs(qtbot, long_window, tmp_p
     import soundfile as sf
 
     from phasebrush.app import session_io as sio
-    from phasebrush.core.session import load_session
+    from phasebrush.core.io.session import load_session
 
     win = long_window
     doc = win.doc

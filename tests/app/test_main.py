@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_cli_subcommand_does_not_import_qt():
     code = (
         "import sys, types\n"
-        "fake = types.ModuleType('phasebrush.app.cli')\n"
+        "fake = types.ModuleType('phasebrush.cli.main')\n"
         "fake.main = lambda argv: print('CLI', argv) or 7\n"
-        "sys.modules['phasebrush.app.cli'] = fake\n"
-        "import app; app.cli = fake\n"
+        "sys.modules['phasebrush.cli.main'] = fake\n"
+        "import phasebrush.cli; phasebrush.cli.main = fake\n"
         "from phasebrush.app.main import main\n"
         "rc = main(['transform', 'x.wav', '--kind', 'stft'])\n"
         "print('rc', rc, 'qt', 'PySide6' in sys.modules, 'torch', 'torch' in sys.modules)\n")
@@ -30,7 +30,9 @@ def test_cli_subcommand_does_not_import_qt():
 
 
 def test_gui_modules_do_not_import_torch():
-    code = ("import sys\nimport app.main_window, app.document, app.retrieval_panel\n"
+    code = ("import sys\n"
+            "import phasebrush.app.main_window, phasebrush.app.document\n"
+            "import phasebrush.app.retrieval_panel\n"
             "print('torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=60, env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin"})
@@ -90,7 +92,7 @@ def test_every_control_has_a_tooltip(window):
 def test_export_selection_inverse_round_trips(qtbot, window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    from phasebrush.core.io import load_signal
+    from phasebrush.core.io.signals import load_signal
 
     doc = window.doc
     T = doc.signal.x[-1]

@@ -14,12 +14,12 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from phasebrush.app.audio import NullAudioSink
 from phasebrush.app.playback_bar import PlaybackBar
-from phasebrush.core.feature_width import width_axis
-from phasebrush.core.inversion import invert
-from phasebrush.core.io import save_signal
-from phasebrush.core.masks import fill_polygon, inner_rows
+from phasebrush.core.io.signals import save_signal
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.tf.feature_width import width_axis
+from phasebrush.core.tf.inversion import invert
+from phasebrush.core.tf.masks import fill_polygon, inner_rows
+from phasebrush.core.tf.transforms import TransformSpec
 from tests.app.conftest import short_chirp, shown_window
 
 SPEC = TransformSpec(kind="cwt", nv=16)
@@ -151,7 +151,7 @@ def test_x_axis_is_reversed_for_spectra_only(qtbot, make_window, sig, inverted):
 
 def test_shipped_ethanol_spectrum_is_shown_high_to_low():
     from phasebrush.app.axes import display_reversed, x_axis_label
-    from phasebrush.core.demo import demo_signal
+    from phasebrush.core.io.demo import demo_signal
 
     sig = demo_signal("ir")
     assert not sig.descending and sig.unit == "cm^-1"   # ascending in the file ...
@@ -220,7 +220,7 @@ def test_load_notes_are_shown(qtbot, make_window, tmp_path):
 
 def test_multi_block_jcamp_asks_which_block(qtbot, make_window, monkeypatch):
     import phasebrush.app.jcamp_block_dialog as jbd
-    from phasebrush.core.demo import resource_path
+    from phasebrush.core.io.demo import resource_path
 
     asked = []
 
@@ -361,7 +361,7 @@ def test_export_to_a_missing_folder_reports_and_asks_again(qtbot, make_window, t
 
 
 def test_export_actions_ask_for_a_file(qtbot, make_window, tmp_path, monkeypatch, errors):
-    from phasebrush.core.io import load_signal
+    from phasebrush.core.io.signals import load_signal
 
     win = make_window(short_chirp())
     chirp_band(win)
@@ -377,8 +377,8 @@ def test_export_actions_ask_for_a_file(qtbot, make_window, tmp_path, monkeypatch
 
 
 def test_export_menu_writes_every_format(qtbot, make_window, tmp_path, errors):
-    from phasebrush.core.bands import load_bands
-    from phasebrush.core.masks import load_mask
+    from phasebrush.core.tf.bands import load_bands
+    from phasebrush.core.tf.masks import load_mask
 
     win = make_window(short_chirp())
     chirp_band(win)

@@ -18,7 +18,7 @@ def _setup(panel, *, n_iter, method="auto"):
 
 
 def test_panel_choices_are_what_core_accepts():
-    import phasebrush.core.retrieval as R
+    import phasebrush.core.retrieval.retrieve as R
     from phasebrush.app import retrieval_panel as P
 
     for m in P.METHODS:
@@ -82,13 +82,13 @@ def test_cancel_mid_run_keeps_best_so_far(qtbot, window):
 
 
 def test_exception_in_worker_shows_error_and_app_survives(qtbot, window, errors, monkeypatch):
-    import phasebrush.core.retrieval  # noqa: F401 (loaded for the name below)
+    import phasebrush.core.retrieval.retrieve  # noqa: F401 (loaded for the name below)
     from phasebrush import core
 
     def boom(*args, **kwargs):
         raise RuntimeError("optimiser exploded")
 
-    monkeypatch.setattr(core.retrieval, "retrieve", boom)
+    monkeypatch.setattr(core.retrieval.retrieve, "retrieve", boom)
     doc, panel = window.doc, window.retrieval_panel
     with qtbot.waitSignal(doc.retrieval_ended, timeout=60_000):
         qtbot.mouseClick(panel.run_button, LEFT)
@@ -140,7 +140,7 @@ def test_region_target_runs_on_the_painted_band(qtbot, window):
 
 
 def test_closing_window_during_a_transform_waits_for_it(qtbot, window, qtlog):
-    from phasebrush.core.transforms import TransformSpec
+    from phasebrush.core.tf.transforms import TransformSpec
 
     doc = window.doc
     doc.set_spec(TransformSpec(kind="ssq_cwt", nv=16))
@@ -175,7 +175,7 @@ def test_hint_suggests_time_bandwidth_60_for_broad_band_scalograms(qtbot, window
     ("cwt", 90.0, 90.0), ("cwt", 30.0, 30.0)])
 def test_auto_spec_swaps_only_broad_band_morse_wavelets(kind, tb, expected):
     from phasebrush.app.document import retrieval_spec
-    from phasebrush.core.transforms import TransformSpec
+    from phasebrush.core.tf.transforms import TransformSpec
 
     view = TransformSpec(kind=kind, time_bandwidth=tb)
     spec = retrieval_spec(view, auto=True)
@@ -197,7 +197,7 @@ def _run(qtbot, doc, panel, transform, n_iter):
 def test_auto_retrieves_through_time_bandwidth_60_and_beats_as_view(qtbot, window):
     """The app's default CWT (GMW at 180, nv 32) of the test chirp: auto retrieves
     through 60, says so, and ends far closer to the original than "as view"."""
-    from phasebrush.core.transforms import TransformSpec
+    from phasebrush.core.tf.transforms import TransformSpec
 
     doc, panel = window.doc, window.retrieval_panel
     with qtbot.waitSignal(doc.tfr_changed, timeout=60_000):
@@ -269,9 +269,9 @@ def test_panel_settings_round_trip_through_the_document(qtbot, window):
 
 def test_initial_signal_from_file_and_padding_reach_core(qtbot, window, tmp_path, monkeypatch,
                                                          errors):
-    import phasebrush.core.retrieval  # noqa: F401 (loaded for the name below)
+    import phasebrush.core.retrieval.retrieve  # noqa: F401 (loaded for the name below)
     from phasebrush import core
-    from phasebrush.core.io import save_signal
+    from phasebrush.core.io.signals import save_signal
     from phasebrush.core.signal import Signal
 
     doc, panel = window.doc, window.retrieval_panel
@@ -286,13 +286,13 @@ def test_initial_signal_from_file_and_padding_reach_core(qtbot, window, tmp_path
     assert panel.settings()["init_file"] == str(good)
     panel.padding.setValue(4)
     seen = {}
-    real = core.retrieval.retrieve
+    real = core.retrieval.retrieve.retrieve
 
     def spy(S, spec, **kw):
         seen.update(kw)
         return real(S, spec, **kw)
 
-    monkeypatch.setattr(core.retrieval, "retrieve", spy)
+    monkeypatch.setattr(core.retrieval.retrieve, "retrieve", spy)
     _run(qtbot, doc, panel, "auto", 3)
     np.testing.assert_array_equal(seen["init"], start)
     assert seen["padding"] == 4

@@ -7,9 +7,9 @@ import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 
 from phasebrush.app.ridge_dialog import RidgeDialog, describe_band
-from phasebrush.core.bands import Band, band_mask
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec, transform
+from phasebrush.core.tf.bands import Band, band_mask
+from phasebrush.core.tf.transforms import TransformSpec, transform
 
 RATE = 1000.0
 
@@ -96,7 +96,7 @@ def test_describe_band_for_a_spectrum():
 # -- spectra: rows are peak widths, ridges sit on peaks -------------------------------
 @pytest.fixture(scope="module")
 def spectrum_tfr():
-    from phasebrush.core.demo import demo_signal
+    from phasebrush.core.io.demo import demo_signal
 
     return transform(demo_signal("ir"), TransformSpec())
 
@@ -104,7 +104,7 @@ def spectrum_tfr():
 def test_a_spectrum_dialog_speaks_in_peak_widths(qtbot, spectrum_tfr):
     from phasebrush.app.axes import width_axis_of
     from phasebrush.app.tfr_view import format_freq
-    from phasebrush.core.ridges import DEFAULT_MAX_WIDTH_FRACTION
+    from phasebrush.core.analysis.ridges import DEFAULT_MAX_WIDTH_FRACTION
 
     d = open_dialog(qtbot, spectrum_tfr, k=2)
     assert d.widths is not None
@@ -128,7 +128,7 @@ def test_a_spectrum_dialog_speaks_in_peak_widths(qtbot, spectrum_tfr):
 
 
 def test_spectrum_proposals_follow_the_controls(qtbot, spectrum_tfr):
-    from phasebrush.core.feature_width import width_axis
+    from phasebrush.core.tf.feature_width import width_axis
 
     d = open_dialog(qtbot, spectrum_tfr, k=1)
     d.max_width_spin.setValue(60.0)

@@ -7,9 +7,9 @@ import pytest
 
 from phasebrush.app import selection_inverse
 from phasebrush.app.document import DocumentModel
-from phasebrush.core import masks as cmasks
-from phasebrush.core.inversion import invert_with_residual
-from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.tf import masks as cmasks
+from phasebrush.core.tf.inversion import invert_with_residual
+from phasebrush.core.tf.transforms import TransformSpec
 from tests.app.conftest import short_chirp
 
 

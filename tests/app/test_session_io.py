@@ -20,9 +20,9 @@ from phasebrush.app.session_io import (
     save_session_to,
     session_from_document,
 )
-from phasebrush.core.io import load_signal, save_signal
+from phasebrush.core.io.signals import load_signal, save_signal
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.tf.transforms import TransformSpec
 
 RATE = 4000.0
 SPEC = TransformSpec(kind="cwt", nv=8)
@@ -171,7 +171,7 @@ def test_locating_the_wrong_file_asks_again(doc, wav, tmp_path, errors):
 
 
 def test_failed_save_keeps_the_previous_session(doc, tmp_path, errors, monkeypatch):
-    import phasebrush.core.atomic  # noqa: F401 (loaded for the name below)
+    import phasebrush.core.io.atomic  # noqa: F401 (loaded for the name below)
     from phasebrush import core
 
     path = tmp_path / "work.pbsession"
@@ -183,12 +183,12 @@ def test_failed_save_keeps_the_previous_session(doc, tmp_path, errors, monkeypat
     def refuse(*a, **k):
         raise PermissionError(13, "Permission denied")
 
-    mkstemp = core.atomic.tempfile.mkstemp
-    monkeypatch.setattr(core.atomic.tempfile, "mkstemp", refuse)
+    mkstemp = core.io.atomic.tempfile.mkstemp
+    monkeypatch.setattr(core.io.atomic.tempfile, "mkstemp", refuse)
     assert not save_session_to(None, doc, path, state=state)
     assert str(path.parent) in errors[-1] and "permission denied" in errors[-1]
     assert path.read_text() == before and state.modified
-    monkeypatch.setattr(core.atomic.tempfile, "mkstemp", mkstemp)  # writable again
+    monkeypatch.setattr(core.io.atomic.tempfile, "mkstemp", mkstemp)  # writable again
     assert save_session_to(None, doc, tmp_path / "missing dir" / "w.pbsession") is False
     assert "does not exist" in errors[-1]
 
@@ -255,7 +255,7 @@ def test_session_from_document_needs_a_signal():
 
 def test_jcamp_block_dialog_lists_blocks_and_disables_empty_ones(qtbot, tmp_path):
     from phasebrush.app.jcamp_block_dialog import JcampBlockDialog, choose_jcamp_block
-    from phasebrush.core.jcamp_io import JcampBlock
+    from phasebrush.core.io.jcamp import JcampBlock
 
     blocks = [JcampBlock(0, "peaks", "INFRARED PEAK TABLE", 0, False),
               JcampBlock(1, "IR", "INFRARED SPECTRUM", 120, True),
@@ -350,7 +350,7 @@ def test_old_session_without_loss_history_or_settings_loads(qtbot, tmp_path, err
     import json
 
     from phasebrush.app.retrieval_panel import RetrievalPanel
-    from phasebrush.core.session import Session, SessionResult, SignalRef, save_session
+    from phasebrush.core.io.session import Session, SessionResult, SignalRef, save_session
 
     sig = Signal(np.cos(np.arange(1024) / 9.0), dx=1 / RATE, name="demo")
     y = 0.8 * sig.y

@@ -6,9 +6,9 @@ import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor
 
-from phasebrush.core import masks as cmasks
-from phasebrush.core.bands import Band, band_ranges
-from phasebrush.core.inversion import RangeInverter, invert_with_residual
+from phasebrush.core.tf import masks as cmasks
+from phasebrush.core.tf.bands import Band, band_ranges
+from phasebrush.core.tf.inversion import RangeInverter, invert_with_residual
 from tests.app.conftest import drag
 
 LEFT = Qt.MouseButton.LeftButton
@@ -342,7 +342,7 @@ def test_pooled_overlays_follow_every_edit(qtbot, window, monkeypatch):
 # -- the STFT on a log-frequency axis -----------------------------------------------
 def _stft_window(qtbot, settings, *, kind="stft"):
     from phasebrush.core.signal import Signal
-    from phasebrush.core.transforms import TransformSpec
+    from phasebrush.core.tf.transforms import TransformSpec
     from tests.app.conftest import shown_window
 
     fs = 1024.0
@@ -422,7 +422,7 @@ def test_log_frequency_stft_brush_paints_what_its_ring_covers_at_every_height(qt
 
 
 def test_log_frequency_choice_is_remembered_and_leaves_the_cwt_alone(qtbot, settings):
-    from phasebrush.core.transforms import TransformSpec
+    from phasebrush.core.tf.transforms import TransformSpec
     from tests.app.conftest import shown_window
 
     win = _stft_window(qtbot, settings)

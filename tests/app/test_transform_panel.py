@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QTimer
 
-from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.tf.transforms import TransformSpec
 
 
 def test_switch_to_stft_recomputes_in_background_and_keeps_bands(qtbot, window):

@@ -25,7 +25,7 @@ app = _application()
 from PySide6.QtCore import QEventLoop, QSettings, QTimer
 from phasebrush.app.audio import NullAudioSink
 from phasebrush.app.main_window import MainWindow
-from phasebrush.core.demo import demo_signal
+from phasebrush.core.io.demo import demo_signal
 
 def hwm_mb():
     for line in open("/proc/self/status"):

@@ -9,7 +9,7 @@ child's peak RSS (targets of issue 10: <= 120 s, <= 2 GB). The whole-signal
 path would need ~0.94 GB per second of audio (~560 GB).
 
 Agreement: on a 30-s excerpt, ``core.engine.stream_band`` against the
-whole-signal definition of the same band rows (``core.transforms.apply_filterbank``
+whole-signal definition of the same band rows (``core.tf.transforms.apply_filterbank``
 on the whole padded grid, the rows built as ``cwt_filterbank`` builds them;
 RangeInverter itself would need ~28 GB there), and the residual against
 signal - band.
@@ -70,8 +70,8 @@ def _peak_child_rss_mb() -> float:
 def _reference_band(y, spec, start, end, dx):
     """The whole-signal band of the rows ``start``/``end`` touch, row by row on the whole
     padded grid (what transform + RangeInverter compute, without holding every row)."""
-    from phasebrush.core import transforms as T
     from phasebrush.core.engine.cwt_blocks import cwt_geometry
+    from phasebrush.core.tf import transforms as T
 
     geom = cwt_geometry(spec, len(y), dx=dx)
     rows = np.unique(np.concatenate([np.arange(a, b) for a, b in
@@ -94,11 +94,11 @@ def _reference_band(y, spec, start, end, dx):
 
 
 def _agreement(y30: np.ndarray) -> None:
-    from phasebrush.app.cli import _band_intervals
-    from phasebrush.core.bands import bands_from_dict
+    from phasebrush.cli.main import _band_intervals
     from phasebrush.core.engine import stream_band
     from phasebrush.core.signal import Signal
-    from phasebrush.core.transforms import TransformSpec
+    from phasebrush.core.tf.bands import bands_from_dict
+    from phasebrush.core.tf.transforms import TransformSpec
 
     spec = TransformSpec()
     sig = Signal(y30, dx=1 / FS, name="excerpt")
@@ -124,7 +124,7 @@ def _agreement(y30: np.ndarray) -> None:
 
 
 def main() -> None:
-    from phasebrush.core.io import save_signal
+    from phasebrush.core.io.signals import save_signal
     from phasebrush.core.signal import Signal
 
     n = int(MINUTES * 60 * FS)
@@ -140,7 +140,7 @@ def main() -> None:
               f"{time.perf_counter() - t0:.1f} s")
         y30 = y[int(120 * FS):int(150 * FS)].copy()
         del y
-        cmd = [sys.executable, "-m", "phasebrush.app.cli", "invert", "-q", str(wav),
+        cmd = [sys.executable, "-m", "phasebrush.cli.main", "invert", "-q", str(wav),
                "--bands", str(bands), "--out", str(tmp / "band.wav"),
                "--residual", str(tmp / "residual.wav")]
         t0 = time.perf_counter()

@@ -2,8 +2,8 @@
 
 Issue 10's "done means": on 30 s at 16 kHz (480000 samples), for kinds 'cwt',
 'ssq_cwt' (nv 8), 'stft' and 'ssq_stft' (n_fft 256, hop 1),
-``core.engine.stream_band`` against ``core.inversion`` on the whole
-transform, for a band (two edge curves -> intervals, :func:`core.bands.band_ranges`),
+``core.engine.stream_band`` against ``core.tf.inversion`` on the whole
+transform, for a band (two edge curves -> intervals, :func:`core.tf.bands.band_ranges`),
 a rectangle, a lasso polygon and a brush stroke, with blocks small enough
 that every selection crosses block boundaries. Prints, per kind, the whole
 transform's time, and per selection the stream's time, tracemalloc peak
@@ -12,7 +12,7 @@ relative to max |y|, over all samples.
 
 The whole-signal reference of 'ssq_cwt' holds ~3.5 GB while it is made, and
 the four kinds take minutes on two cores: too heavy for the test suite, which
-runs the same comparison at 20000 samples (tests/core/test_engine_agreement.py).
+runs the same comparison at 20000 samples (tests/core/engine/test_engine_agreement.py).
 
 Run: ``python -m tests.benchmarks.bench_engine_agreement`` (or ``make bench``).
 """
@@ -37,9 +37,9 @@ def _rel(a, b, scale):
 
 def main() -> None:
     from phasebrush.core.engine import stream_band
-    from phasebrush.core.inversion import RangeInverter, invert_with_residual
     from phasebrush.core.signal import Signal
-    from phasebrush.core.transforms import transform
+    from phasebrush.core.tf.inversion import RangeInverter, invert_with_residual
+    from phasebrush.core.tf.transforms import transform
     from tests.core.test_engine_agreement import SPECS, recording, selections
 
     n = int(SECONDS * FS)

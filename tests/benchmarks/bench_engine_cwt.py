@@ -52,8 +52,8 @@ def _signal(seconds: float) -> np.ndarray:
 def _child_engine(out: str) -> None:
     import ssqueezepy  # noqa: F401  (imported untimed, as the peer's)
 
-    from phasebrush.core import transforms as T
     from phasebrush.core.engine import cwt_multirate
+    from phasebrush.core.tf import transforms as T
 
     y = _signal(10)
     t0 = time.perf_counter()
@@ -68,7 +68,7 @@ def _child_engine(out: str) -> None:
 def _child_peer(eng: str) -> None:
     import ssqueezepy
 
-    from phasebrush.core import transforms as T
+    from phasebrush.core.tf import transforms as T
 
     spec = T.TransformSpec()
     y = _signal(10)
@@ -96,8 +96,8 @@ def _child_peer(eng: str) -> None:
 def _child_detail() -> None:
     import ssqueezepy  # noqa: F401
 
-    from phasebrush.core import transforms as T
     from phasebrush.core.engine.display import display_source
+    from phasebrush.core.tf import transforms as T
 
     y = _signal(600)
     c0 = int(300 * FS)
@@ -118,8 +118,8 @@ def _child_detail() -> None:
 
 
 def _child_overview() -> None:
-    from phasebrush.core import transforms as T
     from phasebrush.core.engine import magnitude_image
+    from phasebrush.core.tf import transforms as T
 
     y = _signal(600)
     t0 = time.perf_counter()

@@ -5,10 +5,10 @@ Run: .venv/bin/python -m tests.benchmarks.bench_identity
 
 import numpy as np
 
-from phasebrush.core.demo import demo_signal
-from phasebrush.core.inversion import invert
+from phasebrush.core.io.demo import demo_signal
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec, transform
+from phasebrush.core.tf.inversion import invert
+from phasebrush.core.tf.transforms import TransformSpec, transform
 
 
 def main(argv=None) -> None:

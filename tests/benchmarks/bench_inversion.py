@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from phasebrush.core.inversion import RangeInverter
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec, _wavelet, transform
+from phasebrush.core.tf.inversion import RangeInverter
+from phasebrush.core.tf.transforms import TransformSpec, _wavelet, transform
 
 __all__ = ["main"]
 

@@ -33,11 +33,11 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 import phasebrush.app.document as document
 import phasebrush.app.tfr_view as tfr_view
-import phasebrush.core.masks as cmasks
+import phasebrush.core.tf.masks as cmasks
 from phasebrush.app.main_window import MainWindow
 from phasebrush.app.screenshot import wait_for
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.tf.transforms import TransformSpec
 
 # -- instrumentation: time spent in each part, per mouse event ------------------------
 # Exclusive times: a part called inside another (the overlay redraw inside the
@@ -172,7 +172,7 @@ def report(label, runs):
           f"{1e3 * np.median([r[1]['inverse'] for r in rel]):.0f} ms)")
 
 def check_final():
-    from phasebrush.core.inversion import invert_with_residual
+    from phasebrush.core.tf.inversion import invert_with_residual
     mask = L.selection_mask()
     band, _ = invert_with_residual(doc.tfr, mask)
     return float(np.abs(doc.inversion - band).max() / np.abs(y).max())

@@ -1,4 +1,4 @@
-"""Phase retrieval benchmark: core.retrieval against librosa's Griffin-Lim.
+"""Phase retrieval benchmark: core.retrieval.retrieve against librosa's Griffin-Lim.
 
 Prints one table (case, method, iterations, evaluations, wall s,
 inconsistency, SC dB, rel-L2). Multi-seed rows give medians. librosa (a
@@ -67,14 +67,14 @@ def speech(seconds: float | None = None) -> tuple[np.ndarray, float]:
 
 
 def _spec(**kw):
-    from phasebrush.core.transforms import TransformSpec
+    from phasebrush.core.tf.transforms import TransformSpec
 
     return TransformSpec(**kw)
 
 
 def _magnitude(x, fs, spec):
     from phasebrush.core.signal import Signal
-    from phasebrush.core.transforms import transform
+    from phasebrush.core.tf.transforms import transform
 
     return np.abs(transform(Signal(y=x, dx=1 / fs), spec).coefficients)
 
@@ -95,8 +95,8 @@ class Table:
 
 
 def _ours(table, case, x, fs, S, spec, label, seeds=(0,), **kw):
-    from phasebrush.core.metrics import rel_l2
-    from phasebrush.core.retrieval import retrieve
+    from phasebrush.core.retrieval.metrics import rel_l2
+    from phasebrush.core.retrieval.retrieve import retrieve
 
     res = []
     for s in seeds:
@@ -111,7 +111,7 @@ def _ours(table, case, x, fs, S, spec, label, seeds=(0,), **kw):
 def _librosa(table, case, x, fs, S_ours, spec, n_iter, momentum, init, seeds, label):
     import librosa
 
-    from phasebrush.core.metrics import inconsistency, rel_l2
+    from phasebrush.core.retrieval.metrics import inconsistency, rel_l2
 
     win = spec.window
     n_fft, hop = spec.n_fft, spec.hop
@@ -136,7 +136,7 @@ def _warm_up():
     """First FFT plans and thread pools cost ~1 s; keep them out of the timings."""
     import librosa
 
-    from phasebrush.core.retrieval import retrieve
+    from phasebrush.core.retrieval.retrieve import retrieve
 
     x, fs = chirp()
     spec = _spec(**CHIRP_STFT)
@@ -279,7 +279,7 @@ def _per_iteration(x, S, spec, n=300, repeats=3):
     (other processes on the machine only ever add time)."""
     import librosa
 
-    from phasebrush.core.retrieval import retrieve
+    from phasebrush.core.retrieval.retrieve import retrieve
 
     S_lib = np.abs(librosa.stft(x, n_fft=spec.n_fft, hop_length=spec.hop, window=spec.window,
                                 pad_mode="reflect"))

@@ -86,9 +86,9 @@ from phasebrush.app.main import _application
 app = _application()
 from phasebrush.app.main_window import MainWindow
 from phasebrush.app.screenshot import wait_for
-from phasebrush.core import masks as cmasks
+from phasebrush.core.tf import masks as cmasks
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec
+from phasebrush.core.tf.transforms import TransformSpec
 from PySide6.QtCore import QSettings
 import os, tempfile
 n, fs = 65536, 16000.0

@@ -12,13 +12,13 @@ _SCRIPT = r"""
 import sys
 import numpy as np
 from phasebrush.core.signal import Signal
-from phasebrush.core.transforms import TransformSpec, transform
+from phasebrush.core.tf.transforms import TransformSpec, transform
 y = np.random.default_rng(0).standard_normal(2048)
 transform(Signal(y), TransformSpec(kind="ssq_cwt", nv=8))
 import ssqueezepy
 print("after transform", "torch" in sys.modules)
 import torch
-from phasebrush.core.torch_transforms import STFTOperator  # noqa: F401  (the real torch works)
+from phasebrush.core.retrieval.torch_transforms import STFTOperator  # noqa: F401 (real torch)
 print("after import", torch.zeros(2).sum().item() == 0.0, type(torch).__name__)
 """
 

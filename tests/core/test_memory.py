@@ -1,4 +1,4 @@
-"""Tests for core/memory.py and the memory checks of core.transforms.transform."""
+"""Tests for core/memory.py and the memory checks of core.tf.transforms.transform."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import phasebrush.core.memory as M
-import phasebrush.core.transforms as T
+import phasebrush.core.tf.transforms as T
 from phasebrush.core.errors import OutOfMemoryError, ParameterError, PhaseBrushError, format_bytes
 from phasebrush.core.signal import Signal
 
