@@ -773,7 +773,8 @@ class DocumentModel(QObject):
         """A long recording's retrieval: on the visible columns or the selection's
         extent, as a signal of its own, its memory estimate said first (or refused)."""
         from phasebrush.core.errors import OutOfMemoryError, format_bytes
-        from phasebrush.core.memory import budget_bytes, estimate_retrieval_bytes
+        from phasebrush.core.memory import budget_bytes
+        from phasebrush.core.retrieval.retrieve import estimate_retrieval_bytes
         from phasebrush.core.tf.masks import map_mask
 
         cols = self.retrieval_columns(params.target)

@@ -443,8 +443,8 @@ _MAX_IMAGE_SIDE = 32768
 
 def _full_resolution_check(args, signal, spec, cols, out) -> None:
     """Refuse, before computing, a full-resolution transform that exceeds the memory budget."""
-    from phasebrush.core.memory import check_fits, estimate_transform_bytes
-    from phasebrush.core.tf.transforms import _check_spec
+    from phasebrush.core.memory import check_fits
+    from phasebrush.core.tf.transforms import _check_spec, estimate_transform_bytes
 
     # the spec's own errors first, as the transform would report them
     _check_spec(spec)
@@ -664,7 +664,8 @@ def _whole_invert_fits(signal, spec) -> bool:
     """Whether the whole-signal transform plus RangeInverter's cumulative sum fit the
     memory budget."""
     from phasebrush.core.errors import OutOfMemoryError, ParameterError
-    from phasebrush.core.memory import budget_bytes, estimate_transform_bytes
+    from phasebrush.core.memory import budget_bytes
+    from phasebrush.core.tf.transforms import estimate_transform_bytes
 
     try:
         n_bytes = estimate_transform_bytes(signal.n, spec, signal.dx)
@@ -948,7 +949,8 @@ def _check_retrieval_memory(args, spec, n: int, dx: float) -> None:
     """Estimate the retrieval's peak before it starts; say it (unless -q) and refuse it
     when it exceeds the budget."""
     from phasebrush.core.errors import format_bytes
-    from phasebrush.core.memory import budget_bytes, check_fits, estimate_retrieval_bytes
+    from phasebrush.core.memory import budget_bytes, check_fits
+    from phasebrush.core.retrieval.retrieve import estimate_retrieval_bytes
 
     n_bytes = estimate_retrieval_bytes(n, spec, dx)
     what = f"retrieval of {args.input} ({n} samples, {spec.kind})"

@@ -14,7 +14,8 @@ Subpackages, each with an ``__init__`` that lists its modules:
 Modules:
     errors        exception types
     signal        the Signal dataclass (uniformly sampled 1-D data)
-    memory        memory estimates and the budget work is checked against
+    memory        the memory budget work is checked against (estimates live with the
+                  work they estimate: tf.transforms, retrieval.retrieve)
     playback      Qt-free helpers for listening (rates, A/B positions, sonification)
     lean_imports  ssqueezepy imported without torch (torch only for retrieval)
 """

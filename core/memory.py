@@ -21,8 +21,7 @@ from phasebrush.core.errors import OutOfMemoryError, ParameterError, format_byte
 
 __all__ = [
     "DEFAULT_FRACTION", "ENV_VAR", "available_bytes", "set_budget", "budget_bytes",
-    "parse_bytes", "check_fits", "estimate_transform_bytes", "estimate_retrieval_bytes",
-    "RETRIEVAL_TRANSFORMS",
+    "parse_bytes", "check_fits",
 ]
 
 DEFAULT_FRACTION = 0.6   # leave room for the GUI, the OS and copies we do not count
@@ -116,68 +115,3 @@ def check_fits(what: str, n_bytes: float, *, hint: str = "") -> None:
         else:
             hint = f"budget {format_bytes(budget)}; set {ENV_VAR} to change it"
         raise OutOfMemoryError(what, n_bytes, available=budget, hint=hint)
-
-
-def estimate_transform_bytes(n_samples: int, spec, dx: float = 1.0) -> int:
-    """Estimated peak memory of ``core.tf.transforms.transform`` for ``n_samples`` samples.
-
-    Counts the arrays alive together at the worst moment, in bytes (complex128 = 16):
-
-    - 'cwt': the filterbank ``rows x n_pad`` float64, the coefficients
-      ``rows x N`` complex128, and two FFT blocks of ``block x n_pad``.
-    - 'ssq_cwt': the same filterbank, the CWT and its time derivative and the
-      squeezed result (3 x ``scales x N``), and the CWT blocks (3 x
-      ``block x n_pad``).
-    - 'stft': coefficients ``(n_fft//2+1) x frames``; 'ssq_stft': three such
-      arrays; plus the frame blocks.
-
-    Measured against tracemalloc on small cases, it errs by a few per cent
-    (see tests/core/test_memory.py). It does not count the signal itself or
-    copies a caller makes of the result. The CWT's scales and row frequencies
-    are not counted either: core derives them in O(rows) memory (ssqueezepy's
-    own derivation sampled wavelets on the ``p2up(N)`` grid, 2 GB at 10 min of
-    44.1 kHz audio; core falls back to it only for lengths below ~1000).
-
-    Parameters
-    ----------
-    n_samples : int
-    spec : TransformSpec
-    dx : float
-        Sample spacing (the CWT's rows depend on it only through fmin/fmax).
-    """
-    from phasebrush.core.tf import transforms as T
-
-    n = int(n_samples)
-    c16, f8 = 16, 8
-    block_elems = T._BLOCK_ELEMS
-    if spec.is_cwt:
-        n_pad, _ = T.cwt_padding(n)
-        n_scales = len(T._selected_scales(spec, n, float(dx)))
-        rows = n_scales + (2 if spec.edge_rows else 0)
-        blk = T._row_block(n_pad)
-        fb = rows * n_pad * f8 + 4 * n_pad * c16          # psi, edge-filter vectors
-        if spec.kind == "cwt":
-            work = rows * n * c16 + 2 * blk * n_pad * c16 + n_pad * c16
-        else:
-            blk = max(4, blk)
-            cwt = 3 * n_scales * n * c16 + 3 * blk * n_pad * c16
-            stack = 2 * rows * n * c16                    # squeezed rows + the stacked result
-            work = max(cwt, stack)
-        return int(fb + work)
-    rows = int(spec.n_fft) // 2 + 1
-    frames = T.stft_frames(n, int(spec.hop))
-    block = 24 * min(block_elems, int(spec.n_fft) * frames)  # frame buffer, its rfft, a copy
-    n_arrays = 1 if spec.kind == "stft" else 3
-    return int(n_arrays * rows * frames * c16 + block + 2 * (n + int(spec.n_fft)) * f8)
-
-
-#: Arrays a retrieval holds at once, in units of the transform's own peak: the target
-#: magnitude, the estimate's transform and its adjoint's work, the method's state
-#: (momentum, previous iterate, best estimate). A rough count, not yet measured.
-RETRIEVAL_TRANSFORMS = 4
-
-
-def estimate_retrieval_bytes(n_samples: int, spec, dx: float = 1.0) -> int:
-    """Rough peak bytes of phase retrieval through ``spec`` over ``n_samples``:
-    :data:`RETRIEVAL_TRANSFORMS` times :func:`estimate_transform_bytes`."""
-    return RETRIEVAL_TRANSFORMS * int(estimate_transform_bytes(n_samples, spec, dx))

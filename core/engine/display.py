@@ -64,9 +64,10 @@ from phasebrush.core.engine.pyramid import (
 )
 from phasebrush.core.engine.ssq_blocks import WHOLE_ROWS_BYTES, SSQBlocks, check_engine, ssq_blocks
 from phasebrush.core.errors import ParameterError
-from phasebrush.core.memory import check_fits, estimate_transform_bytes
+from phasebrush.core.memory import check_fits
 from phasebrush.core.signal import Signal
 from phasebrush.core.tf import transforms as T
+from phasebrush.core.tf.transforms import estimate_transform_bytes
 
 __all__ = ["DisplaySource", "display_source", "STFTSource", "SSQSource", "WholeSource",
            "stream_image",

@@ -180,14 +180,14 @@ def long_tfr(signal, spec: T.TransformSpec) -> LongTFR:
 def document_bytes(n_samples: int, spec: T.TransformSpec, dx: float = 1.0) -> int:
     """Peak bytes of the GUI document's whole-signal path for ``n_samples``.
 
-    The transform's own peak (:func:`core.memory.estimate_transform_bytes`;
+    The transform's own peak (:func:`core.tf.transforms.estimate_transform_bytes`;
     for the SSQ kinds ``Wx``, ``dWx`` and ``Tx`` together, and an SSQ-CWT's
     filterbank) plus what the document keeps beside the coefficients: the
     float64 row cumulative sums of the fast inverse, the float32 dB image and
     one bool paint mask, each rows x columns. The 4-s speech demo in SSQ-CWT:
     2.15 GiB (the GUI measured 2.31 GB).
     """
-    from phasebrush.core.memory import estimate_transform_bytes
+    from phasebrush.core.tf.transforms import estimate_transform_bytes
 
     n = int(n_samples)
     if spec.is_cwt:

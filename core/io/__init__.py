@@ -2,6 +2,7 @@
 
 Modules:
     signals          load and save signals (audio, CSV/TXT, NPY/NPZ; JCAMP-DX through jcamp)
+    common           what both readers share: input bytes, text decoding, a Signal from x, y
     jcamp            JCAMP-DX spectra through the ``jcamp`` package, checked
     atomic           atomic file writes (temp file + rename)
     tfr              a TFR or a magnitude target and its parameters as NPZ

@@ -21,7 +21,7 @@ import jcamp
 import numpy as np
 
 from phasebrush.core.errors import LoadError
-from phasebrush.core.io.signals import decode_text, read_input_bytes, signal_from_xy
+from phasebrush.core.io.common import decode_text, read_input_bytes, signal_from_xy
 from phasebrush.core.signal import Signal
 
 __all__ = ["JcampBlock", "jcamp_blocks", "list_jcamp_blocks", "load_jcamp", "jcamp_unit"]

@@ -51,7 +51,23 @@ __all__ = [
     "parse_method",
     "check_options",
     "retrieve",
+    "estimate_retrieval_bytes",
+    "RETRIEVAL_TRANSFORMS",
 ]
+
+#: Arrays a retrieval holds at once, in units of the transform's own peak: the target
+#: magnitude, the estimate's transform and its adjoint's work, the method's state
+#: (momentum, previous iterate, best estimate). A rough count, not yet measured.
+RETRIEVAL_TRANSFORMS = 4
+
+
+def estimate_retrieval_bytes(n_samples: int, spec, dx: float = 1.0) -> int:
+    """Rough peak bytes of phase retrieval through ``spec`` over ``n_samples``:
+    :data:`RETRIEVAL_TRANSFORMS` times :func:`estimate_transform_bytes`."""
+    from phasebrush.core.tf.transforms import estimate_transform_bytes
+
+    return RETRIEVAL_TRANSFORMS * int(estimate_transform_bytes(n_samples, spec, dx))
+
 
 METHODS = ("gd", "gla", "fgla", "raar", "dm", "lbfgs", "lbfgs-raar")
 OPTIMIZERS = ("sgdm", "adam", "rmsprop", "lbfgs")

@@ -259,8 +259,8 @@ def test_long_signal_image_in_bounded_memory(tmp_path, kind_args, n_rows):
     rc, rss = res.stdout.split()
     assert rc == "0", res.stderr
     assert np.load(out).shape == (64, 400)
-    from phasebrush.core.memory import estimate_transform_bytes
     from phasebrush.core.tf.transforms import TransformSpec as TS
+    from phasebrush.core.tf.transforms import estimate_transform_bytes
 
     spec = TS(nv=4, fmin=200) if n_rows is None else TS(kind="stft", n_fft=128)
     full = estimate_transform_bytes(n, spec, 1 / fs)

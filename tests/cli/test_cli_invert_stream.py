@@ -75,9 +75,9 @@ def test_a_budget_too_small_for_the_whole_transform_streams(recording, tmp_path,
                                                             capsys):
     path, bands = recording
     from phasebrush.core import memory
-    from phasebrush.core.tf.transforms import TransformSpec
+    from phasebrush.core.tf.transforms import TransformSpec, estimate_transform_bytes
 
-    whole_bytes = memory.estimate_transform_bytes(N, TransformSpec(), 1 / FS)
+    whole_bytes = estimate_transform_bytes(N, TransformSpec(), 1 / FS)
     # the transform alone fits, with RangeInverter's cumulative sum it does not
     monkeypatch.setenv(memory.ENV_VAR, str(int(whole_bytes)))
     called = []

@@ -72,7 +72,7 @@ def test_check_fits_message_has_the_estimate_the_budget_and_the_hint():
 def test_transform_refuses_what_exceeds_the_budget_naming_file_and_fix(kind, kw):
     spec = T.TransformSpec(kind=kind, **kw)
     sig = Signal(np.zeros(8000), dx=1e-3, name="song", source="/music/song.wav")
-    est = M.estimate_transform_bytes(sig.n, spec, sig.dx)
+    est = T.estimate_transform_bytes(sig.n, spec, sig.dx)
     M.set_budget(est // 2)
     with pytest.raises(OutOfMemoryError) as err:
         T.transform(sig, spec)
@@ -99,7 +99,7 @@ def test_estimate_follows_the_measured_peak(kind, kw, n):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    est = M.estimate_transform_bytes(n, spec, sig.dx)
+    est = T.estimate_transform_bytes(n, spec, sig.dx)
     assert tfr.coefficients.nbytes < peak
     # a little under is covered by the budget's margin; over is only caution
     assert 0.9 * peak <= est <= 1.6 * peak
