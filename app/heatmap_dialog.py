@@ -41,7 +41,12 @@ from phasebrush.app.axes import REVERSED_UNITS, display_reversed, x_axis_label
 from phasebrush.app.document import db_ceiling, db_image
 from phasebrush.app.grid import ImageGrid
 from phasebrush.app.tfr_view import LogFrequencyAxis
-from phasebrush.core.analysis.attribution import attribution_curve, heatmap_to_mask, threshold_mask
+from phasebrush.core.analysis.attribution import (
+    attribution_curve,
+    heatmap_to_mask,
+    smoothing_samples,
+    threshold_mask,
+)
 from phasebrush.core.analysis.heatmap import COLORMAPS, load_heatmap
 from phasebrush.core.errors import PhaseBrushError
 from phasebrush.core.tf.inversion import invert
@@ -52,18 +57,6 @@ __all__ = ["HeatmapDialog", "smoothing_samples"]
 HEATMAP_FILTER = ("Saliency maps (*.npy *.png *.tif *.tiff *.jpg *.jpeg *.bmp);;"
                   "NumPy arrays (*.npy);;Images (*.png *.tif *.tiff *.jpg *.jpeg *.bmp);;"
                   "All files (*)")
-
-
-def smoothing_samples(tfr, mask) -> int:
-    """Moving-average length for the attribution curve: one period of the lowest
-    frequency the mask keeps (at least 1, at most a quarter of the signal)."""
-    rows = np.flatnonzero(np.asarray(mask).any(axis=1))
-    f = np.asarray(tfr.frequencies, float)[rows] if rows.size else np.array([])
-    f = f[f > 0]
-    if f.size == 0:
-        return 1
-    n = int(round(1.0 / (float(f.min()) * float(tfr.dx))))
-    return int(np.clip(n, 1, max(1, tfr.n_samples // 4)))
 
 
 class HeatmapDialog(QDialog):

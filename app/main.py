@@ -6,7 +6,7 @@
     phasebrush --screenshot P.png  render the window (chirp, a band, a short retrieval)
     phasebrush FILE --screenshot P.png   the window on FILE once its first complete image is drawn
     phasebrush --screenshot P.png --scene spectrum|heatmap   other scenes (app.screenshot)
-    phasebrush transform|invert|retrieve ...   the command-line tools (cli.main)
+    phasebrush transform|invert|retrieve|batch ...   the command-line tools (cli.main)
 
 Qt is imported only on the GUI path and torch only when a retrieval starts,
 so the window appears fast and the CLI never loads Qt.
@@ -20,7 +20,7 @@ import sys
 
 __all__ = ["main", "build_parser", "CLI_COMMANDS"]
 
-CLI_COMMANDS = ("transform", "invert", "retrieve")
+CLI_COMMANDS = ("transform", "invert", "retrieve", "batch")
 
 
 def build_parser() -> argparse.ArgumentParser:

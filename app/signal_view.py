@@ -141,8 +141,7 @@ class SignalView(QWidget):
         if not self.toggles["attribution"].isChecked():
             self.toggles["attribution"].setEnabled(True)
             return
-        from phasebrush.app.heatmap_dialog import smoothing_samples
-        from phasebrush.core.analysis.attribution import attribution_curve
+        from phasebrush.core.analysis.attribution import attribution_curve, smoothing_samples
 
         mask = doc.layers.selection_mask()
         n = smoothing_samples(doc.tfr, mask) if mask is not None else 1

@@ -24,7 +24,7 @@ from pathlib import Path
 
 __all__ = ["main", "COMMANDS", "SIGNAL_SUFFIXES", "IMAGE_SUFFIXES", "INTERRUPTED"]
 
-COMMANDS = ("transform", "invert", "retrieve")
+COMMANDS = ("transform", "invert", "retrieve", "batch")
 #: What ``core.io.signals.save_signal`` writes (a test checks that they agree).
 SIGNAL_SUFFIXES = (".wav", ".flac", ".ogg", ".csv", ".npy", ".npz")
 #: Exit status after Ctrl-C / SIGTERM (128 + SIGINT, as shells report it).
@@ -1108,6 +1108,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     g.add_argument("--report", type=Path, default=None, help="write a JSON report here")
     p.set_defaults(func=cmd_retrieve)
+
+    from phasebrush.cli.batch.command import add_parser as add_batch_parser
+
+    add_batch_parser(sub, common)
     return parser
 
 

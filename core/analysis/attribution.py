@@ -39,13 +39,16 @@ for CWT rows. Edge rows get weight 0: no external classifier saw them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from phasebrush.core.errors import ParameterError, ShapeError
 from phasebrush.core.tf.masks import freq_to_row, inner_rows, threshold, time_to_col
 
-__all__ = ["heatmap_to_mask", "threshold_mask", "attribution_curve"]
+__all__ = ["heatmap_to_mask", "threshold_mask", "attribution_curve", "smoothing_samples",
+           "Attribution", "attribute"]
 
 
 def _axis_weights(n_src: int, positions: np.ndarray, lo: float, hi: float):
@@ -184,3 +187,68 @@ def attribution_curve(band_inverse, *, smooth_samples: int) -> np.ndarray:
     env = np.maximum(env, 0.0)  # the filter's rounding can leave -0 / -1e-17
     peak = env.max()
     return env / peak if peak > 0 else np.zeros_like(env)
+
+
+def smoothing_samples(tfr, mask) -> int:
+    """Moving-average length for the attribution curve: one period of the lowest
+    frequency the mask keeps (at least 1, at most a quarter of the signal)."""
+    rows = np.flatnonzero(np.asarray(mask).any(axis=1))
+    f = np.asarray(tfr.frequencies, float)[rows] if rows.size else np.array([])
+    f = f[f > 0]
+    if f.size == 0:
+        return 1
+    n = int(round(1.0 / (float(f.min()) * float(tfr.dx))))
+    return int(np.clip(n, 1, max(1, tfr.n_samples // 4)))
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """What a heatmap says about a signal (:func:`attribute`).
+
+    Attributes
+    ----------
+    mask : np.ndarray [shape=tfr.shape, bool or float32]
+        The thresholded binary mask, or the soft weights.
+    inverse : np.ndarray [shape=(n_samples,), float64] or None
+        The inverse of the masked coefficients; None when a binary mask keeps
+        no cell.
+    curve : np.ndarray [shape=(n_samples,), float64, in [0, 1]] or None
+        :func:`attribution_curve` of ``inverse``.
+    kept : int
+        Cells at or above the threshold.
+    smooth_samples : int
+        The curve's moving-average length.
+    """
+
+    mask: np.ndarray
+    inverse: np.ndarray | None
+    curve: np.ndarray | None
+    kept: int
+    smooth_samples: int
+
+
+def attribute(tfr, heat, *, level: float = 0.5, soft: bool = False) -> Attribution:
+    """The heatmap-weighted inverse and attribution curve, as the GUI's heatmap dialog
+    computes them (app/heatmap_dialog.py).
+
+    Parameters
+    ----------
+    tfr : TFR
+    heat : np.ndarray [shape=(h, w), float in [0, 1], row 0 = lowest frequency]
+        As :func:`core.analysis.heatmap.load_heatmap` returns it.
+    level : float in (0, 1]
+        Threshold of the binary mask (also the cells counted as kept).
+    soft : bool
+        Invert the soft weights instead of the binary mask.
+    """
+    from phasebrush.core.tf.inversion import invert
+
+    weights = heatmap_to_mask(heat, tfr)
+    binary = threshold_mask(weights, level)
+    kept = int(np.count_nonzero(binary))
+    mask = weights if soft else binary
+    if not (soft or kept):
+        return Attribution(mask, None, None, 0, 1)
+    n = smoothing_samples(tfr, binary if kept else weights > 0)
+    inverse = invert(tfr, mask)
+    return Attribution(mask, inverse, attribution_curve(inverse, smooth_samples=n), kept, n)
