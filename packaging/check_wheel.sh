@@ -102,5 +102,9 @@ PYEOF
 "$V/phasebrush" invert -q speech.wav --kind cwt --nv 16 --bands bands.json --out band.wav \
   --residual res.wav --indices-out idx.csv
 "$V/phasebrush" retrieve -q speech.wav rec.wav --kind stft --n-fft 256 --hop 64 --iters 5
-for f in speech.npz band.wav res.wav idx.csv rec.wav; do test -s "$f"; done
-say "ok: installed from the wheel, used from $PWD (screenshot, transform, invert, retrieve)"
+# batch on a real 2-process Dask cluster: the workers import phasebrush from the wheel too
+mkdir takes && cp speech.wav takes/a.wav && cp speech.wav takes/b.wav
+"$V/phasebrush" batch invert -q takes --out takes_out --bands bands.json --nv 16 --workers 2
+for f in speech.npz band.wav res.wav idx.csv rec.wav takes_out/a.band.wav takes_out/b.residual.wav \
+         takes_out/results.csv; do test -s "$f"; done
+say "ok: installed from the wheel, used from $PWD (screenshot, transform, invert, retrieve, batch)"

@@ -29,14 +29,14 @@ _RETRIEVE_DESTS = {"method": "--method", "optimizer": "--optimizer", "iters": "-
 
 
 def _size(value: str) -> tuple[int, int]:
-    from phasebrush.cli.main import _image_size
+    from phasebrush.cli.commands import _image_size
 
     return _image_size(value)
 
 
 def add_parser(sub, common) -> argparse.ArgumentParser:
     from phasebrush.cli.batch.jobs import JOBS
-    from phasebrush.cli.main import _add_load_options, _add_transform_options
+    from phasebrush.cli.commands import _add_load_options, _add_transform_options
     from phasebrush.core.tf.transforms import KINDS
 
     p = sub.add_parser(
@@ -197,7 +197,7 @@ class _Progress:
     """items done / failed / skipped and the rate, through tqdm (stderr)."""
 
     def __init__(self, total: int):
-        from phasebrush.cli.main import _tqdm
+        from phasebrush.cli.commands import _tqdm
 
         self.bar = _tqdm(total=total, desc="batch", unit="item")
 
@@ -213,7 +213,7 @@ class _Progress:
 def cmd_batch(args) -> int:
     from phasebrush.cli.batch.items import collect_items
     from phasebrush.cli.batch.runner import MANIFEST_CSV, run_batch
-    from phasebrush.cli.main import INTERRUPTED
+    from phasebrush.cli.commands import INTERRUPTED
     from phasebrush.core.errors import ParameterError
 
     if args.workers is not None and args.workers < 1:

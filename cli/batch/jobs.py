@@ -117,15 +117,15 @@ def is_complete(job: Job, item, outdir) -> bool:
 
 def _single_item_args(command: str, positional: list, job: Job, extra=()):
     """The single-item CLI's parsed arguments for this item (its defaults, its checks)."""
-    from phasebrush.cli.main import build_parser
+    from phasebrush.cli.commands import single_item_parser
 
-    return build_parser().parse_args([command, *map(str, positional), "-q", *job.argv,
+    return single_item_parser().parse_args([command, *map(str, positional), "-q", *job.argv,
                                       *extra])
 
 
 def _loaded(job: Job, item, out: Path):
     """(signal, spec) as ``phasebrush transform ITEM OUT`` loads and builds them."""
-    from phasebrush.cli.main import _load, _spec_from_args
+    from phasebrush.cli.commands import _load, _spec_from_args
 
     args = _single_item_args("transform", [item.signal, out], job)
     return _load(args), _spec_from_args(args, default_hop=1)
@@ -260,7 +260,7 @@ def _attribute(job: Job, item, outdir: Path) -> dict:
 
 
 def _invert(job: Job, item, outdir: Path) -> dict:
-    from phasebrush.cli.main import cmd_invert
+    from phasebrush.cli.commands import cmd_invert
     from phasebrush.core.errors import ParameterError
 
     bands = item.extra.get("bands") or job.options.get("bands")
@@ -276,7 +276,7 @@ def _invert(job: Job, item, outdir: Path) -> dict:
 
 
 def _retrieve(job: Job, item, outdir: Path) -> dict:
-    from phasebrush.cli.main import cmd_retrieve
+    from phasebrush.cli.commands import cmd_retrieve
 
     source = Path(item.extra.get("magnitude") or item.signal)
     out, report = outputs_for(job, item, outdir)

@@ -94,7 +94,7 @@ def _reference_band(y, spec, start, end, dx):
 
 
 def _agreement(y30: np.ndarray) -> None:
-    from phasebrush.cli.main import _band_intervals
+    from phasebrush.cli.commands import _band_intervals
     from phasebrush.core.engine import stream_band
     from phasebrush.core.signal import Signal
     from phasebrush.core.tf.bands import bands_from_dict

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from phasebrush.cli import commands
 from phasebrush.cli import main as cli
 from phasebrush.core.io.signals import load_signal, save_signal
 from phasebrush.core.io.tfr import load_magnitude
@@ -325,7 +326,7 @@ def test_retrieve_from_a_signal_npz(tmp_path):
 def test_cli_output_suffixes_are_what_save_signal_writes():
     from phasebrush.core.io.signals import SAVE_EXTENSIONS
 
-    assert set(cli.SIGNAL_SUFFIXES) == set(SAVE_EXTENSIONS.values())
+    assert set(commands.SIGNAL_SUFFIXES) == set(SAVE_EXTENSIONS.values())
 
 
 # every bad output, for every command: refused before the input is transformed
@@ -460,7 +461,7 @@ def test_memory_error_and_interrupt_are_one_line(spectrum_csv, tmp_path, capsys,
 def test_stop_request_stops_first_and_aborts_second():
     import signal
 
-    with cli._StopRequest() as stop:
+    with commands._StopRequest() as stop:
         # SIGINT and SIGTERM both go to it while a retrieval runs
         assert signal.getsignal(signal.SIGINT) == stop._handle
         assert signal.getsignal(signal.SIGTERM) == stop._handle

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from phasebrush.cli import commands
 from phasebrush.cli import main as cli
 from phasebrush.core.io.signals import save_signal
 from phasebrush.core.signal import Signal
@@ -46,7 +47,7 @@ def _expected(path, bands, spec):
 @pytest.mark.parametrize("kind", ["cwt", "stft"])
 def test_indices_out_writes_the_bands_indices(recording, tmp_path, monkeypatch, kind):
     path, bands = recording
-    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 10**12)   # the whole-signal path
+    monkeypatch.setattr(commands, "_STREAM_ABOVE_SAMPLES", 10**12)   # the whole-signal path
     idx = tmp_path / "idx.csv"
     got = _run(path, bands, tmp_path, idx, "--kind", kind, "--n-fft", "128")
     want = _expected(path, bands, TransformSpec(kind=kind, nv=16, n_fft=128, hop=1))
@@ -62,9 +63,9 @@ def test_indices_out_writes_the_bands_indices(recording, tmp_path, monkeypatch, 
 def test_streamed_indices_equal_the_whole_path(recording, tmp_path, monkeypatch, capsys,
                                                suffix):
     path, bands = recording
-    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 10**12)
+    monkeypatch.setattr(commands, "_STREAM_ABOVE_SAMPLES", 10**12)
     whole = _run(path, bands, tmp_path, tmp_path / f"whole{suffix}")
-    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 0)
+    monkeypatch.setattr(commands, "_STREAM_ABOVE_SAMPLES", 0)
     import phasebrush.core.tf.indices  # noqa: F401 (loaded for the name below)
     from phasebrush import core
 
@@ -93,7 +94,7 @@ def test_streamed_indices_equal_the_whole_path(recording, tmp_path, monkeypatch,
 def test_indices_of_a_range_are_those_columns_only(recording, tmp_path, monkeypatch, kind,
                                                    stream):
     path, bands = recording
-    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 10**12)
+    monkeypatch.setattr(commands, "_STREAM_ABOVE_SAMPLES", 10**12)
     hop = ["--hop", "4"] if not stream else []
     whole = _run(path, bands, tmp_path, tmp_path / "w.npz", "--kind", kind, *hop)
     got = _run(path, bands, tmp_path, tmp_path / "r.npz", "--kind", kind, *hop,

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from phasebrush.cli import commands
 from phasebrush.cli import main as cli
 from phasebrush.core.io.signals import load_signal, save_signal
 from phasebrush.core.signal import Signal
@@ -34,10 +35,10 @@ def test_blocks_a_band_does_not_reach_get_nothing_of_it(recording, monkeypatch):
     from phasebrush.core.tf.bands import load_bands
     from phasebrush.core.tf.transforms import TransformSpec
 
-    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 0)
+    monkeypatch.setattr(commands, "_STREAM_ABOVE_SAMPLES", 0)
     _, bands = recording
     sig = S(np.zeros(N), dx=1 / FS)
-    get = cli._band_intervals(load_bands(bands), sig, TransformSpec())
+    get = commands._band_intervals(load_bands(bands), sig, TransformSpec())
     start, end = get(0, 1000)                      # 0-0.125 s: only the first band
     assert (end > start).any(axis=1).sum() == 1
     far = [{"upper": [[5, 900], [6, 900]], "lower": [[5, 200], [6, 200]]}]
@@ -45,7 +46,7 @@ def test_blocks_a_band_does_not_reach_get_nothing_of_it(recording, monkeypatch):
     from phasebrush.core.errors import ParameterError
 
     with pytest.raises(ParameterError, match="outside the transform"):
-        cli._band_intervals(load_bands(bands), sig, TransformSpec())
+        commands._band_intervals(load_bands(bands), sig, TransformSpec())
 
 
 def _invert(path, bands, tmp_path, tag, *extra):
@@ -60,9 +61,9 @@ def _invert(path, bands, tmp_path, tag, *extra):
 def test_streamed_invert_equals_the_whole_signal_path(recording, tmp_path, monkeypatch, capsys,
                                                       kind):
     path, bands = recording
-    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 10**12)
+    monkeypatch.setattr(commands, "_STREAM_ABOVE_SAMPLES", 10**12)
     whole = _invert(path, bands, tmp_path, "whole", "-q", "--kind", kind)
-    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 0)
+    monkeypatch.setattr(commands, "_STREAM_ABOVE_SAMPLES", 0)
     streamed = _invert(path, bands, tmp_path, "stream", "--kind", kind)
     err = capsys.readouterr().err
     assert "streamed in" in err and "100%" in err
@@ -94,7 +95,7 @@ def test_a_budget_too_small_for_the_whole_transform_streams(recording, tmp_path,
 
 def test_outputs_are_checked_before_any_streaming(recording, tmp_path, monkeypatch, capsys):
     path, bands = recording
-    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 0)
+    monkeypatch.setattr(commands, "_STREAM_ABOVE_SAMPLES", 0)
     import phasebrush.core.engine  # noqa: F401 (loaded for the name below)
     from phasebrush import core
 
@@ -116,8 +117,8 @@ def test_ssq_kinds_keep_the_whole_signal_path(recording):
     from phasebrush.core.tf.transforms import TransformSpec
 
     sig = S(np.zeros(10), dx=1.0)
-    assert not cli._streams(sig, TransformSpec(kind="ssq_cwt"))
-    assert not cli._streams(sig, TransformSpec(kind="stft", hop=4))
+    assert not commands._streams(sig, TransformSpec(kind="ssq_cwt"))
+    assert not commands._streams(sig, TransformSpec(kind="stft", hop=4))
 
 
 @pytest.mark.parametrize("streamed", [False, True])
@@ -127,7 +128,7 @@ def test_a_band_from_0_hz_is_clamped_with_a_note(recording, tmp_path, monkeypatc
     path, bands = recording
     bands.write_text(json.dumps({"bands": [
         {"upper": [[0, 600], [2, 600]], "lower": [[0, 0], [2, 0]]}]}))
-    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 0 if streamed else 10**12)
+    monkeypatch.setattr(commands, "_STREAM_ABOVE_SAMPLES", 0 if streamed else 10**12)
     band, residual = _invert(path, bands, tmp_path, f"zero{streamed}")
     err = capsys.readouterr().err
     assert "clamped" in err and "bands.json" in err
@@ -143,7 +144,7 @@ def test_a_band_from_0_hz_is_clamped_with_a_note(recording, tmp_path, monkeypatc
 def test_invert_of_a_range_equals_that_part_of_the_whole_inverse(recording, tmp_path,
                                                                  monkeypatch, kind):
     path, bands = recording
-    monkeypatch.setattr(cli, "_STREAM_ABOVE_SAMPLES", 10**12)   # whole path for the reference
+    monkeypatch.setattr(commands, "_STREAM_ABOVE_SAMPLES", 10**12)   # whole path for the reference
     whole_band, whole_res = _invert(path, bands, tmp_path, f"w{kind}", "-q", "--kind", kind)
     called = []
     if kind != "ssq_cwt":   # the range must not need the whole transform

@@ -133,7 +133,7 @@ def test_range_over_the_budget_is_refused_with_the_estimate_before_any_work(
 
 
 def test_range_outputs_are_checked_before_loading(tones, tmp_path, capsys, monkeypatch):
-    import phasebrush.cli.main as C
+    import phasebrush.cli.commands as C
 
     monkeypatch.setattr(C, "_load", lambda args: pytest.fail("loaded first"))
     path, _ = tones
