@@ -50,17 +50,22 @@ class Job:
     budget : int or None
         Memory budget of one worker in bytes (core.memory.set_budget); None
         keeps the worker's default.
+    threads : int or None
+        Threads one worker's FFTs and numba kernels may use (its share of the
+        machine's cores); None keeps the worker's default (all cores).
     """
 
     name: str
     argv: tuple = ()
     options: dict = field(default_factory=dict)
     budget: int | None = None
+    threads: int | None = None
 
     def fingerprint(self) -> str:
-        """Changes whenever the outputs would (the budget does not count)."""
+        """Changes whenever the outputs would (budget and threads do not count)."""
         d = asdict(self)
         d.pop("budget")
+        d.pop("threads")
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -288,6 +293,22 @@ def _retrieve(job: Job, item, outdir: Path) -> dict:
                                     "rel_l2", "device")}
 
 
+def _limit_threads(n: int) -> None:
+    """This worker's FFTs and numba kernels on ``n`` threads (BLAS: Dask sets
+    OMP_NUM_THREADS=1 in its workers already)."""
+    import os
+
+    from phasebrush.core.tf.transforms import THREADS_ENV
+
+    os.environ[THREADS_ENV] = str(int(n))
+    try:
+        import numba
+
+        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    except (ImportError, ValueError):
+        pass
+
+
 _RUN = {"images": _images, "attribute": _attribute, "invert": _invert, "retrieve": _retrieve}
 
 
@@ -310,6 +331,8 @@ def run_item(job: Job, item, outdir) -> dict:
             from phasebrush.core.memory import set_budget
 
             set_budget(job.budget)
+        if job.threads is not None:
+            _limit_threads(job.threads)
         figures = _RUN[job.name](job, item, outdir)
         record.update(status="done", figures=figures,
                       outputs=[str(p) for p in outputs_for(job, item, outdir)])

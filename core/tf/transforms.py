@@ -1051,7 +1051,15 @@ def _edge_filters(psi, weights, freqs, n_pad, dx):
     return low, high
 
 
+#: Caps the FFT threads of this process when set (a batch worker running beside others
+#: sets it to its share of the cores, so n workers do not start n x cores threads).
+THREADS_ENV = "PHASEBRUSH_THREADS"
+
+
 def _fft_workers() -> int:
+    cap = os.environ.get(THREADS_ENV, "").strip()
+    if cap.isdigit() and int(cap) >= 1:
+        return int(cap)
     return max(1, os.cpu_count() or 1)
 
 
