@@ -44,10 +44,6 @@ class Item:
     signal: Path
     extra: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        return {"id": self.id, "signal": str(self.signal),
-                **{k: str(v) for k, v in self.extra.items()}}
-
 
 def _safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "item"
