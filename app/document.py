@@ -636,7 +636,8 @@ class DocumentModel(QObject):
             # (SelectionInverse counts painted layers per cell in a uint8)
             if self._sel_cache is None:
                 self._sel_cache = SelectionInverse(ri)
-            x = self._sel_cache.update(self.layers.visible_layers(), flips, cols=cols)
+            x = self._sel_cache.update(self.layers.visible_layers(), flips, cols=cols,
+                                        live=live)
             self.inversion_cols = cols
             if x is None and self.layers.single_band() is not None:
                 x = np.zeros(tfr.n_frames)   # one visible band with no cells: a flat line

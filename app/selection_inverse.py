@@ -18,7 +18,10 @@ cell is counted twice and no (n_rows, n_frames) float array is ever built.
 During a drag the document asks for a window of columns (the visible ones):
 the counts follow every edit, but the painted part is redone only inside the
 window; the columns outside are remembered as stale and redone by the next
-update without a window (the release).
+update without a window (the release). A band handle drag over painted cells
+also keeps, for the drag's length, prefix sums of the painted cells down each
+column, so each move redoes a changed column in O(bands) instead of visiting
+the rows its edges crossed.
 No Qt here: the document calls :meth:`SelectionInverse.update` after each edit.
 """
 
@@ -33,6 +36,10 @@ __all__ = ["SelectionInverse"]
 # A layer with more cells than this is (re)counted by whole-array sums: cheaper
 # than listing its cells one by one (e.g. "invert selection").
 _BIG_LAYER = 1 << 20
+
+# The painted prefix sums of a live band drag are float64 over the painted rows x
+# columns span; above this size a drag moves the painted part row by row instead.
+_PREFIX_MAX_BYTES = 256 << 20
 
 
 class SelectionInverse:
@@ -65,9 +72,13 @@ class SelectionInverse:
         self.band_part = np.zeros(self.n_cols)
         self.paint_part = np.zeros(self.n_cols)
         self._stale: np.ndarray | None = None      # columns whose paint_part lags, bool
+        # (r0, c0, P): P[i, c - c0] = painted cells' values in rows [r0, r0 + i) of column
+        # c; kept during a live drag while no count changes
+        self._prefix: tuple[int, int, np.ndarray] | None = None
 
     # -- public ------------------------------------------------------------------
-    def update(self, layers, last_flip=None, cols=None) -> np.ndarray | None:
+    def update(self, layers, last_flip=None, cols=None, *, live: bool = False
+               ) -> np.ndarray | None:
         """The inverse of the union of ``layers`` (the visible ones), or None if empty.
 
         Parameters
@@ -81,6 +92,10 @@ class SelectionInverse:
         cols : (int, int) or None
             Only the columns [c0, c1) need be exact (a live drag): the painted
             part elsewhere may lag until an update with ``cols=None``.
+        live : bool
+            A drag is under way: more updates like this one follow, so
+            structures that speed them up are worth building and keeping
+            (they are dropped by the next update with ``live=False``).
 
         Returns
         -------
@@ -97,8 +112,10 @@ class SelectionInverse:
             flips = [last_flip]
         else:
             flips = list(last_flip)
+        if not live:
+            self._prefix = None
         rebuild = not self._update_counts(paints, flips, dirty)
-        self._update_bands(bands, dirty)
+        self._update_bands(bands, dirty, live)
         if rebuild:
             self._rebuild(paints)
             self._stale = None
@@ -178,6 +195,7 @@ class SelectionInverse:
         came = (old == 0) & (new > 0)
         went = (old > 0) & (new == 0)
         if came.any() or went.any():
+            self._prefix = None
             self._col_cnt += (np.bincount(cols[came], minlength=self.n_cols)
                               - np.bincount(cols[went], minlength=self.n_cols))
             self._row_cnt += (np.bincount(rows[came], minlength=self.n_rows)
@@ -186,6 +204,7 @@ class SelectionInverse:
 
     def _rebuild(self, paints) -> None:
         """Count every visible painted layer afresh and redo every column."""
+        self._prefix = None
         self._counted = {id(lay): (lay, lay.version) for lay in paints}
         if not paints:
             self._cnt = None
@@ -206,7 +225,7 @@ class SelectionInverse:
         self._redo_columns(None, nz)
 
     # -- bands ---------------------------------------------------------------------
-    def _update_bands(self, bands, dirty) -> None:
+    def _update_bands(self, bands, dirty, live: bool = False) -> None:
         src = [(lay, lay.ranges[0], lay.ranges[1]) for lay in bands]
         same = len(src) == len(self._band_src) and all(
             a[0] is b[0] and a[1] is b[1] and a[2] is b[2]
@@ -216,19 +235,56 @@ class SelectionInverse:
         self._band_src = src
         old_s, old_e = self._bs, self._be
         if src:
-            s, e = _union_ranges([x[1] for x in src], [x[2] for x in src])
-            self._bs, self._be = s, e
-            self.band_part = np.asarray(self.ri.band(s, e), float)
+            self._bs, self._be = _union_ranges([x[1] for x in src], [x[2] for x in src])
         else:
             self._bs = self._be = None
+        changed = _ranges_differ(old_s, old_e, self._bs, self._be, self.n_cols)
+        if self._bs is None:
             self.band_part = np.zeros(self.n_cols)
+        elif old_s is None:
+            self.band_part = np.asarray(self.ri.band(self._bs, self._be), float)
+        else:
+            # a handle drag moves a band in some columns: redo only those
+            c = np.flatnonzero(changed)
+            self.band_part[c] = _range_sums(self.cs, self._bs[:, c], self._be[:, c], c)
         # The painted part changes where the band union moved over painted columns.
         if not self._col_cnt.any():
             return
-        changed = _ranges_differ(old_s, old_e, self._bs, self._be, self.n_cols)
         cols = np.flatnonzero(changed & (self._col_cnt > 0))
-        if cols.size and not self._shift_paint_part(cols, old_s, old_e):
+        if cols.size == 0:
+            return
+        if live and self._prefix_sums() is not None:
+            self._redo_from_prefix(cols)
+        elif not self._shift_paint_part(cols, old_s, old_e):
             dirty.append(cols)
+
+    def _prefix_sums(self) -> tuple[int, int, np.ndarray] | None:
+        """The painted cells' prefix sums down each column, over the span of painted
+        rows and columns (built once per drag), or None when that is too big."""
+        if self._prefix is None:
+            rows, cols = np.flatnonzero(self._row_cnt), np.flatnonzero(self._col_cnt)
+            r0, r1 = int(rows[0]), int(rows[-1]) + 1
+            c0, c1 = int(cols[0]), int(cols[-1]) + 1
+            if (r1 - r0 + 1) * (c1 - c0) * 8 > _PREFIX_MAX_BYTES:
+                return None
+            p = np.empty((r1 - r0 + 1, c1 - c0))
+            p[0] = 0.0
+            np.subtract(self.cs[r0 + 1:r1 + 1, c0:c1], self.cs[r0:r1, c0:c1], out=p[1:])
+            p[1:] *= self._cnt[r0:r1, c0:c1] != 0
+            np.cumsum(p[1:], axis=0, out=p[1:])
+            self._prefix = (r0, c0, p)
+        return self._prefix
+
+    def _redo_from_prefix(self, cols: np.ndarray) -> None:
+        """``paint_part`` in ``cols`` (painted columns) from the prefix sums: the
+        column's painted total less what lies inside each (disjoint) band range."""
+        r0, c0, p = self._prefix
+        top = p.shape[0] - 1
+        pc = cols - c0
+        out = p[top, pc].copy()
+        for s, e in zip(self._bs[:, cols], self._be[:, cols], strict=True):
+            out -= (p[np.clip(e - r0, 0, top), pc] - p[np.clip(s - r0, 0, top), pc])
+        self.paint_part[cols] = out
 
     def _shift_paint_part(self, cols, old_s, old_e) -> bool:
         """Move ``paint_part`` in ``cols`` from the band union (old_s, old_e) to the
@@ -330,6 +386,15 @@ class SelectionInverse:
         self.paint_part[cols] = np.bincount(idx, weights=vals, minlength=m)
 
 
+def _range_sums(cs: np.ndarray, s: np.ndarray, e: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Sum over slots k of ``cs[e[k], cols] - cs[s[k], cols]``: the band inverse of
+    disjoint row ranges in ``cols``, in :meth:`RangeInverter.band`'s order."""
+    out = cs[e[0], cols] - cs[s[0], cols]
+    for k in range(1, len(s)):
+        out += cs[e[k], cols] - cs[s[k], cols]
+    return out
+
+
 def _flipped_since(flips, lay, version: int) -> np.ndarray | None:
     """The cells of ``lay`` that flipped an odd number of times since ``version``
     (distinct flat indices), or None when ``flips`` misses one of its steps."""
@@ -353,14 +418,24 @@ def _union_ranges(starts, ends) -> tuple[np.ndarray, np.ndarray]:
     """
     s, e = np.stack(starts).astype(np.int64), np.stack(ends).astype(np.int64)
     live = e > s
-    s, e = np.where(live, s, 0), np.where(live, e, 0)
+    # (arithmetic, not np.where or boolean indexing: ~2x faster on these mixed masks)
+    s *= live
+    e *= live
     if len(s) == 2:
         # two bands (the common case): where they overlap, slot 0 takes the union
-        ov = live[0] & live[1] & (np.maximum(s[0], s[1]) < np.minimum(e[0], e[1]))
+        ov = np.maximum(s[0], s[1]) < np.minimum(e[0], e[1])   # (false where one is empty)
         if ov.any():
-            s[0, ov] = np.minimum(s[0, ov], s[1, ov])
-            e[0, ov] = np.maximum(e[0, ov], e[1, ov])
-            s[1, ov] = e[1, ov] = 0
+            ovi = ov.astype(np.int64)
+            lo, hi = np.minimum(s[0], s[1]), np.maximum(e[0], e[1])
+            lo -= s[0]
+            lo *= ovi
+            s[0] += lo
+            hi -= e[0]
+            hi *= ovi
+            e[0] += hi
+            ovi ^= 1
+            s[1] *= ovi
+            e[1] *= ovi
     elif len(s) > 2:
         for i in range(len(s)):
             for j in range(i + 1, len(s)):

@@ -233,6 +233,7 @@ class TfrView(pg.GraphicsLayoutWidget):
         self._brush_ring.hide()
         self.scene().addItem(self._brush_ring)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        _skip_hover_while_dragging(self.scene())
         document.tfr_changed.connect(self._on_tfr_changed)
         document.signal_changed.connect(self._on_signal_changed)
         document.transform_failed.connect(self._on_transform_failed)
@@ -841,6 +842,24 @@ def _densified(pts: np.ndarray, per_edge: int = 32) -> np.ndarray:
     nxt = np.roll(pts, -1, axis=0)
     t = np.arange(per_edge)[None, :, None] / per_edge
     return (pts[:, None, :] + t * (nxt - pts)[:, None, :]).reshape(-1, 2)
+
+
+def _skip_hover_while_dragging(scene) -> None:
+    """Deliver no hover events to ``scene``'s items in the middle of a drag.
+
+    pyqtgraph's scene looks for the items near the pointer on every move, a
+    drag's too, although no item may accept a hover then; with band outlines
+    on the image that search costs ~3 ms of each move of a handle drag. The
+    release delivers hover events again, so highlights catch up when it ends.
+    """
+    send = scene.sendHoverEvents
+
+    def send_unless_dragging(ev, exitOnly=False):
+        if not exitOnly and scene.dragButtons and ev.buttons():
+            return
+        send(ev, exitOnly)
+
+    scene.sendHoverEvents = send_unless_dragging
 
 
 def _pooled_band(ranges, n_rows: int, max_cols: int) -> np.ndarray:

@@ -259,9 +259,10 @@ def band_ranges(band: Band, tfr_or_grid, *, interp: str | None = None,
         l = np.interp(t, band.lower[:, 0], low)
     start = np.searchsorted(rows, np.minimum(u, l), side="left")
     end = np.searchsorted(rows, np.maximum(u, l), side="right")
-    live = (t >= t0) & (t <= t1)
-    end = np.where(live, end, start)
-    return start.astype(np.int64), end.astype(np.int64)
+    if t0 > min(t[0], t[-1]) or t1 < max(t[0], t[-1]):   # (the times are monotone)
+        live = (t >= t0) & (t <= t1)
+        end = np.where(live, end, start)
+    return start.astype(np.int64, copy=False), end.astype(np.int64, copy=False)
 
 
 def map_band(band: Band, dst, *, interp: str | None = None,

@@ -129,3 +129,49 @@ def test_layer_cell_count_follows_flips(doc):
     v = L[0].version
     L.undo_stack.undo()
     assert L[0].version == v + 1 and L[0].n_cells() == int(L[0].mask.sum())
+
+
+@pytest.mark.parametrize("prefix_bytes", [selection_inverse._PREFIX_MAX_BYTES, 0])
+def test_live_band_moves_over_paint_match_full_recompute(doc, monkeypatch, prefix_bytes):
+    # A handle drag: many live updates that only move bands, strokes now and then.
+    # prefix_bytes=0: the painted prefix sums are refused and rows are visited instead.
+    monkeypatch.setattr(selection_inverse, "_PREFIX_MAX_BYTES", prefix_bytes)
+    rng = np.random.default_rng(5)
+    L, sig = doc.layers, doc.signal
+    for _ in range(3):
+        _stroke(rng, L, erase=False)
+    L.add_band(*_random_band(rng, sig))
+    L.add_band(*_random_band(rng, sig))
+    si = selection_inverse.SelectionInverse(doc._range_inverter)
+    scale = np.abs(sig.y).max()
+
+    def check(x):
+        band, _ = invert_with_residual(doc.tfr, L.selection_mask())
+        np.testing.assert_allclose(x, band, rtol=0, atol=1e-9 * scale)
+
+    def painted():
+        return np.logical_or.reduce([lay.mask for lay in L if not lay.is_band])
+
+    check(si.update(L.visible_layers()))
+    used = 0
+    for step in range(40):
+        if step % 10 == 9:
+            before = painted()
+            _stroke(rng, L, erase=bool(rng.integers(2)))
+            x = si.update(L.visible_layers(), L.last_flip, live=True)
+            if not np.array_equal(painted(), before):
+                assert si._prefix is None      # painted cells changed: the sums are stale
+        else:
+            i = int(rng.choice([k for k in range(len(L)) if L[k].is_band]))
+            up, lo = L[i].upper.copy(), L[i].lower.copy()
+            j = int(rng.integers(len(up)))
+            f = rng.uniform(0.8, 1.25)          # one vertex up or down, as a handle moves
+            up[j, 1] *= f
+            lo[j, 1] = min(lo[j, 1] * f, up[j, 1] * 0.9)
+            L.set_band_edges(i, up, lo)
+            x = si.update(L.visible_layers(), live=True)
+            used += si._prefix is not None
+        check(x)
+    assert used > 0 if prefix_bytes else used == 0
+    check(si.update(L.visible_layers()))
+    assert si._prefix is None                  # a non-live update frees them

@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor
 from phasebrush.core.tf import masks as cmasks
 from phasebrush.core.tf.bands import Band, band_ranges
 from phasebrush.core.tf.inversion import RangeInverter, invert_with_residual
-from tests.app.conftest import drag
+from tests.app.conftest import drag, send_mouse
 
 LEFT = Qt.MouseButton.LeftButton
 
@@ -86,6 +86,37 @@ def test_band_vertices_clicked_off_the_image_go_on_its_edge(qtbot, window):
     assert lay.upper[1, 1] > f_top          # above the rows it stays: the ranges clip
     s, e = lay.ranges
     assert (e > s).all()                 # the band covers every column, edge to edge
+
+
+def test_no_hover_search_in_the_middle_of_a_drag(qtbot, window, monkeypatch):
+    # pyqtgraph would look for hoverable items near the pointer on every move of a drag
+    # (no item may accept a hover then): skipped mid-drag, done again on release.
+    doc, view = window.doc, window.tfr_view
+    doc.layers.add_band(*_band_vertices(doc.signal))
+    scene = view.scene()
+    searches = []
+    near = scene.itemsNearEvent
+
+    def spy(event, *args, hoverable=False, **kwargs):
+        if hoverable:
+            searches.append(event)
+        return near(event, *args, hoverable=hoverable, **kwargs)
+
+    monkeypatch.setattr(scene, "itemsNearEvent", spy)
+    handle = view._rois[0][0].getHandles()[1]
+    start = view.mapFromScene(handle.scenePos())
+    vp = view.viewport()
+    send_mouse(vp, "move", start + type(start)(5, 5), buttons=Qt.MouseButton.NoButton)
+    assert len(searches) == 1                 # an ordinary move: hover as usual
+    send_mouse(vp, "press", start)
+    send_mouse(vp, "move", start + type(start)(0, -10))    # the drag starts here
+    n = len(searches)
+    for dy in (-20, -30, -40):
+        send_mouse(vp, "move", start + type(start)(0, dy))
+    assert doc.layers.live and len(searches) == n          # mid-drag: no search
+    send_mouse(vp, "release", start + type(start)(0, -40))
+    assert not doc.layers.live and len(searches) == n + 1  # the release: hover again
+    assert doc.layers[0].upper[1, 1] > _band_vertices(doc.signal)[0][1, 1] * 1.05
 
 
 def test_band_vertex_drag_is_one_undo_step(qtbot, window):

@@ -119,6 +119,20 @@ def test_ranges_round_trip(seed):
     assert np.all(s2[~live] == e2[~live])
 
 
+@pytest.mark.parametrize("n_rows", [17, 40000])   # (compared as int16 / as int64)
+def test_ranges_to_mask_is_the_row_comparison_and_empty_ranges_stay_empty(n_rows):
+    rng = np.random.default_rng(1)
+    n = 50
+    start = rng.integers(0, n_rows + 1, n)
+    end = rng.integers(0, n_rows + 1, n)
+    # empty ranges whose ends lie outside the rows (allowed: end <= start selects nothing)
+    start[:5], end[:5] = [70000, 40001, n_rows, 3, 0], [-5, 40000, 0, -70000, 0]
+    rows = np.arange(n_rows)[:, None]
+    want = (rows >= start) & (rows < end)
+    np.testing.assert_array_equal(ranges_to_mask(start, end, n_rows), want)
+    assert not ranges_to_mask(start, end, n_rows)[:, :5].any()
+
+
 def test_mask_to_ranges_rejects_two_runs_and_soft_masks():
     m = np.zeros((6, 4), bool)
     m[1:3, 2] = m[4, 2] = True
