@@ -939,17 +939,9 @@ class _DetailSource:
         if (c1 - c0) / max(1, width) >= SPECTRAL_ABOVE_SAMPLES:
             return spectral_overview(self.y, self.spec, dx=self.dx, width=width, c0=c0, c1=c1,
                                      filters=self.filters, cancel=cancel)
-        ex = self.exact
-        missing = list(ex.missing(c0, c1)) if hasattr(ex, "missing") else []
-        if partial is not None and len(missing) > 1:
-            mid = 0.5 * (c0 + c1) / ex.tile_length
-            for k, t in enumerate(sorted(missing, key=lambda t: abs(t + 0.5 - mid))):
-                a = max(c0, t * ex.tile_length)
-                b = min(c1, (t + 1) * ex.tile_length)
-                ex.image(a, b, width=1, mode=mode, cancel=cancel)    # computes tile t
-                if k < len(missing) - 1:
-                    partial(ex.image(c0, c1, width=width, mode=mode, db=True, compute=False))
-        return ex.image(c0, c1, width=width, mode=mode, db=True, cancel=cancel)
+        # (tile by tile, the middle first, each step shown through ``partial``)
+        return self.exact.image(c0, c1, width=width, mode=mode, db=True, cancel=cancel,
+                                partial=partial)
 
 
 @dataclass(frozen=True, eq=False)

@@ -61,6 +61,7 @@ from phasebrush.core.engine.pyramid import (
     _check_image,
     _Levels,
     _to_db,
+    tile_order,
 )
 from phasebrush.core.engine.ssq_blocks import WHOLE_ROWS_BYTES, SSQBlocks, check_engine, ssq_blocks
 from phasebrush.core.errors import ParameterError
@@ -92,8 +93,10 @@ class DisplaySource(Protocol):
     """What a display source offers (MagnitudePyramid, STFTSource, SSQSource, WholeSource).
 
     - ``image(c0=0, c1=None, *, width, mode="peak", db=True, compute=True,
-      cancel=None, progress=None)`` -> float32 [n_rows, width], row 0 = lowest
-      frequency; NaN where a tile is not cached and ``compute`` is False.
+      cancel=None, progress=None, partial=None)`` -> float32 [n_rows, width], row
+      0 = lowest frequency; NaN where a tile is not cached and ``compute`` is
+      False; ``partial(img)`` after each computed tile but the last, the tiles
+      visited middle first (``pyramid.tile_order``).
     - ``tiles(c0, c1)`` -> range of tile indices; ``missing(c0, c1)`` -> list
       of those not cached; ``estimate_tile_bytes()`` -> int.
     - ``frequencies`` [n_rows] ascending (cycles per signal unit), ``rows``
@@ -107,7 +110,7 @@ class DisplaySource(Protocol):
 
     def image(self, c0: int = 0, c1: int | None = None, *, width: int, mode: str = "peak",
               db: bool = True, compute: bool = True, cancel=None,
-              progress=None) -> np.ndarray: ...
+              progress=None, partial=None) -> np.ndarray: ...
 
     def missing(self, c0: int, c1: int) -> list: ...
 
@@ -213,7 +216,7 @@ class _TiledSource:
 
     def image(self, c0: int = 0, c1: int | None = None, *, width: int, mode: str = "peak",
               db: bool = True, compute: bool = True, cancel=None,
-              progress=None) -> np.ndarray:
+              progress=None, partial=None) -> np.ndarray:
         """Magnitude image of columns [c0, c1) at ``width`` pixels (module docstring).
 
         Parameters
@@ -229,6 +232,9 @@ class _TiledSource:
             (:meth:`missing` lists them).
         cancel, progress
             Checked / reported per tile (and within a tile).
+        partial : callable or None
+            ``partial(img)`` after each computed tile but the last (the image so
+            far, NaN where tiles are missing); tiles then come middle first.
 
         Returns
         -------
@@ -246,9 +252,13 @@ class _TiledSource:
         c0, c1, width, edges = _check_image(c0, c1, self.n_columns, width, mode)
         steps = Steps.of(cancel, progress, "display image")
         tiles = list(self.tiles(c0, c1))
-        if compute and self.missing(c0, c1):
+        missing = self.missing(c0, c1) if compute else []
+        if missing:
             check_fits(self._what(), self.estimate_tile_bytes(),
                        hint=_TILE_HINT)
+        if partial is not None:
+            tiles = tile_order(tiles, missing, c0, c1, self.tile_length)
+        left = len(missing)
         acc = _Accumulator(len(self.rows), edges, np.ones(len(self.rows), np.int64), mode)
         for n, t in enumerate(tiles):
             if compute:
@@ -259,6 +269,9 @@ class _TiledSource:
                 acc.add(1, tile.c0, tile.c1, [(slice(None), tile.levels)])
             # only this tile and the cache stay alive: memory does not grow with the range
             del tile
+            left -= t in missing
+            if partial is not None and t in missing and left:
+                partial(_to_db(acc.result()) if db else acc.result())
         steps.check(1.0)
         out = acc.result()
         return _to_db(out) if db else out

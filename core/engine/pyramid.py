@@ -141,7 +141,8 @@ class _Accumulator:
             e = self.edges
             idx = np.flatnonzero(e[1:] - e[:-1] < 2 * d)
             self._near[d] = None if not len(idx) else (
-                idx, 0.5 * (e[idx] + e[idx + 1] - 1), np.full(len(idx), np.inf))
+                idx, 0.5 * (e[idx] + e[idx + 1] - 1), np.full(len(idx), np.inf),
+                np.zeros(len(idx), np.int64))
             if len(idx) and self.fill is None:
                 self.fill = np.full(self.val.shape, np.nan, dtype=_F32)
         return self._near[d]
@@ -178,16 +179,18 @@ class _Accumulator:
                             V[..., i] += sq[..., j]
         near = self._narrow(d)
         if near is not None:
-            idx, centre, best = near
+            idx, centre, best, at = near
             jl = np.clip(np.floor((centre - c0) / d).astype(np.int64), 0, n0 - 1)
-            # lower candidate first, strict improvement: ties keep the earlier sample
+            # a tie goes to the earlier sample, whatever order the tiles come in
             for j in (jl, np.minimum(jl + 1, n0 - 1)):
-                dist = np.abs(c0 + j * d - centre)
-                upd = np.flatnonzero(dist < best)
+                pos = c0 + j * d
+                dist = np.abs(pos - centre)
+                upd = np.flatnonzero((dist < best) | ((dist == best) & (pos < at)))
                 if len(upd):
                     for sel, levels in members:
                         self.fill[sel, idx[upd]] = levels[0][0][..., j[upd]]
                     best[upd] = dist[upd]
+                    at[upd] = pos[upd]
 
     def result(self) -> np.ndarray:
         """The image in linear units [shape=(n_rows, width), float32], NaN where unknown."""
@@ -201,7 +204,7 @@ class _Accumulator:
             out[np.ix_(rows, has)] = v if self.peak else np.sqrt(v / cnt[has])
             near = self._near.get(d)
             if near is not None:
-                idx, _, best = near
+                idx, _, best, _ = near
                 ok = idx[(cnt[idx] == 0) & (best <= d)]
                 out[np.ix_(rows, ok)] = self.fill[np.ix_(rows, ok)]
         return out
@@ -219,6 +222,15 @@ def _check_image(c0, c1, n_columns: int, width, mode) -> tuple[int, int, int, np
         raise ParameterError(f"mode={mode!r}: expected one of {MODES}")
     edges = c0 + (np.arange(width + 1, dtype=np.int64) * (c1 - c0)) // width
     return c0, c1, width, edges
+
+
+def tile_order(tiles, missing, c0: int, c1: int, tile_length: int) -> list:
+    """The order an image with ``partial`` visits ``tiles``: the cached ones first
+    (free), then the ``missing`` ones from the middle of [c0, c1) outwards, so the
+    part of a zoom the user looks at is complete before its margins."""
+    gone = set(missing)
+    mid = 0.5 * (int(c0) + int(c1)) / int(tile_length)
+    return [t for t in tiles if t not in gone] + sorted(gone, key=lambda t: abs(t + 0.5 - mid))
 
 
 def _to_db(out: np.ndarray) -> np.ndarray:
@@ -395,7 +407,7 @@ class MagnitudePyramid:
 
     def image(self, c0: int = 0, c1: int | None = None, *, width: int, mode: str = "peak",
               db: bool = True, compute: bool = True, cancel=None,
-              progress=None) -> np.ndarray:
+              progress=None, partial=None) -> np.ndarray:
         """Magnitude image of columns [c0, c1) at ``width`` pixels (see the module docstring).
 
         Tiles are reduced one at a time (only the cache keeps them), rows of one
@@ -415,6 +427,10 @@ class MagnitudePyramid:
             tiles one by one: :meth:`missing`).
         cancel, progress
             Checked / reported per tile and row.
+        partial : callable or None
+            ``partial(img)`` after each computed tile but the last: the image so
+            far (as returned, NaN where tiles are still missing); the tiles are
+            then visited in :func:`tile_order`. The pixels do not depend on the order.
 
         Returns
         -------
@@ -433,13 +449,18 @@ class MagnitudePyramid:
         c0, c1, width, edges = _check_image(c0, c1, n, width, mode)
         steps = Steps.of(cancel, progress, "magnitude image")
         tiles = list(self.tiles(c0, c1))
-        if compute and self.missing(c0, c1):
+        missing = self.missing(c0, c1) if compute else []
+        if missing:
             check_fits(f"magnitude image tile ({self.tile_length} columns, "
                        f"{len(self.rows)} rows)", self.estimate_tile_bytes(),
                        hint=_TILE_HINT)
+        if partial is not None:
+            tiles = tile_order(tiles, missing, c0, c1, self.tile_length)
+        left = len(missing)
         hops = np.asarray(self.plan.hops, dtype=np.int64)
         acc = _Accumulator(len(hops), edges, hops, mode)
         for k, t in enumerate(tiles):
+            computed = t in missing
             if compute:
                 tile = self._tile(t, steps.part(k / len(tiles), (k + 1) / len(tiles)))
             else:
@@ -455,6 +476,9 @@ class MagnitudePyramid:
                 steps.check(None)
                 acc.add(d, tile.c0, t1, members)
             del tile
+            left -= computed
+            if partial is not None and computed and left:
+                partial(_to_db(acc.result()) if db else acc.result())
         steps.check(1.0)
         out = acc.result()
         return _to_db(out) if db else out

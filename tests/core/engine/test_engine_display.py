@@ -303,6 +303,24 @@ def test_missing_tiles_and_compute_false_give_nan(y):
     assert np.isnan(whole[:, :16]).all() and np.isnan(whole[:, 32:]).all()
 
 
+def test_partial_images_fill_tiles_middle_first_to_the_same_image(y):
+    spec = T.TransformSpec(kind="stft", n_fft=128, hop=4)
+    ref = STFTSource(y, spec, tile_length=512).image(width=64)
+    src = STFTSource(y, spec, tile_length=512)             # 8 tiles of 8 pixels
+    src.image(0, 512, width=8)                             # tile 0 cached
+    steps = []
+    im = src.image(width=64, partial=steps.append)
+    np.testing.assert_array_equal(im, ref)
+    assert len(steps) == 6                                 # 7 computed, the last not shown
+    done = [sorted(np.flatnonzero(~np.isnan(s).any(axis=0)) // 8) for s in steps]
+    # tile 0 from the cache, then the middle (3 and 4 tie: the lower first), outwards
+    assert [sorted(set(d)) for d in done][:2] == [[0, 3], [0, 3, 4]]
+    assert sorted(set(done[-1])) == [0, 1, 2, 3, 4, 5, 6]
+    for s in steps:
+        ok = ~np.isnan(s).any(axis=0)
+        np.testing.assert_array_equal(s[:, ok], ref[:, ok])
+
+
 def test_cache_is_bounded_lru(y):
     spec = T.TransformSpec(kind="stft", n_fft=128, hop=4)
     probe = STFTSource(y, spec, tile_length=512)
