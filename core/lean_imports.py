@@ -12,6 +12,17 @@ thread while ssqueezepy's package initialises - exactly the fallback ssqueezepy
 takes without CuPy - and nowhere else, so PhaseBrush's own ``import torch``
 later (or in another thread meanwhile) works as ever.
 Installed by ``core/__init__.py``; it imports nothing itself.
+
+The same hook also initialises the package lean: ssqueezepy's ``__init__``
+imports every submodule, ``_stft`` among them, and with it scipy.signal and
+scipy.stats (~0.5 s of a CLI call's ~2 s), though a CWT needs only ``utils``,
+``ssqueezing``, ``wavelets`` and ``algos``. The package is first given just
+those (in ``__init__``'s own order, with the ``plt`` stand-in it gives its
+submodules when matplotlib is absent); the first read of any other top-level
+name (``ssqueezepy.ssq_cwt``, ``from ssqueezepy import cwt``) runs the real
+``__init__`` in the same module, so everything it defines is then there as
+ever. Should the lean step fail (another ssqueezepy version), the real
+``__init__`` runs at once: behaviour is today's, only slower.
 """
 
 from __future__ import annotations
@@ -41,6 +52,19 @@ class _NoTorchHere(importlib.abc.MetaPathFinder):
         return None
 
 
+#: What a CWT, its scales and frequencies need of ssqueezepy, in ``__init__``'s order
+#: (the submodules import each other in cycles that only this order resolves).
+LEAN_SUBMODULES = ("utils", "ssqueezing", "wavelets", "algos")
+
+
+class _PltDummy:
+    """ssqueezepy's own stand-in for matplotlib.pyplot (its ``__init__`` makes one
+    when matplotlib is missing; submodules import it as ``from . import plt``)."""
+
+    def __getattr__(self, name):
+        raise ValueError("`ssqueezepy.visuals` requires `matplotlib` installed.")
+
+
 class _WithoutTorch(importlib.abc.Loader):
     def __init__(self, inner):
         self._inner = inner
@@ -48,13 +72,56 @@ class _WithoutTorch(importlib.abc.Loader):
     def create_module(self, spec):
         return self._inner.create_module(spec)
 
-    def exec_module(self, module):
+    def _run(self, fn, *args) -> None:
         guard = _NoTorchHere(threading.get_ident())
         sys.meta_path.insert(0, guard)
         try:
-            self._inner.exec_module(module)
+            fn(*args)
         finally:
             sys.meta_path.remove(guard)
+
+    def exec_module(self, module):
+        try:
+            self._run(_lean_init, module)
+        except Exception:
+            # not the ssqueezepy this was written against: forget the half-imported
+            # submodules and initialise the package as it is
+            for name in [m for m in sys.modules if m.startswith("ssqueezepy.")]:
+                del sys.modules[name]
+            for key in [k for k in vars(module) if k not in _MODULE_KEYS]:
+                delattr(module, key)
+            self._run(self._inner.exec_module, module)
+            return
+        lock = threading.RLock()
+        done = []
+
+        def __getattr__(name):
+            # a name the lean package lacks: the whole package, once
+            if name.startswith("__") or done:
+                raise AttributeError(f"module 'ssqueezepy' has no attribute {name!r}")
+            with lock:
+                if not done:
+                    done.append(True)
+                    self._run(self._inner.exec_module, module)
+            return getattr(module, name)
+
+        module.__getattr__ = __getattr__
+
+
+_MODULE_KEYS = {"__name__", "__doc__", "__package__", "__loader__", "__spec__", "__path__",
+                "__file__", "__cached__", "__builtins__"}
+
+
+def _lean_init(module) -> None:
+    import importlib
+
+    try:
+        import matplotlib.pyplot as plt  # (ssqueezepy's visuals use it when present)
+    except ImportError:
+        plt = _PltDummy()
+    module.plt = plt
+    for name in LEAN_SUBMODULES:
+        setattr(module, name, importlib.import_module(f"ssqueezepy.{name}"))
 
 
 class _Finder(importlib.abc.MetaPathFinder):

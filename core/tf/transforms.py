@@ -287,7 +287,7 @@ def _wavelet(name: str):
 
     GMW uses the L1 ("bandpass") norm, as ``ssqueezepy.cwt`` does by default.
     """
-    from ssqueezepy import Wavelet
+    from ssqueezepy.wavelets import Wavelet
 
     name, _, tb = name.partition(":")
     cfg = {"dtype": "float64"}
