@@ -11,6 +11,7 @@ vectors whose projections are known (``P_C(c_{n+1}) = q_n``).
 
 from __future__ import annotations
 
+import copy
 import time
 
 import numpy as np
@@ -54,44 +55,64 @@ class Problem:
         # magnitudes only: the STFT's cheaper frame-start phase will do
         self.op = operator_for(spec, n_samples, dx=dx, padding=padding, device=device,
                                dtype=dtype, modulated=False)
-        expected = self.op.shape
-        if tuple(S.shape) != tuple(expected):
-            from phasebrush.core.errors import ShapeError
-
-            raise ShapeError(
-                f"magnitude shape {tuple(S.shape)} does not match the {spec.kind} of "
-                f"{n_samples} samples, shape {tuple(expected)}")
-        t = dict(device=device, dtype=dtype)
-        self.S = self.layout(torch.as_tensor(S, **t))
-        self.M = None if mask is None else self.layout(torch.as_tensor(mask, **t))
         self.W = self.op.weights
         self.is_cwt = spec.kind == "cwt"
         if self.is_cwt:
             self.pop = TiedCWTOperator(self.op.full)
-            n_pad, a, n = self.pop.n_pad, self.pop.pad_left, n_samples
-            Sp = torch.zeros((self.op.n_rows, n_pad), **t)
-            Sp[:, a: a + n] = self.S
-            Mp = torch.zeros((self.op.n_rows, n_pad), **t)
-            Mp[:, a: a + n] = 1.0 if self.M is None else self.M
-            self.Sp, self.Mp, self.Wp = Sp, Mp, None
-            self.cols = slice(a, a + n)
+            a = self.pop.pad_left
+            self.cols = slice(a, a + n_samples)
         else:
             self.pop = self.op
-            self.Sp, self.Mp, self.Wp = self.S, self.M, self.W
         self._op0 = None
-        self._scale()
+        self._set_target(S, mask)
         return self
+
+    def for_target(self, S, mask=None) -> Problem:
+        """The same problem, operators shared, for another target ``S``: one of the
+        same shape, or several stacked [shape=(n_items, n_rows, n_frames)] that the
+        projections and the gradient then treat item by item (batched retrieval)."""
+        other = copy.copy(self)
+        other._set_target(S, mask)
+        return other
+
+    def _set_target(self, S, mask) -> None:
+        expected = tuple(self.op.shape)
+        if tuple(S.shape[-2:]) != expected or S.ndim not in (2, 3):
+            from phasebrush.core.errors import ShapeError
+
+            raise ShapeError(
+                f"magnitude shape {tuple(S.shape)} does not match the {self.spec.kind} of "
+                f"{self.n_samples} samples, shape {expected}")
+        t = dict(device=self.device, dtype=self.dtype)
+        self.S = self.layout(torch.as_tensor(S, **t))
+        self.M = None if mask is None else self.layout(torch.as_tensor(mask, **t))
+        if self.is_cwt:
+            n_pad, a, n = self.pop.n_pad, self.pop.pad_left, self.n_samples
+            Sp = torch.zeros((*self.S.shape[:-1], n_pad), **t)
+            Sp[..., a: a + n] = self.S
+            Mp = torch.zeros((*self.S.shape[:-1], n_pad), **t)
+            Mp[..., a: a + n] = 1.0 if self.M is None else self.M
+            self.Sp, self.Mp, self.Wp = Sp, Mp, None
+        else:
+            self.Sp, self.Mp, self.Wp = self.S, self.M, self.W
+        self._scale()
 
     def _scale(self):
         S2 = self.S * self.S
         if self.M is not None:
             S2 = S2 * self.M
-        self.S_norm = S2.sum().sqrt()
+        # (several items: a norm each, which the misfit's per-item sums divide)
+        def total(t):
+            return t.sum() if t.ndim == 2 else t.sum((-2, -1))
+
+        self.S_norm = total(S2).sqrt()
         if self.W is not None:
             S2 = S2 * self.W
-        self.S_wnorm2 = S2.sum()
-        # rms of the preconditioned unknown u (||u||^2 = ||A z||_W^2)
-        self.u_rms = float((self.S_wnorm2 / self.op.n_internal).sqrt())
+        self.S_wnorm2 = total(S2)
+        # rms of the preconditioned unknown u (||u||^2 = ||A z||_W^2); None for several
+        # items (their adaptive optimisers need an lr of their own: refused upstream)
+        self.u_rms = (float((self.S_wnorm2 / self.op.n_internal).sqrt())
+                      if self.S.ndim == 2 else None)
 
     def layout(self, t):
         """``t`` in the memory order of the operator's coefficients (elementwise

@@ -427,14 +427,7 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
         t0 = time.perf_counter()
         problem = RM.Problem.build(S, spec, int(n_samples), mask=mask, padding=int(padding),
                                    dx=dx, device=dev, dtype=dt)
-        if isinstance(init, str) and init == "fgla":
-            k = max(1, int(round(0.2 * n_iter)))
-            first, rest = stages[0]
-            if len(stages) == 1:
-                stages = [("fgla", k / n_iter), (first, 1 - k / n_iter)]
-            else:
-                stages = [("fgla", k / n_iter)] + [(n, f * (1 - k / n_iter)) for n, f in stages]
-            init = "random"
+        stages, init = with_init_stages(stages, init, int(n_iter))
         loop = RM.Loop(problem, n_iter=int(n_iter), tol=tol, progress=progress, cancel=cancel)
         state = RM.initial_state(problem, init, seed, loop, int(n_starts))
         if int(n_starts) > 1:
@@ -470,6 +463,17 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
         inconsistency_history=loop.inconsistency_history(), inconsistency=final_inc,
         stop_reason=loop.stop_reason, n_iter=loop.iteration, n_eval=loop.n_eval,
         wall_s=wall, device=str(dev), method=name)
+
+
+def with_init_stages(stages, init, n_iter: int):
+    """``(stages, init)`` as run: init "fgla" is a first fgla stage of 20 % of the
+    iterations from random phase (the method's stages share the rest)."""
+    if not (isinstance(init, str) and init == "fgla"):
+        return stages, init
+    k = max(1, int(round(0.2 * n_iter)))
+    if len(stages) == 1:
+        return [("fgla", k / n_iter), (stages[0][0], 1 - k / n_iter)], "random"
+    return [("fgla", k / n_iter)] + [(n, f * (1 - k / n_iter)) for n, f in stages], "random"
 
 
 def _run(stages, counts, select_after, problem, state, loop, **opts):
