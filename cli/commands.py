@@ -964,17 +964,14 @@ def _check_retrieval_memory(args, spec, n: int, dx: float) -> None:
               file=sys.stderr)
 
 
-def cmd_retrieve(args) -> int:
-    import numpy as np
-
-    from phasebrush.core.io.atomic import atomic_write_text
-    from phasebrush.core.retrieval.metrics import rel_l2, spectral_convergence_db
-    from phasebrush.core.retrieval.retrieve import check_options, retrieve
+def retrieval_problem(args):
+    """What ``phasebrush retrieve`` retrieves, loaded and checked: (S, spec, n, dx,
+    template, original, options) - ``options`` as ``retrieve`` takes them."""
+    from phasebrush.core.retrieval.retrieve import check_options
     from phasebrush.core.tf.transforms import transform
 
     outputs = [("OUTPUT", args.output, "signal"), ("--report", args.report, "report")]
     _check_outputs(args, outputs)
-    out, report = args.output, args.report
     S, spec, n, dx, template, original = _retrieval_input(args)
     _check_outputs(args, outputs, signal=template)
     options = dict(method=args.method, optimizer=args.optimizer, lr=args.lr, n_iter=args.iters,
@@ -984,6 +981,14 @@ def cmd_retrieve(args) -> int:
     _check_retrieval_memory(args, spec, n, dx)
     if S is None:
         S = transform(original, spec).magnitude
+    return S, spec, n, dx, template, original, options
+
+
+def cmd_retrieve(args) -> int:
+    from phasebrush.core.retrieval.retrieve import retrieve
+
+    out = args.output
+    S, spec, n, dx, template, original, options = retrieval_problem(args)
 
     progress = None if args.quiet else _ProgressBar(args.iters)
     t0 = time.perf_counter()
@@ -1006,30 +1011,44 @@ def cmd_retrieve(args) -> int:
             print(f"phasebrush: {args.method}: the iterates turned NaN or infinite by "
                   f"iteration {result.n_iter}; writing the best estimate before that",
                   file=sys.stderr)
-        # the best estimate, not the last: a run may end on a worse one
-        y = np.asarray(result.best_y, dtype=np.float64)
-        _save(template, y, out, f"{template.name} retrieved", rate=args.rate)
-
-        S_hat = transform(template.with_samples(y), spec).magnitude
-        summary = {
-            "input": str(args.input), "output": str(out), "method": result.method,
-            "optimizer": args.optimizer if "gd" in result.method else None,
-            "iterations": int(result.n_iter), "evaluations": int(result.n_eval),
-            "wall_s": round(wall, 4), "stop_reason": stop_reason,
-            "device": str(result.device),
-            "inconsistency": float(np.linalg.norm(S_hat - S) / np.linalg.norm(S)),
-            "sc_db": float(spectral_convergence_db(S, S_hat)),
-            "rel_l2": None if original is None else float(rel_l2(original.y, y)),
-            "spec": spec.to_dict(),
-        }
-        if report is not None:
-            atomic_write_text(report, json.dumps(summary, indent=2) + "\n")
+        summary = write_retrieval(args, result, S, spec, template, original, wall,
+                                  stop_reason)
     if not args.quiet:
         rl2 = "" if summary["rel_l2"] is None else f", rel-L2 {summary['rel_l2']:.4f}"
         print(f"{out}: {summary['iterations']} iterations, inconsistency "
               f"{summary['inconsistency']:.3e}, SC {summary['sc_db']:.2f} dB{rl2}, "
               f"{summary['wall_s']:.2f} s ({stop_reason})", file=sys.stderr)
     return INTERRUPTED if interrupted else 0
+
+
+def write_retrieval(args, result, S, spec, template, original, wall: float,
+                    stop_reason: str) -> dict:
+    """Save the best estimate to ``args.output`` and the report to ``args.report``
+    (if given); return the report (shared with ``phasebrush batch retrieve``)."""
+    import numpy as np
+
+    from phasebrush.core.io.atomic import atomic_write_text
+    from phasebrush.core.retrieval.metrics import rel_l2, spectral_convergence_db
+    from phasebrush.core.tf.transforms import transform
+
+    # the best estimate, not the last: a run may end on a worse one
+    y = np.asarray(result.best_y, dtype=np.float64)
+    _save(template, y, args.output, f"{template.name} retrieved", rate=args.rate)
+    S_hat = transform(template.with_samples(y), spec).magnitude
+    summary = {
+        "input": str(args.input), "output": str(args.output), "method": result.method,
+        "optimizer": args.optimizer if "gd" in result.method else None,
+        "iterations": int(result.n_iter), "evaluations": int(result.n_eval),
+        "wall_s": round(wall, 4), "stop_reason": stop_reason,
+        "device": str(result.device),
+        "inconsistency": float(np.linalg.norm(S_hat - S) / np.linalg.norm(S)),
+        "sc_db": float(spectral_convergence_db(S, S_hat)),
+        "rel_l2": None if original is None else float(rel_l2(original.y, y)),
+        "spec": spec.to_dict(),
+    }
+    if args.report is not None:
+        atomic_write_text(args.report, json.dumps(summary, indent=2) + "\n")
+    return summary
 
 
 def single_item_parser() -> argparse.ArgumentParser:

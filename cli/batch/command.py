@@ -110,6 +110,10 @@ def add_parser(sub, common) -> argparse.ArgumentParser:
     g.add_argument("--padding", type=int, default=None)
     g.add_argument("--seed", type=int, default=None)
     g.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default auto)")
+    g.add_argument("--batch-items", dest="batch_items", type=int, default=1, metavar="K",
+                   help="retrieve up to K items of one shape in one tensor per task (for a "
+                        "GPU, which one item rarely fills; each item's result is the same "
+                        "as alone; L-BFGS stages still run item by item). Default 1")
     p.set_defaults(func=cmd_batch)
     return p
 
@@ -156,7 +160,11 @@ def _job(args):
         options = {"format": args.format, "retrieve_argv": _given(args, _RETRIEVE_DESTS, {})}
     if args.rate is not None and args.job in ("invert", "retrieve"):
         argv += ["--rate", str(args.rate)]
-    return Job(args.job, tuple(argv), options)
+    if args.batch_items < 1:
+        raise ParameterError(f"--batch-items {args.batch_items}: give 1 or more")
+    if args.batch_items > 1 and args.job != "retrieve":
+        raise ParameterError("--batch-items is for batch retrieve")
+    return Job(args.job, tuple(argv), options, group=args.batch_items)
 
 
 def _check_options(job, items) -> None:

@@ -19,6 +19,7 @@ call (or the GUI) gives for the same item:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -26,7 +27,8 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["JOBS", "Job", "run_item", "outputs_for", "record_path", "is_complete"]
+__all__ = ["JOBS", "Job", "run_item", "run_group", "outputs_for", "record_path",
+           "is_complete"]
 
 JOBS = ("images", "attribute", "invert", "retrieve")
 _AUDIO = (".wav", ".wave", ".flac", ".ogg", ".oga", ".aif", ".aiff")
@@ -53,6 +55,8 @@ class Job:
     threads : int or None
         Threads one worker's FFTs and numba kernels may use (its share of the
         machine's cores); None keeps the worker's default (all cores).
+    group : int
+        retrieve: items per task, retrieved in one tensor (:func:`run_group`).
     """
 
     name: str
@@ -60,12 +64,15 @@ class Job:
     options: dict = field(default_factory=dict)
     budget: int | None = None
     threads: int | None = None
+    group: int = 1
 
     def fingerprint(self) -> str:
-        """Changes whenever the outputs would (budget and threads do not count)."""
+        """Changes whenever the outputs would (budget, threads and grouping do not count:
+        a batched item's outputs are the ones it gets alone)."""
         d = asdict(self)
         d.pop("budget")
         d.pop("threads")
+        d.pop("group")
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -288,7 +295,10 @@ def _retrieve(job: Job, item, outdir: Path) -> dict:
     args = _single_item_args("retrieve", [source, out], job,
                              [*job.options.get("retrieve_argv", ()), "--report", str(report)])
     cmd_retrieve(args)
-    rep = json.loads(report.read_text(encoding="utf-8"))
+    return _retrieve_figures(json.loads(report.read_text(encoding="utf-8")))
+
+
+def _retrieve_figures(rep: dict) -> dict:
     return {k: rep.get(k) for k in ("method", "iterations", "inconsistency", "sc_db",
                                     "rel_l2", "device")}
 
@@ -319,21 +329,93 @@ def run_item(job: Job, item, outdir) -> dict:
     (paths), ``figures`` (small job-specific numbers), ``seconds``, ``message``
     (why it failed, naming the file) and ``fingerprint``.
     """
+    outdir = Path(outdir)
+    return _guarded(job, item, outdir, lambda: _RUN[job.name](job, item, outdir))
+
+
+def run_group(job: Job, items, outdir) -> list[dict]:
+    """``retrieve`` of several items in one tensor (:func:`core.retrieval.batched.
+    retrieve_batch`): the items whose magnitudes share a shape, transform and
+    options are retrieved together, the others alone; each gets the outputs and
+    record :func:`run_item` would give it, and what ``phasebrush retrieve`` gives it."""
+    from phasebrush.cli.commands import retrieval_problem
+    from phasebrush.core.retrieval.batched import retrieve_batch
+
+    outdir = Path(outdir)
+    _setup(job)
+    loaded, records = {}, {}
+    for item in items:
+        source = Path(item.extra.get("magnitude") or item.signal)
+        out, report = outputs_for(job, item, outdir)
+        args = _single_item_args("retrieve", [source, out], job,
+                                 [*job.options.get("retrieve_argv", ()), "--report",
+                                  str(report)])
+        try:
+            loaded[item.id] = (item, args, *retrieval_problem(args))
+        except Exception as exc:            # its error record, as run_item would write it
+            records[item.id] = _guarded(job, item, outdir, _raiser(exc))
+    groups: dict = {}
+    for key, (item, _, S, spec, n, dx, *_, opts) in loaded.items():
+        if opts["padding"]:                 # (free padding samples: one item at a time)
+            records[key] = run_item(job, item, outdir)
+            continue
+        sig = (S.shape, json.dumps(spec.to_dict(), sort_keys=True), n, dx,
+               json.dumps(opts, sort_keys=True, default=str))
+        groups.setdefault(sig, []).append(key)
+    for keys in groups.values():
+        first = loaded[keys[0]]
+        opts = {k: v for k, v in first[-1].items() if k != "padding"}
+        t0 = time.perf_counter()
+        try:
+            results = retrieve_batch([loaded[k][2] for k in keys], first[3],
+                                     n_samples=first[4], dx=first[5], **opts)
+        except Exception:
+            # e.g. one item diverged: each alone, so the others still finish
+            for k in keys:
+                records[k] = run_item(job, loaded[k][0], outdir)
+            continue
+        share = (time.perf_counter() - t0) / len(keys)
+        for k, result in zip(keys, results, strict=True):
+            item, args, S, spec, _, _, template, original, _ = loaded[k]
+            work = functools.partial(_write_batched, args, result, S, spec, template,
+                                     original, share, len(keys))
+            records[k] = _guarded(job, item, outdir, work, extra_seconds=share)
+    return [records[it.id] for it in items]
+
+
+def _write_batched(args, result, S, spec, template, original, share, n_batched) -> dict:
+    from phasebrush.cli.commands import write_retrieval
+
+    rep = write_retrieval(args, result, S, spec, template, original, share, result.stop_reason)
+    return {**_retrieve_figures(rep), "batched": n_batched}
+
+
+def _raiser(exc):
+    def work():
+        raise exc
+    return work
+
+
+def _setup(job: Job) -> None:
+    if job.budget is not None:
+        from phasebrush.core.memory import set_budget
+
+        set_budget(job.budget)
+    if job.threads is not None:
+        _limit_threads(job.threads)
+
+
+def _guarded(job: Job, item, outdir: Path, work, *, extra_seconds: float = 0.0) -> dict:
+    """The record of ``work()`` (its figures) for ``item``, its record file written."""
     from phasebrush.core.errors import PhaseBrushError
     from phasebrush.core.io.atomic import atomic_write_text
 
-    outdir = Path(outdir)
     t0 = time.perf_counter()
     record = {"item": item.id, "input": str(item.signal), "status": "failed", "outputs": [],
               "figures": {}, "seconds": 0.0, "message": "", "fingerprint": job.fingerprint()}
     try:
-        if job.budget is not None:
-            from phasebrush.core.memory import set_budget
-
-            set_budget(job.budget)
-        if job.threads is not None:
-            _limit_threads(job.threads)
-        figures = _RUN[job.name](job, item, outdir)
+        _setup(job)
+        figures = work()
         record.update(status="done", figures=figures,
                       outputs=[str(p) for p in outputs_for(job, item, outdir)])
     except PhaseBrushError as exc:
@@ -345,7 +427,7 @@ def run_item(job: Job, item, outdir) -> dict:
     except Exception as exc:      # a bug: keep the traceback's last line and go on
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         record["message"] = f"{item.signal}: internal error: {last}"
-    record["seconds"] = round(time.perf_counter() - t0, 4)
+    record["seconds"] = round(time.perf_counter() - t0 + extra_seconds, 4)
     try:
         path = record_path(outdir, item)
         if record["status"] == "done":

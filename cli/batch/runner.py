@@ -4,7 +4,8 @@ Scheduling is Dask's (``distributed``): a local cluster of worker processes
 sized to the machine by default, an existing cluster with ``scheduler=ADDRESS``
 (``dask scheduler`` / ``dask worker``), or Dask's synchronous scheduler in this
 process with ``workers=1``. Each task is :func:`cli.batch.jobs.run_item` on one
-item: paths travel, the worker loads and writes, and a small record comes back.
+item (or, for ``retrieve`` with ``Job.group`` > 1, :func:`cli.batch.jobs.run_group`
+on that many): paths travel, the worker loads and writes, and small records come back.
 
 The results manifest (``results.csv`` and ``results.json`` in OUTDIR) is
 rewritten atomically after every item, so an interrupted run keeps every item
@@ -21,7 +22,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from phasebrush.cli.batch.jobs import Job, is_complete, outputs_for, record_path, run_item
+from phasebrush.cli.batch.jobs import (
+    Job,
+    is_complete,
+    outputs_for,
+    record_path,
+    run_group,
+    run_item,
+)
 
 __all__ = ["BatchSummary", "run_batch", "write_manifest", "MANIFEST_CSV", "MANIFEST_JSON",
            "default_workers"]
@@ -152,15 +160,30 @@ def run_batch(job: Job, items: list, outdir, *, workers: int | None = None,
     return summary
 
 
+def _tasks(job, todo) -> list:
+    """(function, items) per task: one item each, or ``job.group`` of them for a
+    grouped retrieve (:func:`cli.batch.jobs.run_group`)."""
+    if job.name == "retrieve" and job.group > 1:
+        k = job.group
+        return [(run_group, todo[i:i + k]) for i in range(0, len(todo), k)]
+    return [(run_item, [it]) for it in todo]
+
+
+def _records(fn, result) -> list:
+    return result if fn is run_group else [result]
+
+
 def _run_here(job, todo, outdir, finish, cancel, summary) -> None:
     import dask
 
-    for it in todo:
+    for fn, its in _tasks(job, todo):
         if cancel is not None and cancel():
             summary.interrupted = True
             return
-        finish(dask.delayed(run_item, pure=False)(job, it, str(outdir))
-               .compute(scheduler="synchronous"))
+        arg = its if fn is run_group else its[0]
+        for rec in _records(fn, dask.delayed(fn, pure=False)(job, arg, str(outdir))
+                            .compute(scheduler="synchronous")):
+            finish(rec)
 
 
 def _run_on_cluster(job, todo, outdir, finish, cancel, summary, *, workers, scheduler) -> None:
@@ -189,18 +212,20 @@ def _run_on_cluster(job, todo, outdir, finish, cancel, summary, *, workers, sche
         client = Client(scheduler)
     try:
         futures = {}
-        for it in todo:
-            f = client.submit(run_item, job, it, str(outdir), pure=False, key=f"pb-{it.id}-"
+        for fn, its in _tasks(job, todo):
+            arg = its if fn is run_group else its[0]
+            f = client.submit(fn, job, arg, str(outdir), pure=False, key=f"pb-{its[0].id}-"
                               f"{job.fingerprint()}-{time.monotonic_ns()}")
-            futures[f] = it
+            futures[f] = (fn, its)
         pending = as_completed(futures, with_results=False)
         for f in pending:
-            it = futures[f]
+            fn, its = futures[f]
             try:
-                rec = f.result()
+                recs = _records(fn, f.result())
             except Exception as exc:   # the worker died under the task, or it was lost
-                rec = _lost(it, exc)
-            finish(rec)
+                recs = [_lost(it, exc) for it in its]
+            for rec in recs:
+                finish(rec)
             if cancel is not None and cancel():
                 summary.interrupted = True
                 client.cancel([g for g in futures if not g.done()])

@@ -250,6 +250,42 @@ def test_retrieve_from_magnitudes_equals_the_retrieve_cli(dataset, cluster, tmp_
     assert {r["status"] for r in _records(out).values()} == {"skipped"}
 
 
+@pytest.mark.parametrize("workers", ["cluster", "1"])
+def test_grouped_retrieve_gives_each_item_what_it_gets_alone(dataset, cluster, tmp_path,
+                                                             workers):
+    # 4 magnitudes of one shape, 1 of another, 1 corrupt file, in groups of 3 a task
+    mags = tmp_path / "mags"
+    mags.mkdir()
+    names = [f"spec{i:02d}" for i in range(4)] + ["take0"]
+    for name in names:
+        src = dataset["data"] / (name + (".wav" if name.startswith("take") else ".csv"))
+        assert cli.main(["transform", str(src), str(mags / f"{name}.npz"), "--kind", "stft",
+                         "--n-fft", "64", "--hop", "16", "-q"]) == 0
+    (mags / "corrupt.npz").write_bytes(b"PK\x03\x04 not a zip")
+    out = tmp_path / "ret"
+    where = ["--scheduler", cluster] if workers == "cluster" else ["--workers", "1"]
+    opts = ["--method", "raar:0.5+fgla", "--iters", "25", "--init", "random", "--device", "cpu"]
+    argv = ["retrieve", mags, "--out", out, *where, *opts, "--batch-items", "3"]
+    assert _run(argv) == 1                          # the corrupt item failed
+    recs = _records(out)
+    assert recs["corrupt"]["status"] == "failed" and "corrupt.npz" in recs["corrupt"]["message"]
+    batched = 0
+    for name in names:
+        one = tmp_path / f"{name}.npy"
+        assert cli.main(["retrieve", str(mags / f"{name}.npz"), str(one), *opts, "-q"]) == 0
+        np.testing.assert_allclose(np.load(out / f"{name}.retrieved.npy"), np.load(one),
+                                   rtol=0, atol=1e-9 * np.abs(np.load(one)).max())
+        figures = json.loads(recs[name]["figures"])
+        assert figures["iterations"] == 25
+        batched += figures.get("batched", 1) > 1
+    assert batched >= 2                   # some items really shared a tensor
+    # grouping does not change the outputs: a rerun without it skips everything
+    plain = ["retrieve", mags, "--out", out, *where, *opts]
+    assert _run(plain) == 1
+    assert {k: r["status"] for k, r in _records(out).items() if k != "corrupt"} == \
+        {k: "skipped" for k in names}
+
+
 def test_force_and_a_lost_record_redo_items_synchronously(dataset, tmp_path):
     out = tmp_path / "img"
     argv = ["images", dataset["data"], "--out", out, "--workers", "1", "--nv", "8",
@@ -291,3 +327,9 @@ def test_bad_command_lines_fail_once_before_any_work(dataset, tmp_path, capsys):
     assert cli.main(["batch", "images", str(dataset["data"]), "--out", str(out),
                      "--formats", "gif"]) == 2
     assert "--formats" in capsys.readouterr().err and not out.exists()
+    assert cli.main(["batch", "images", str(dataset["data"]), "--out", str(out),
+                     "--batch-items", "4"]) == 2
+    assert "--batch-items is for batch retrieve" in capsys.readouterr().err
+    assert cli.main(["batch", "retrieve", str(dataset["data"]), "--out", str(out),
+                     "--batch-items", "0"]) == 2
+    assert "--batch-items 0" in capsys.readouterr().err and not out.exists()
