@@ -23,6 +23,9 @@ _TRANSFORM_DESTS = {
     "window": "--window", "n_fft": "--n-fft", "win_len": "--win-len", "hop": "--hop",
     "channel": "--channel", "block": "--block", "dx": "--dx", "unit": "--unit",
 }
+#: Items per task of a batch retrieve on a GPU when --batch-items is not given.
+GPU_BATCH_ITEMS = 8
+
 _RETRIEVE_DESTS = {"method": "--method", "optimizer": "--optimizer", "iters": "--iters",
                    "tol": "--tol", "lr": "--lr", "init": "--init", "padding": "--padding",
                    "seed": "--seed", "device": "--device"}
@@ -110,10 +113,11 @@ def add_parser(sub, common) -> argparse.ArgumentParser:
     g.add_argument("--padding", type=int, default=None)
     g.add_argument("--seed", type=int, default=None)
     g.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default auto)")
-    g.add_argument("--batch-items", dest="batch_items", type=int, default=1, metavar="K",
+    g.add_argument("--batch-items", dest="batch_items", type=int, default=None, metavar="K",
                    help="retrieve up to K items of one shape in one tensor per task (for a "
                         "GPU, which one item rarely fills; each item's result is the same "
-                        "as alone; L-BFGS stages still run item by item). Default 1")
+                        "as alone; L-BFGS stages still run item by item). Default: "
+                        f"{GPU_BATCH_ITEMS} when the retrieval runs on cuda or mps, else 1")
     p.set_defaults(func=cmd_batch)
     return p
 
@@ -160,11 +164,27 @@ def _job(args):
         options = {"format": args.format, "retrieve_argv": _given(args, _RETRIEVE_DESTS, {})}
     if args.rate is not None and args.job in ("invert", "retrieve"):
         argv += ["--rate", str(args.rate)]
-    if args.batch_items < 1:
-        raise ParameterError(f"--batch-items {args.batch_items}: give 1 or more")
-    if args.batch_items > 1 and args.job != "retrieve":
+    group = args.batch_items
+    if group is not None and group < 1:
+        raise ParameterError(f"--batch-items {group}: give 1 or more")
+    if group is not None and group > 1 and args.job != "retrieve":
         raise ParameterError("--batch-items is for batch retrieve")
-    return Job(args.job, tuple(argv), options, group=args.batch_items)
+    if group is None:
+        group = GPU_BATCH_ITEMS if args.job == "retrieve" and _on_gpu(args.device) else 1
+    return Job(args.job, tuple(argv), options, group=group)
+
+
+def _on_gpu(device) -> bool:
+    """Whether a retrieval on ``device`` (the --device given, None = auto) runs on a GPU,
+    as this machine sees it (a remote cluster's workers may differ: give --batch-items)."""
+    name = str(device or "auto").lower()
+    if name.startswith(("cuda", "mps")):
+        return True
+    if name != "auto":
+        return False
+    from phasebrush.core.retrieval.device import resolve_device
+
+    return resolve_device("auto").type in ("cuda", "mps")
 
 
 def _check_options(job, items) -> None:

@@ -333,3 +333,23 @@ def test_bad_command_lines_fail_once_before_any_work(dataset, tmp_path, capsys):
     assert cli.main(["batch", "retrieve", str(dataset["data"]), "--out", str(out),
                      "--batch-items", "0"]) == 2
     assert "--batch-items 0" in capsys.readouterr().err and not out.exists()
+
+
+def test_batch_items_default_follows_the_device():
+    import torch
+
+    from phasebrush.cli.batch import command
+    from phasebrush.cli.main import build_parser
+
+    def group(job, *extra):
+        args = build_parser().parse_args(["batch", job, "in", "--out", "o", *extra])
+        return command._job(args).group
+
+    gpu = command.GPU_BATCH_ITEMS
+    assert group("retrieve", "--device", "cpu") == 1
+    assert group("retrieve", "--device", "cuda") == gpu
+    assert group("retrieve", "--device", "mps") == gpu
+    assert group("retrieve", "--device", "cuda", "--batch-items", "3") == 3
+    on_gpu = torch.cuda.is_available() or torch.backends.mps.is_available()
+    assert group("retrieve") == (gpu if on_gpu else 1)        # auto: what this machine has
+    assert group("images") == 1 and group("invert", "--device", "cuda") == 1
