@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from phasebrush.core.tf.inversion import range_sums
 from phasebrush.core.tf.masks import merge_ranges
 
 __all__ = ["SelectionInverse"]
@@ -246,7 +247,7 @@ class SelectionInverse:
         else:
             # a handle drag moves a band in some columns: redo only those
             c = np.flatnonzero(changed)
-            self.band_part[c] = _range_sums(self.cs, self._bs[:, c], self._be[:, c], c)
+            self.band_part[c] = range_sums(self.cs, self._bs[:, c], self._be[:, c], c)
         # The painted part changes where the band union moved over painted columns.
         if not self._col_cnt.any():
             return
@@ -384,15 +385,6 @@ class SelectionInverse:
                                cs[r1, cols[last]]])
         idx = np.concatenate([cc, first, last])
         self.paint_part[cols] = np.bincount(idx, weights=vals, minlength=m)
-
-
-def _range_sums(cs: np.ndarray, s: np.ndarray, e: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Sum over slots k of ``cs[e[k], cols] - cs[s[k], cols]``: the band inverse of
-    disjoint row ranges in ``cols``, in :meth:`RangeInverter.band`'s order."""
-    out = cs[e[0], cols] - cs[s[0], cols]
-    for k in range(1, len(s)):
-        out += cs[e[k], cols] - cs[s[k], cols]
-    return out
 
 
 def _flipped_since(flips, lay, version: int) -> np.ndarray | None:

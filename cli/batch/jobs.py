@@ -287,15 +287,20 @@ def _invert(job: Job, item, outdir: Path) -> dict:
     return {"bands": str(bands)}
 
 
+def _retrieve_args(job: Job, item, outdir: Path):
+    """``phasebrush retrieve MAGNITUDES OUT --report REPORT`` of this item, parsed."""
+    source = Path(item.extra.get("magnitude") or item.signal)
+    out, report = outputs_for(job, item, outdir)
+    return _single_item_args("retrieve", [source, out], job,
+                             [*job.options.get("retrieve_argv", ()), "--report", str(report)])
+
+
 def _retrieve(job: Job, item, outdir: Path) -> dict:
     from phasebrush.cli.commands import cmd_retrieve
 
-    source = Path(item.extra.get("magnitude") or item.signal)
-    out, report = outputs_for(job, item, outdir)
-    args = _single_item_args("retrieve", [source, out], job,
-                             [*job.options.get("retrieve_argv", ()), "--report", str(report)])
+    args = _retrieve_args(job, item, outdir)
     cmd_retrieve(args)
-    return _retrieve_figures(json.loads(report.read_text(encoding="utf-8")))
+    return _retrieve_figures(json.loads(args.report.read_text(encoding="utf-8")))
 
 
 def _retrieve_figures(rep: dict) -> dict:
@@ -330,7 +335,12 @@ def run_item(job: Job, item, outdir) -> dict:
     (why it failed, naming the file) and ``fingerprint``.
     """
     outdir = Path(outdir)
-    return _guarded(job, item, outdir, lambda: _RUN[job.name](job, item, outdir))
+
+    def work():
+        _setup(job)
+        return _RUN[job.name](job, item, outdir)
+
+    return _guarded(job, item, outdir, work)
 
 
 def run_group(job: Job, items, outdir) -> list[dict]:
@@ -345,11 +355,7 @@ def run_group(job: Job, items, outdir) -> list[dict]:
     _setup(job)
     loaded, records = {}, {}
     for item in items:
-        source = Path(item.extra.get("magnitude") or item.signal)
-        out, report = outputs_for(job, item, outdir)
-        args = _single_item_args("retrieve", [source, out], job,
-                                 [*job.options.get("retrieve_argv", ()), "--report",
-                                  str(report)])
+        args = _retrieve_args(job, item, outdir)
         try:
             loaded[item.id] = (item, args, *retrieval_problem(args))
         except Exception as exc:            # its error record, as run_item would write it
@@ -414,7 +420,6 @@ def _guarded(job: Job, item, outdir: Path, work, *, extra_seconds: float = 0.0) 
     record = {"item": item.id, "input": str(item.signal), "status": "failed", "outputs": [],
               "figures": {}, "seconds": 0.0, "message": "", "fingerprint": job.fingerprint()}
     try:
-        _setup(job)
         figures = work()
         record.update(status="done", figures=figures,
                       outputs=[str(p) for p in outputs_for(job, item, outdir)])

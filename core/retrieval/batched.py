@@ -22,11 +22,12 @@ import numpy as np
 from phasebrush.core.errors import ParameterError, ShapeError
 from phasebrush.core.retrieval.retrieve import (
     RetrievalResult,
-    _show,
     _stage_counts,
     _validate,
     _validate_options,
     parse_method,
+    result_of,
+    stages_label,
     with_init_stages,
 )
 
@@ -136,22 +137,10 @@ def retrieve_batch(items, spec, *, n_samples: int, method: str = "auto",
                 torch.set_flush_denormal(False)
         ends = [lp.finish(s) for lp, s in zip(loops, states, strict=True)]
     wall = (time.perf_counter() - t0) / len(items)
-    label = "+".join(f"{s}:{f:.3g}" if i < len(stages) - 1 else s
-                     for i, (s, f) in enumerate(stages))
-    out = []
-    for k, (p, lp, (y, best_y)) in enumerate(zip(probs, loops, ends, strict=True)):
-        if not lp.best_found:
-            given = "" if lr is None else f" with lr={_show(lr)}"
-            raise ParameterError(
-                f"item {k}: method {label!r}{given} diverged: every estimate was NaN or "
-                f"infinite, from iteration 1 to {lp.iteration}; nothing finite to return")
-        out.append(RetrievalResult(
-            y=y, best_y=best_y, loss_history=lp.loss_history(),
-            inconsistency_history=lp.inconsistency_history(),
-            inconsistency=p.true_inconsistency(y), stop_reason=lp.stop_reason,
-            n_iter=lp.iteration, n_eval=lp.n_eval, wall_s=wall, device=str(dev),
-            method=label))
-    return out
+    label = stages_label(stages)
+    return [result_of(lp, p, y, best_y, wall=wall, device=dev, method=label, lr=lr,
+                      what=f"item {k}: ")
+            for k, (p, lp, (y, best_y)) in enumerate(zip(probs, loops, ends, strict=True))]
 
 
 class _Loops:

@@ -448,21 +448,33 @@ def retrieve(S, spec, *, n_samples: int, method: str = "auto", optimizer: str = 
             if flushed:
                 torch.set_flush_denormal(False)
         y, best_y = loop.finish(state)
-    name = "+".join(f"{n}:{f:.3g}" if i < len(stages) - 1 else n
+    return result_of(loop, problem, y, best_y, wall=time.perf_counter() - t0, device=dev,
+                     method=stages_label(stages), lr=lr)
+
+
+def stages_label(stages) -> str:
+    """The method as run: "raar:0.8+fgla" (every stage's share but the last)."""
+    return "+".join(f"{n}:{f:.3g}" if i < len(stages) - 1 else n
                     for i, (n, f) in enumerate(stages))
+
+
+def result_of(loop, problem, y, best_y, *, wall: float, device, method: str, lr,
+              what: str = "") -> RetrievalResult:
+    """The RetrievalResult of a finished ``loop`` (``what`` prefixes its error).
+
+    Raises ParameterError when no iterate was finite."""
     if not loop.best_found:
         given = "" if lr is None else f" with lr={_show(lr)}"
         raise ParameterError(
-            f"method {name!r}{given} diverged: every estimate was NaN or infinite, from "
-            f"iteration 1 to {loop.iteration}; nothing finite to return (try a smaller lr, "
-            "another method or init)")
-    wall = time.perf_counter() - t0
-    final_inc = problem.true_inconsistency(y)
+            f"{what}method {method!r}{given} diverged: every estimate was NaN or infinite, "
+            f"from iteration 1 to {loop.iteration}; nothing finite to return (try a smaller "
+            "lr, another method or init)")
     return RetrievalResult(
         y=y, best_y=best_y, loss_history=loop.loss_history(),
-        inconsistency_history=loop.inconsistency_history(), inconsistency=final_inc,
-        stop_reason=loop.stop_reason, n_iter=loop.iteration, n_eval=loop.n_eval,
-        wall_s=wall, device=str(dev), method=name)
+        inconsistency_history=loop.inconsistency_history(),
+        inconsistency=problem.true_inconsistency(y), stop_reason=loop.stop_reason,
+        n_iter=loop.iteration, n_eval=loop.n_eval, wall_s=wall, device=str(device),
+        method=method)
 
 
 def with_init_stages(stages, init, n_iter: int):

@@ -55,7 +55,27 @@ def _reflect_index(n: int, left: int, right: int) -> np.ndarray:
     return np.pad(idx, (left, right), mode="reflect")
 
 
-class STFTOperator:
+class _FreeSamples:
+    """The unknown of an operator with ``padding`` free samples at each end (its
+    ``n_samples`` signal samples in the middle)."""
+
+    padding: int
+    n_samples: int
+
+    def from_signal(self, x):
+        """Internal ``z`` from a signal ``x (..., N)``: symmetric extension by ``padding``."""
+        if self.padding == 0:
+            return x
+        p = self.padding
+        return torch.cat([x[..., :p].flip(-1), x, x[..., -p:].flip(-1)], dim=-1)
+
+    def to_signal(self, z):
+        """The ``N`` signal samples of an internal ``z``."""
+        p = self.padding
+        return z[..., p: p + self.n_samples] if p else z
+
+
+class STFTOperator(_FreeSamples):
     """ssqueezepy's modulated STFT of an ``n_samples`` signal as a frame operator.
 
     Analysis is a strided view (``unfold``) of the reflect-padded signal, and
@@ -147,19 +167,6 @@ class STFTOperator:
     def layout(self, t):
         """``t (..., n_rows, n_frames)`` stored in the coefficients' memory order."""
         return t.transpose(-1, -2).contiguous().transpose(-1, -2)
-
-    # -- signal <-> internal ---------------------------------------------------
-    def from_signal(self, x):
-        """Internal ``z`` from a signal ``x (..., N)``: symmetric extension by ``padding``."""
-        if self.padding == 0:
-            return x
-        p = self.padding
-        return torch.cat([x[..., :p].flip(-1), x, x[..., -p:].flip(-1)], dim=-1)
-
-    def to_signal(self, z):
-        """The ``N`` signal samples of an internal ``z``."""
-        p = self.padding
-        return z[..., p: p + self.n_samples] if p else z
 
     # -- frame operator -------------------------------------------------------
     def analysis(self, z):
@@ -322,7 +329,7 @@ class FullCWTOperator:
         return self.precondition(self.adjoint(c))
 
 
-class CWTOperator:
+class CWTOperator(_FreeSamples):
     """core's CWT of an ``n_samples`` signal (reflect pad, filterbank, crop).
 
     ``analysis`` is exact (and differentiable); ``adjoint`` is its exact
@@ -356,16 +363,6 @@ class CWTOperator:
         self.weights = None
         idx = _reflect_index(self.n_internal, self.pad_left - p, right - p)
         self._pad_idx = torch.as_tensor(idx, dtype=torch.long, device=self.device)
-
-    def from_signal(self, x):
-        if self.padding == 0:
-            return x
-        p = self.padding
-        return torch.cat([x[..., :p].flip(-1), x, x[..., -p:].flip(-1)], dim=-1)
-
-    def to_signal(self, z):
-        p = self.padding
-        return z[..., p: p + self.n_samples] if p else z
 
     def analysis(self, z):
         full = self.full.analysis(z[..., self._pad_idx])

@@ -42,7 +42,7 @@ import scipy.fft as sp_fft
 from phasebrush.core.errors import ParameterError, ShapeError
 from phasebrush.core.tf.transforms import TFR, stft_window
 
-__all__ = ["invert", "invert_with_residual", "RangeInverter", "check_row_ranges"]
+__all__ = ["invert", "invert_with_residual", "RangeInverter", "check_row_ranges", "range_sums"]
 
 
 def _check_mask(tfr: TFR, mask) -> np.ndarray | None:
@@ -212,6 +212,28 @@ def _any_overlap(s: np.ndarray, e: np.ndarray) -> bool:
     return False
 
 
+def range_sums(cumsum: np.ndarray, start: np.ndarray, end: np.ndarray,
+               cols: np.ndarray) -> np.ndarray:
+    """``sum_k cumsum[end[k], cols] - cumsum[start[k], cols]``: the inverse of disjoint
+    row ranges in columns ``cols`` from :attr:`RangeInverter.cumsum`.
+
+    Parameters
+    ----------
+    cumsum : np.ndarray [shape=(n_rows + 1, n_frames), float64]
+    start, end : np.ndarray [shape=(n_bands, cols.size), int]
+        Valid half-open row ranges, no two overlapping in a column.
+    cols : np.ndarray [shape=(m,), int]
+
+    Returns
+    -------
+    np.ndarray [shape=(m,), float64]
+    """
+    out = cumsum[end[0], cols] - cumsum[start[0], cols]
+    for k in range(1, len(start)):
+        out += cumsum[end[k], cols] - cumsum[start[k], cols]
+    return out
+
+
 class RangeInverter:
     """Fast band inverse for per-frame row ranges (interactive painting).
 
@@ -274,11 +296,7 @@ class RangeInverter:
         s, e = check_row_ranges(tfr.n_rows, start, end, tfr.n_frames)
         if self.cumsum is None or (len(s) > 1 and _any_overlap(s, e)):
             return invert(tfr, _ranges_mask(tfr.n_rows, s, e))
-        cs, cols = self.cumsum, self._cols
-        out = cs[e[0], cols] - cs[s[0], cols]
-        for k in range(1, len(s)):
-            out += cs[e[k], cols] - cs[s[k], cols]
-        return out
+        return range_sums(self.cumsum, s, e, self._cols)
 
     def band_and_residual(self, start, end) -> tuple[np.ndarray, np.ndarray]:
         """``(band, full - band)``; the residual carries the offset."""
